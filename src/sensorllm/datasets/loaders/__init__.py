@@ -1,0 +1,1 @@
+"""Raw-file readers, one module per dataset family; each exposes ``load(spec, raw_dir)``."""
