@@ -78,7 +78,8 @@ class Recording:
 
     Attributes:
         subject: subject id as a string (``"1"``, ``"P101"``).
-        source: the raw file(s) it came from (for error messages and the manifest).
+        source: the raw file it came from (for error messages and the manifest checksums); several files
+            are joined with ``" + "``.
         data: ``(N, C)`` float64 samples; NaN marks missing samples.
         labels: ``(N,)`` int64 raw label ids; any id not in the spec's classes is "unlabelled".
         fixed_split: ``"train"``/``"test"`` when the raw data fixes the split per recording (UEA archives,
