@@ -1,0 +1,255 @@
+"""Typed run configs: one dataclass per stage, loaded from YAML plus ``key=value`` overrides.
+
+Defaults live only in the dataclasses below. Unknown keys and type mismatches are errors, all collected and
+reported at once with the valid choices. The resolved config is printed at start, written to
+``<out_dir>/config.yaml`` and stored in checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "EncoderConfig",
+    "ProjectorConfig",
+    "LLMConfig",
+    "LoraConfig",
+    "OptimConfig",
+    "RunConfig",
+    "Stage1Config",
+    "Stage2Config",
+    "load_config",
+    "config_to_dict",
+    "config_to_yaml",
+]
+
+PREPROCESS_TYPES = (
+    "none", "smry", "smry+Q", "trend", "corr", "smry+trend", "smry+corr", "smry+trend+Q", "smry+corr+Q",
+    "smry+trend+corr", "smry+trend+corr+Q",
+)
+
+
+class ConfigError(ValueError):
+    """Invalid configuration: the message lists every problem with the key and the valid values."""
+
+
+@dataclass
+class DataConfig:
+    """Which prepared data to train on."""
+
+    prepared: str = ""  # directory written by `sensorllm prepare`
+    train_split: str = "train"
+    val_split: str = "val"
+    max_train_windows: int | None = None  # seeded subset for short runs (None = all)
+    max_val_windows: int | None = None
+    preprocess_type: str = "smry+Q"  # Stage-2 text after the sensor block (see docs/text.md)
+    trend_mode: Literal["exact", "tolerant"] = "exact"  # Stage-1 trend segmentation
+
+    def __post_init__(self) -> None:
+        if self.preprocess_type not in PREPROCESS_TYPES:
+            raise ConfigError(f"data.preprocess_type={self.preprocess_type!r}; valid: {', '.join(PREPROCESS_TYPES)}")
+
+
+@dataclass
+class EncoderConfig:
+    """The time-series encoder (frozen Chronos-T5 by default)."""
+
+    name: str = "amazon/chronos-t5-large"  # hub id or local directory
+    random_init: bool = False  # build a seeded random Chronos-T5 of `size` instead of loading weights
+    size: Literal["tiny", "mini", "small", "base", "large"] = "tiny"
+    seed: int = 0
+    tokenizer: Literal["stan", "meanscale"] = "stan"  # z-normalising uniform bins (paper) or mean scaling
+    trainable: bool = False
+    cache_dir: str | None = None  # on-disk embedding cache for the frozen encoder
+
+
+@dataclass
+class ProjectorConfig:
+    """MLP from encoder width to LLM width, applied token-wise after optional pooling by `pool`."""
+
+    hidden: list[int] = field(default_factory=lambda: [2048])  # paper: one hidden layer of 2048
+    dropout: float = 0.0
+    pool: int = 1  # mean-pool every `pool` encoder tokens into one LLM token (1 = paper)
+
+
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+@dataclass
+class LLMConfig:
+    """The language model (frozen by default)."""
+
+    name: str = "meta-llama/Meta-Llama-3-8B-Instruct"  # hub id, local dir, or alias (smollm2-135m, tiny-random)
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    attn_implementation: str = "sdpa"
+    max_length: int = 4096
+    lora: LoraConfig | None = None
+    train_new_tokens: bool = True  # Stage 1: the channel start/end token rows train
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    epochs: float = 8.0
+    max_steps: int | None = None  # overrides epochs when set
+    batch_size: int = 4
+    grad_accum: int = 8
+    grad_clip: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    out_dir: str = "runs/out"
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 200  # optimiser steps between validation runs
+    save_every: int = 200  # optimiser steps between checkpoints
+    resume: bool = True  # continue from the last checkpoint in out_dir
+    num_workers: int = 0
+    gradient_checkpointing: bool = False
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    tensorboard: bool = False
+
+
+@dataclass
+class Stage1Config:
+    """Stage 1: sensor-language alignment (trend descriptions, causal-LM loss on the answer)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    eval_generate: int = 32  # held-out windows described (greedy) and scored after training
+
+
+@dataclass
+class Stage2Config:
+    """Stage 2: task-aware tuning (classification head, class-weighted CE, selection on validation F1)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    init_from: str | None = None  # Stage-1 checkpoint dir; None = the paper's "without alignment" ablation
+    weighted_loss: bool = True
+    use_special_tokens: bool = True  # ablation: False drops the per-channel start/end tokens
+    metric: Literal["f1_macro", "accuracy"] = "f1_macro"
+
+
+C = TypeVar("C")
+
+
+def _check_type(value: Any, tp: Any, key: str, errors: list[str]) -> Any:
+    """Coerce/validate ``value`` against annotation ``tp``; append an error naming ``key`` on mismatch."""
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            errors.append(f"{key}: expected a mapping, got {value!r}")
+            return None
+        return _build(tp, value, key + ".", errors)
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_type(value, inner[0], key, errors)
+    if origin is Literal:
+        if value not in get_args(tp):
+            errors.append(f"{key}={value!r}; valid: {', '.join(map(repr, get_args(tp)))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            errors.append(f"{key}: expected a list, got {value!r}")
+            return value
+        (item,) = get_args(tp)
+        return [_check_type(v, item, f"{key}[{i}]", errors) for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "5e-4" (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp in (int, float, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
+        errors.append(f"{key}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type[C], values: dict, prefix: str, errors: list[str]) -> C:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = [k for k in values if k not in names]
+    for k in unknown:
+        errors.append(f"unknown key {prefix}{k}; valid keys here: {', '.join(names)}")
+    kwargs = {k: _check_type(v, hints[k], prefix + k, errors) for k, v in values.items() if k in names}
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        errors.append(str(exc))
+    except TypeError as exc:
+        errors.append(f"{prefix or cls.__name__}: {exc}")
+    return None  # type: ignore[return-value]
+
+
+def _apply_override(doc: dict, item: str) -> None:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not key=value (e.g. optim.lr=1e-3)")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw) if raw != "" else None
+    node = doc
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {p} is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
+    """Build ``cls`` from a YAML file (optional) and ``key=value`` overrides (dotted keys, YAML values)."""
+    doc: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} not found")
+        loaded = yaml.safe_load(path.read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        doc = loaded or {}
+    for item in overrides or []:
+        _apply_override(doc, item)
+    errors: list[str] = []
+    cfg = _build(cls, doc, "", errors)
+    if errors:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid {cls.__name__}{where}:\n  " + "\n  ".join(errors))
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def config_to_yaml(cfg: Any) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
