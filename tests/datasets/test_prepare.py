@@ -260,3 +260,17 @@ def test_real_uea(tmp_path):
     for name, folder, n in (("basicmotions", "UEA-BasicMotions", 80), ("epilepsy", "UEA-Epilepsy", 275)):
         m = prepare_dataset(get_dataset_spec(name), REAL_UEA / folder, tmp_path / name, PrepareOptions(progress=False))
         assert sum(m["splits"][s]["windows"] for s in ("train", "val", "test")) == n
+
+
+def test_unit_sanity_warns_on_mps2_declared_as_g(tmp_path, capsys):
+    raw = write_fake_hapt(tmp_path / "raw", users=(1,))
+    p = raw / "acc_exp01_user01.txt.gz"
+    acc = np.loadtxt(p)
+    acc[:] = [0.0, 9.81, 0.3]  # gravity in m/s^2 although the spec says g
+    acc += np.random.default_rng(0).normal(scale=0.1, size=acc.shape)
+    with gzip.open(p, "wt") as fh:
+        np.savetxt(fh, acc)
+    spec = get_dataset_spec("uci-har").replace(test_subjects=(), val_fraction=0.0)
+    m = prepare_dataset(spec, raw, tmp_path / "out", PrepareOptions(progress=False))
+    assert len(m["warnings"]) == 1 and "looks like m/s^2 (divide by 9.807)" in m["warnings"][0]
+    assert "warning: waist accelerometer declared in g" in capsys.readouterr().err

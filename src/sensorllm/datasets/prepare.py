@@ -102,6 +102,7 @@ class _Stats:
     stage2_subsampled_out: int = 0
     stage1_subsampled_out: int = 0
     saturated: Counter = field(default_factory=Counter)
+    acc_magnitudes: dict = field(default_factory=dict)  # (placement, unit) -> list of per-recording medians
 
 
 def _check_recording(rec: Recording, spec: DatasetSpec) -> None:
@@ -111,6 +112,38 @@ def _check_recording(rec: Recording, spec: DatasetSpec) -> None:
                         f"({', '.join(spec.channel_names)})")
     if rec.labels.shape != (rec.data.shape[0],):
         raise DataError(f"{rec.source}: {len(rec.labels)} labels for {rec.data.shape[0]} samples")
+
+
+G = 9.80665
+
+
+def _collect_acc_magnitude(data: np.ndarray, spec: DatasetSpec, stats: _Stats) -> None:
+    """Median |acc| per tri-axial accelerometer (same placement and unit, three axes) of one recording."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, ch in enumerate(spec.channels):
+        if ch.sensor == "acc":
+            groups.setdefault((ch.placement, ch.unit), []).append(i)
+    for key, idx in groups.items():
+        if len(idx) == 3 and len(data):
+            stats.acc_magnitudes.setdefault(key, []).append(float(np.median(np.linalg.norm(data[:, idx], axis=1))))
+
+
+def unit_warnings(acc_magnitudes: dict) -> list[str]:
+    """Warn when an accelerometer's median magnitude says m/s^2 where g was declared, or the reverse.
+
+    At rest or in everyday movement the magnitude of a tri-axial accelerometer including gravity is close to
+    1 g = 9.81 m/s^2, so the median over a recording tells the unit apart by a factor of ~10.
+    """
+    out = []
+    for (placement, unit), meds in sorted(acc_magnitudes.items()):
+        med = float(np.median(meds))
+        if unit == "g" and 4.0 < med < 30.0:
+            out.append(f"{placement} accelerometer declared in g but its median magnitude is {med:.2f}: "
+                       f"looks like m/s^2 (divide by {G:.3f})")
+        elif unit in ("m/s^2", "m/s2") and 0.3 < med < 2.5:
+            out.append(f"{placement} accelerometer declared in m/s^2 but its median magnitude is {med:.2f}: "
+                       f"looks like g (multiply by {G:.3f})")
+    return out
 
 
 def _subject_rng(seed: int, subject: str, salt: int) -> np.random.Generator:
@@ -131,6 +164,7 @@ def _cut_recording(
     for c, ch in enumerate(spec.channels):
         if ch.sensor_range:
             stats.saturated[ch.name] += int((np.abs(rec.data[:, c]) >= 0.995 * ch.sensor_range).sum())
+    _collect_acc_magnitude(data[valid], spec, stats)
     data, labels, valid = resample(data, rec.labels, valid, spec.raw_rate_hz, spec.rate_hz)
     lut = spec.class_index()
     cls = np.array([lut.get(int(v), -1) for v in np.unique(labels)])
@@ -315,12 +349,15 @@ def prepare_dataset(spec: DatasetSpec, raw: str | Path, out: str | Path, opts: P
             "max_gap": spec.max_gap if opts.max_gap is None else opts.max_gap,
         },
         "saturated_samples": dict(sorted(stats.saturated.items())),
+        "warnings": unit_warnings(stats.acc_magnitudes),
         "recordings": recordings,
         "sources": [{"file": f, "sha256": h} for f, h in sorted(sources.items())],
         "files": files,
         "spec": spec.to_json(),
         "sensorllm_version": __version__,
     }
+    for w in manifest["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
     tmp_manifest = out / "manifest.json.tmp"
     tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp_manifest, out / "manifest.json")
