@@ -165,11 +165,11 @@ def test_hapt_bad_inputs(tmp_path):
     raw = write_fake_hapt(tmp_path / "raw", users=(1,))
     with gzip.open(raw / "gyro_exp01_user01.txt.gz", "wt") as fh:
         fh.write("0.1 0.2 0.3\n0.1 0.2\n")
-    with pytest.raises(DataError, match=r"gyro_exp01_user01\.txt\.gz: line 2: 2 columns, expected 3"):
+    with pytest.raises(DataError, match=r"gyro_exp01_user01\.txt\.gz: line 2: found 2 columns, expected 3"):
         list(spec.loader(spec, raw))
     with gzip.open(raw / "gyro_exp01_user01.txt.gz", "wt") as fh:
         fh.write("0.1 0.2 0.3\n0.1 x 0.3\n")
-    with pytest.raises(DataError, match=r"line 2, column 2: non-numeric value 'x'"):
+    with pytest.raises(DataError, match=r"line 2, column 2 \(1-based\): non-numeric cell 'x'"):
         list(spec.loader(spec, raw))
     (raw / "gyro_exp01_user01.txt.gz").write_bytes(gzip.compress(b"0.1 0.2 0.3\n" * 1000)[:50])
     with pytest.raises(DataError, match="gyro_exp01_user01"):

@@ -6,9 +6,10 @@ archive extracts). Participant files are comma-separated with a header ``time,x,
 100 Hz: ``x, y, z`` are wrist acceleration in g (kept, units unchanged), ``annotation`` is a
 fine-grained free-text activity code (empty = unlabelled).
 
-Labels: annotation → ``label:WillettsSpecific2018`` of the dictionary → raw id ``1 + CLASSES.index(label)``;
-empty annotations (and dictionary rows with an empty label) → -1. An annotation missing from the
-dictionary, or a dictionary label not in :data:`CLASSES`, is a :class:`DataError`.
+Labels: annotation → ``label:WillettsSpecific2018`` of the dictionary → raw id
+``1 + CLASSES.index(label)``; empty annotations (and dictionary rows with an empty label) → -1.
+An annotation missing from the dictionary, or a dictionary label not in :data:`CLASSES`, is a
+:class:`DataError`.
 
 Files are read in chunks of :data:`CHUNK_ROWS` rows; one participant (about 10 M rows) is held at a time.
 """
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec import DataError, DatasetSpec, Recording
-from .mhealth import check_raw_dir
+from ._io import check_raw_dir
 
 CLASSES = ["sleep", "sitting", "household-chores", "walking", "vehicle", "bicycling", "mixed-activity",
            "standing", "manual-work", "sports"]
@@ -60,10 +61,14 @@ def _find_files(spec: DatasetSpec, raw: Path) -> list[tuple[int, str, Path]]:
         if found:
             for prev, cur in zip(found, found[1:]):
                 if prev[0] == cur[0]:
-                    raise DataError(f"{spec.name}: two files for participant {cur[1]}: {prev[2]} and {cur[2]}")
+                    raise DataError(
+                        f"{spec.name}: two files for participant {cur[1]}: {prev[2]} and {cur[2]}"
+                    )
             return found
     places = ", ".join(str(raw / s) if s else str(raw) for s in _SUBDIRS)
-    raise DataError(f"{spec.name}: no P*.csv.gz participant files found in {places}; expected {spec.raw_layout}")
+    raise DataError(
+        f"{spec.name}: no P*.csv.gz participant files found in {places}; expected {spec.raw_layout}"
+    )
 
 
 def read_label_dictionary(path: Path, scheme: str = LABEL_SCHEME) -> dict[str, int]:
@@ -71,7 +76,8 @@ def read_label_dictionary(path: Path, scheme: str = LABEL_SCHEME) -> dict[str, i
     dictionary leaves the label empty)."""
     if not path.is_file():
         raise DataError(
-            f"{path}: label dictionary not found; CAPTURE-24 ships {DICTIONARY_FILE} next to the P*.csv.gz files"
+            f"{path}: label dictionary not found; CAPTURE-24 ships {DICTIONARY_FILE} "
+            "next to the P*.csv.gz files"
         )
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, engine="c")
@@ -89,10 +95,13 @@ def read_label_dictionary(path: Path, scheme: str = LABEL_SCHEME) -> dict[str, i
             raw_id = 1 + CLASSES.index(label)
         else:
             raise DataError(
-                f"{path}: line {row + 2}: {scheme} label {label!r} (annotation {ann!r}) is not one of {CLASSES}"
+                f"{path}: line {row + 2}: {scheme} label {label!r} (annotation {ann!r}) "
+                f"is not one of {CLASSES}"
             )
         if ann in out and out[ann] != raw_id:
-            raise DataError(f"{path}: line {row + 2}: annotation {ann!r} is listed twice with different labels")
+            raise DataError(
+                f"{path}: line {row + 2}: annotation {ann!r} is listed twice with different labels"
+            )
         out[ann] = raw_id
     return out
 
@@ -109,7 +118,9 @@ def load(spec: DatasetSpec, raw: Path) -> Iterator[Recording]:
     return _recordings(files, cols, mapping)
 
 
-def _recordings(files: list[tuple[int, str, Path]], cols: list[str], mapping: dict[str, int]) -> Iterator[Recording]:
+def _recordings(
+    files: list[tuple[int, str, Path]], cols: list[str], mapping: dict[str, int]
+) -> Iterator[Recording]:
     for _num, pid, path in files:
         data, labels = _read_participant(path, cols, mapping)
         yield Recording(subject=pid, source=str(path), data=data, labels=labels)
@@ -122,7 +133,9 @@ def _read_participant(path: Path, cols: list[str], mapping: dict[str, int]) -> t
         raise DataError(f"{path}: cannot read the CSV header: {exc}") from exc
     need = [*cols, ANNOTATION_COLUMN]
     if any(c not in header for c in need):
-        raise DataError(f"{path}: header has columns {header}; expected at least {need} (time,x,y,z,annotation)")
+        raise DataError(
+            f"{path}: header has columns {header}; expected at least {need} (time,x,y,z,annotation)"
+        )
     datas: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     offset = 0  # data rows read so far; line number of data row i is i + 2 (line 1 = header)
@@ -140,7 +153,8 @@ def _read_participant(path: Path, cols: list[str], mapping: dict[str, int]) -> t
         m = _FIELDS_RE.search(str(exc))
         if m:
             raise DataError(
-                f"{path}: line {m.group(2)}: found {m.group(3)} columns, expected {m.group(1)} ({','.join(header)})"
+                f"{path}: line {m.group(2)}: found {m.group(3)} columns, "
+                f"expected {m.group(1)} ({','.join(header)})"
             ) from exc
         raise DataError(f"{path}: cannot read near data row {offset + 1}: {exc}") from exc
     if offset == 0:

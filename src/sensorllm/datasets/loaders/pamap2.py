@@ -24,7 +24,7 @@ from typing import Iterator
 import numpy as np
 
 from ..spec import DataError, DatasetSpec, Recording
-from .mhealth import (
+from ._io import (
     check_raw_dir,
     column_indices,
     find_numbered_files,
@@ -81,19 +81,20 @@ def _ticks(path: Path, t: np.ndarray, rate: float) -> np.ndarray:
     bad = ~np.isfinite(t)
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(f"{path}: line {line_of_row(path, row)}, column 1: timestamp is {t[row]!r}")
+        raise DataError(f"{path}: line {line_of_row(path, row)}, column 1: timestamp is {float(t[row])!r}")
     ticks = np.rint(t * rate).astype(np.int64)
     step = np.diff(ticks)
     if (step <= 0).any():
         row = int(np.argmax(step <= 0)) + 1
         raise DataError(
-            f"{path}: line {line_of_row(path, row)}: timestamp {t[row]!r} does not increase "
-            f"(previous {t[row - 1]!r}); expected one row every {1 / rate:g} s"
+            f"{path}: line {line_of_row(path, row)}: timestamp {float(t[row])!r} does not increase "
+            f"(previous {float(t[row - 1])!r}); expected one row every {1 / rate:g} s"
         )
     if (step > MAX_GAP_S * rate).any():
         row = int(np.argmax(step > MAX_GAP_S * rate)) + 1
         raise DataError(
-            f"{path}: line {line_of_row(path, row)}: timestamp jumps from {t[row - 1]!r} to {t[row]!r} s "
+            f"{path}: line {line_of_row(path, row)}: timestamp jumps from {float(t[row - 1])!r} "
+            f"to {float(t[row])!r} s "
             f"(more than {MAX_GAP_S:g} s)"
         )
     return ticks

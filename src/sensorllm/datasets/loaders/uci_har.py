@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from ..spec import DataError, DatasetSpec, Recording
-from ._io import read_numeric_table, require_dir
+from ._io import check_raw_dir, read_numeric_table
 
 _ACC = re.compile(r"acc_exp(\d+)_user(\d+)\.txt(\.gz)?$")
 
@@ -34,7 +34,7 @@ def _official_root(raw: Path) -> Path | None:
 
 
 def load(spec: DatasetSpec, raw: Path) -> Iterator[Recording]:
-    raw = require_dir(raw, spec.raw_layout)
+    raw = check_raw_dir(spec, raw)
     official = _official_root(raw)
     if official is not None and not any(raw.glob("acc_exp*")):
         yield from _load_official(spec, official)
@@ -43,7 +43,7 @@ def load(spec: DatasetSpec, raw: Path) -> Iterator[Recording]:
 
 
 def _read_labels(path: Path) -> dict[tuple[int, int], list[tuple[int, int, int]]]:
-    table = read_numeric_table(path, ncols=5)
+    table = read_numeric_table(path, 5)
     segs: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
     for lineno, row in enumerate(table.astype(np.int64), 1):
         exp, user, act, start, end = (int(v) for v in row)
@@ -68,8 +68,8 @@ def _load_hapt(spec: DatasetSpec, raw: Path) -> Iterator[Recording]:
         gyro_path = acc_path.with_name(acc_path.name.replace("acc_", "gyro_", 1))
         if not gyro_path.exists():
             raise DataError(f"missing file {gyro_path} (gyroscope partner of {acc_path.name})")
-        acc = read_numeric_table(acc_path, ncols=3)
-        gyro = read_numeric_table(gyro_path, ncols=3)
+        acc = read_numeric_table(acc_path, 3, allow_nan=True)
+        gyro = read_numeric_table(gyro_path, 3, allow_nan=True)
         if len(acc) != len(gyro):
             raise DataError(f"{acc_path} has {len(acc)} samples but {gyro_path} has {len(gyro)}")
         labels = np.full(len(acc), -1, dtype=np.int64)
@@ -92,9 +92,9 @@ def _load_official(spec: DatasetSpec, root: Path) -> Iterator[Recording]:
         if not sig.is_dir():
             continue
         names = [f"total_acc_{a}_{split}.txt" for a in "xyz"] + [f"body_gyro_{a}_{split}.txt" for a in "xyz"]
-        arrays = [read_numeric_table(sig / n, ncols=None) for n in names]
-        subjects = read_numeric_table(root / split / f"subject_{split}.txt", ncols=1)[:, 0].astype(int)
-        y = read_numeric_table(root / split / f"y_{split}.txt", ncols=1)[:, 0].astype(int)
+        arrays = [read_numeric_table(sig / n, 128) for n in names]
+        subjects = read_numeric_table(root / split / f"subject_{split}.txt", 1)[:, 0].astype(int)
+        y = read_numeric_table(root / split / f"y_{split}.txt", 1)[:, 0].astype(int)
         n = len(y)
         for name, a in zip(names, arrays):
             if a.shape[0] != n:

@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from ..spec import DataError, DatasetSpec, Recording
-from ._io import require_dir
+from ._io import check_raw_dir
 
 
 def read_ts(path: Path, n_dims: int) -> tuple[list[np.ndarray], list[str]]:
@@ -46,7 +46,7 @@ def read_ts(path: Path, n_dims: int) -> tuple[list[np.ndarray], list[str]]:
 
 
 def load(spec: DatasetSpec, raw: Path) -> Iterator[Recording]:
-    raw = require_dir(raw, spec.raw_layout)
+    raw = check_raw_dir(spec, raw)
     by_name = {c.name.lower(): c.raw_id for c in spec.classes}
     found = False
     for split in ("train", "test"):

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.io
 
 from ..spec import DataError, DatasetSpec, Recording
-from .mhealth import check_raw_dir, column_indices
+from ._io import check_raw_dir, column_indices
 
 __all__ = ["load", "COLUMN_OF", "find_files"]
 
@@ -93,7 +93,9 @@ def _read_mat(path: Path) -> tuple[np.ndarray, int | None]:
             str(path), variable_names=[DATA_VARIABLE, *ACTIVITY_VARIABLES], mat_dtype=False
         )
     except NotImplementedError as exc:  # MATLAB v7.3 (HDF5) files
-        raise DataError(f"{path}: unsupported MAT-file version ({exc}); expected a MATLAB v5 .mat file") from exc
+        raise DataError(
+            f"{path}: unsupported MAT-file version ({exc}); expected a MATLAB v5 .mat file"
+        ) from exc
     except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError... for bad files
         raise DataError(f"{path}: cannot read as a MATLAB .mat file: {exc}") from exc
     if DATA_VARIABLE not in mat:
