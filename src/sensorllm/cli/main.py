@@ -15,6 +15,8 @@ from sensorllm.datasets.spec import DataError
 _COMMAND_MODULES = [
     "datasets_cmd",
     "prepare_cmd",
+    "qa_cmd",
+    "baseline_cmd",
 ]
 
 

@@ -113,7 +113,7 @@ TREND_NOUNS = (
     ("distinct trend", "distinct trends"),
     ("unique trend", "unique trends"),
     ("trend type", "trend types"),
-    ("different trend", "different trends"),
+    ("kind of trend", "kinds of trend"),
 )
 CHANGE_NOUNS = (
     ("trend change", "trend changes"),
@@ -193,7 +193,9 @@ ALL_TREND_WORDS.update({"increase": 1, "decrease": -1, "up": 1, "down": -1, "fla
 
 # ---- Stage 2 -----------------------------------------------------------------------------------------
 
-STAGE2_DATA_NOUNS = ("time series data", "sensor data", "normalized time series data", "normalized sensor data")
+STAGE2_DATA_NOUNS = (
+    "time series data", "sensor data", "normalized time series data", "normalized sensor data",
+)
 
 STAGE2_QUESTIONS = (
     "Which human activity does this {data} segment, consisting of {n} {channels}, represent?",
@@ -205,7 +207,7 @@ STAGE2_QUESTIONS = (
     "Given the {data} from {n} {channels} above, what is the person doing?",
     "Which of the activity classes best matches this {data} segment of {n} {channels}?",
     "Determine the human activity that this {data} segment, made up of {n} {channels}, corresponds to.",
-    "What human activity do these {data} readings from {n} {channels} indicate?",
+    "What human activity do the readings in this {data} segment from {n} {channels} indicate?",
     "From this {data} segment with {n} {channels}, infer the activity being performed.",
     "Which activity is captured by this {data} segment containing {n} {channels}?",
     "Recognize the activity in this {data} segment, which has {n} {channels}.",

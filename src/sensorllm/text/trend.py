@@ -6,11 +6,20 @@ equal); runs of equal labels are merged into segments. A segment covers samples 
 (inclusive) and neighbouring segments share their boundary sample, so the segments tile the window's span
 ``[0, (L-1)/rate]`` seconds. Times are ``idx / rate`` starting at 0.0 s.
 
-``mode="tolerant"`` (an extension): a pair counts as steady when ``|x[i+1]-x[i]| <= tol * std(window)``
-(population std of that channel in that window), and afterwards segments shorter than ``min_duration``
-seconds are merged into their longer neighbour (shortest first, ties to the left; the merged segment keeps
-the neighbour's trend, equal neighbours are then joined) until every segment is long enough or only one is
-left. ``tol=0, min_duration=0`` gives exactly the exact mode.
+``mode="tolerant"`` (an extension for readable descriptions of noisy windows), with
+``h = tol * std(window)`` (population std of that channel in that window):
+
+1. a pair counts as steady when ``|x[i+1] - x[i]| <= h``, otherwise as increase/decrease; equal labels are
+   merged as above;
+2. segments shorter than ``min_duration`` seconds are merged into their longer neighbour (shortest first,
+   the left one on ties; the merged segment takes the neighbour's trend, equal neighbours are joined) until
+   every segment is long enough or only one is left;
+3. every segment is relabelled by its net change ``v = x[end] - x[start]``: steady if ``|v| <= h``, else
+   increase/decrease by its sign, and equal neighbours are joined again. So a segment's trend always agrees
+   with its end values, and a slow drift made of small steps is reported when it adds up to more than ``h``.
+
+The overall direction in tolerant mode is steady when ``|x[-1] - x[0]| <= h``. ``tol=0, min_duration=0``
+gives exactly the exact mode.
 
 Edge cases: a 1-sample window is one *steady* segment of zero duration (``start_idx == end_idx == 0``);
 an empty window and non-finite values raise ``ValueError``.
@@ -69,6 +78,7 @@ class Segments:
         start_value, end_value: the samples at ``start_idx``/``end_idx`` (float64).
         rate_hz: sampling rate.
         length: samples in the window.
+        steady_tol: absolute tolerance of "steady" for the overall direction (0 in exact mode).
     """
 
     start_idx: np.ndarray
@@ -78,6 +88,7 @@ class Segments:
     end_value: np.ndarray
     rate_hz: float
     length: int
+    steady_tol: float = 0.0
 
     def __len__(self) -> int:
         return int(self.trend.shape[0])
@@ -124,11 +135,13 @@ class Segments:
         return out
 
     def overall(self) -> int:
-        """Sign of last − first sample (the reference's "overall trend")."""
+        """Sign of last − first sample (the reference's "overall trend"); steady within ``steady_tol``."""
         if len(self) == 0:
             return STEADY
         diff = float(self.end_value[-1]) - float(self.start_value[0])
-        return INCREASE if diff > 0 else DECREASE if diff < 0 else STEADY
+        if abs(diff) <= self.steady_tol:
+            return STEADY
+        return INCREASE if diff > 0 else DECREASE
 
     def step_labels(self) -> np.ndarray:
         """Trend code of every sample pair ``(i, i+1)``, length ``L - 1``."""
@@ -159,42 +172,71 @@ class Segments:
 
 
 @dataclass(frozen=True, eq=False)
-class _ChannelSegs:
-    ptr: np.ndarray  # (N+1,) rows of window i: ptr[i]:ptr[i+1]
-    start_idx: np.ndarray  # local (within window)
-    end_idx: np.ndarray
-    trend: np.ndarray
-    start_value: np.ndarray
-    end_value: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
 class SegmentTable:
-    """Segments of every (window, channel) of a batch. ``table.get(i, c)`` → :class:`Segments`."""
+    """Segments of every (window, channel) of a batch; ``table.get(i, c)`` → :class:`Segments`.
 
-    per_channel: tuple[_ChannelSegs, ...]
-    lengths: np.ndarray
+    Internally all channels are laid end to end in one flat series ``x`` (channel-major: series
+    ``s = c * N + i`` is channel ``c`` of window ``i``); segments are stored with *global* sample indices into
+    ``x`` and ``ptr[s]:ptr[s+1]`` are the segments of series ``s``. Local indices and values are derived on
+    access (:meth:`get`) or for all segments at once (:meth:`arrays`).
+    """
+
+    x: np.ndarray  # (C*T,) samples, channel-major
+    series_start: np.ndarray  # (C*N+1,) first sample of each series in x (last = C*T)
+    ptr: np.ndarray  # (C*N+1,) segment rows of each series
+    starts: np.ndarray  # (K,) global start sample of each segment
+    ends: np.ndarray  # (K,) global end sample (inclusive)
+    trend: np.ndarray  # (K,) int8
+    lengths: np.ndarray  # (N,) window lengths
+    n_channels: int
     rate_hz: float
+    steady_tol: np.ndarray | None = None  # (C*N,) tolerant mode: absolute steady tolerance per series
 
     @property
     def n_windows(self) -> int:
         return int(self.lengths.shape[0])
 
-    @property
-    def n_channels(self) -> int:
-        return len(self.per_channel)
+    def __len__(self) -> int:
+        """Total number of segments."""
+        return int(self.trend.shape[0])
 
     def get(self, i: int, c: int = 0) -> Segments:
-        t = self.per_channel[c]
-        a, b = int(t.ptr[i]), int(t.ptr[i + 1])
+        n = self.n_windows
+        if not 0 <= i < n or not 0 <= c < self.n_channels:
+            raise IndexError(
+                f"window {i} / channel {c} out of range ({n} windows, {self.n_channels} channels)"
+            )
+        s = c * n + i
+        a, b = int(self.ptr[s]), int(self.ptr[s + 1])
+        base = int(self.series_start[s])
+        st, en = self.starts[a:b], self.ends[a:b]
         return Segments(
-            t.start_idx[a:b], t.end_idx[a:b], t.trend[a:b], t.start_value[a:b], t.end_value[a:b],
+            st - base, en - base, self.trend[a:b],
+            self.x[st].astype(np.float64), self.x[en].astype(np.float64),
             self.rate_hz, int(self.lengths[i]),
+            0.0 if self.steady_tol is None else float(self.steady_tol[s]),
         )
 
     def n_segments(self) -> np.ndarray:
         """``(N, C)`` number of segments per window and channel."""
-        return np.stack([np.diff(t.ptr) for t in self.per_channel], axis=1)
+        return np.diff(self.ptr).reshape(self.n_channels, self.n_windows).T
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """All segments as flat arrays: ``window``, ``channel``, ``start_idx``, ``end_idx`` (local),
+        ``trend``, ``start_value``, ``end_value`` (in the input dtype); rows ordered by channel, window."""
+        n, c = self.n_windows, self.n_channels
+        counts = np.diff(self.ptr)
+        base = np.repeat(self.series_start[:-1], counts)
+        per_channel = self.ptr[np.arange(1, c + 1) * n] - self.ptr[np.arange(c) * n]
+        return {
+            "window": np.repeat(np.tile(np.arange(n, dtype=np.int32), c), counts),
+            "channel": np.repeat(np.arange(c, dtype=np.int32), per_channel),
+            "start_idx": self.starts - base,
+            "end_idx": self.ends - base,
+            "trend": self.trend,
+            "start_value": self.x[self.starts],
+            "end_value": self.x[self.ends],
+        }
 
 
 # ---- kernels -----------------------------------------------------------------------------------------
@@ -207,7 +249,9 @@ def _check_rate(rate_hz: float) -> float:
     return rate
 
 
-def _check_finite(values: np.ndarray, offsets: np.ndarray, names: Sequence[str] | None, first_window: int) -> None:
+def _check_finite(
+    values: np.ndarray, offsets: np.ndarray, names: Sequence[str] | None, first_window: int
+) -> None:
     finite = np.isfinite(values)
     if finite.all():
         return
@@ -227,113 +271,128 @@ def _steps_exact(x: np.ndarray) -> np.ndarray:
     return (b > a).view(np.int8) - (b < a).view(np.int8)
 
 
-def _steps_tolerant(x: np.ndarray, offsets: np.ndarray, tol: float) -> np.ndarray:
-    n = np.diff(offsets)
-    starts = offsets[:-1]
+def _steps_tolerant(x: np.ndarray, series_start: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pair codes with small steps as steady, and the per-series tolerance ``h = tol * std``."""
+    n = np.diff(series_start)
+    first = series_start[:-1]
     xd = x.astype(np.float64)
-    mean = np.add.reduceat(xd, starts) / n
+    mean = np.add.reduceat(xd, first) / n
     centred = xd - np.repeat(mean, n)
-    std = np.sqrt(np.add.reduceat(centred * centred, starts) / n)
-    thr = np.repeat(tol * std, n)[:-1]  # threshold of the pair starting at each sample
+    h = tol * np.sqrt(np.add.reduceat(centred * centred, first) / n)
+    thr = np.repeat(h, n)[:-1]  # threshold of the pair starting at each sample
     diff = xd[1:] - xd[:-1]
     code = np.sign(diff).astype(np.int8)
     code[np.abs(diff) <= thr] = 0
-    return code
+    return code, h
 
 
 def _segments_from_steps(
-    x: np.ndarray, d: np.ndarray, offsets: np.ndarray
+    d: np.ndarray, series_start: np.ndarray, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Global segment starts/ends/trends and per-window pointers from pair codes ``d`` (length M-1,
-    pairs crossing windows are ignored)."""
-    m = x.shape[0]
+    """Global segment starts/ends/trends and per-series pointers from pair codes ``d`` (length M-1; pairs
+    crossing series are ignored)."""
+    m = d.shape[0] + 1
     new = np.zeros(m, dtype=bool)
     if m > 2:
         np.not_equal(d[1:], d[:-1], out=new[1:-1])
-    new[offsets[1:] - 1] = False  # last sample of a window never starts a segment ...
-    new[offsets[:-1]] = True  # ... unless the window has one sample; first samples always do
+    new[series_start[1:] - 1] = False  # the last sample of a series never starts a segment ...
+    new[series_start[:-1]] = True  # ... unless the series has one sample; first samples always do
     starts = np.flatnonzero(new)
-    is_win_start = np.zeros(m + 1, dtype=bool)
-    is_win_start[offsets] = True
-    nxt = np.empty_like(starts)
-    nxt[:-1] = starts[1:]
-    nxt[-1:] = m
-    ends = nxt - is_win_start[nxt]
-    trend = np.zeros(starts.shape[0], dtype=np.int8)
-    inner = starts < ends
-    trend[inner] = d[starts[inner]]
-    ptr = np.searchsorted(starts, offsets)
+    ptr = np.zeros(series_start.shape[0], dtype=np.int64)
+    per_series = np.add.reduceat(new.view(np.int8), series_start[:-1], dtype=np.int32)
+    np.cumsum(per_series, out=ptr[1:], dtype=np.int64)
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[ptr[1:] - 1] = series_start[1:] - 1  # last segment of each series ends at its last sample
+    trend = d.take(starts, mode="clip") if d.shape[0] else np.zeros(starts.shape[0], np.int8)
+    single = lengths == 1
+    if single.any():
+        trend[ptr[:-1][single]] = STEADY
     return starts, ends, trend, ptr
 
 
 def _merge_short(st: list[int], en: list[int], tr: list[int], min_steps: int) -> tuple[list, list, list]:
     """Merge segments shorter than ``min_steps`` into their longer neighbour (see module doc)."""
     st, en, tr = list(st), list(en), list(tr)
-    while len(st) > 1:
-        lens = [b - a for a, b in zip(st, en)]
-        k = min(range(len(lens)), key=lens.__getitem__)
-        if lens[k] >= min_steps:
+    lens = [b - a for a, b in zip(st, en)]
+    while len(lens) > 1:
+        m = min(lens)
+        if m >= min_steps:
             break
+        k = lens.index(m)
         if k == 0:
             j = 1
-        elif k == len(st) - 1:
+        elif k == len(lens) - 1:
             j = k - 1
         else:
             j = k - 1 if lens[k - 1] >= lens[k + 1] else k + 1
-        lo, hi = min(j, k), max(j, k)
-        new_tr = tr[j]
-        st[lo:hi + 1], en[lo:hi + 1], tr[lo:hi + 1] = [st[lo]], [en[hi]], [new_tr]
-        # join with equal neighbours
-        i = lo
-        if i + 1 < len(st) and tr[i + 1] == tr[i]:
-            en[i] = en[i + 1]
-            del st[i + 1], en[i + 1], tr[i + 1]
-        if i > 0 and tr[i - 1] == tr[i]:
-            en[i - 1] = en[i]
-            del st[i], en[i], tr[i]
+        lo = min(j, k)
+        # segments lo and lo+1 become one with the neighbour's trend
+        en[lo] = en[lo + 1]
+        lens[lo] += lens[lo + 1]
+        tr[lo] = tr[j]
+        del st[lo + 1], en[lo + 1], tr[lo + 1], lens[lo + 1]
+        if lo + 1 < len(lens) and tr[lo + 1] == tr[lo]:  # join equal neighbours
+            en[lo] = en[lo + 1]
+            lens[lo] += lens[lo + 1]
+            del st[lo + 1], en[lo + 1], tr[lo + 1], lens[lo + 1]
+        if lo > 0 and tr[lo - 1] == tr[lo]:
+            en[lo - 1] = en[lo]
+            lens[lo - 1] += lens[lo]
+            del st[lo], en[lo], tr[lo], lens[lo]
     return st, en, tr
 
 
-def _segment_channel(
-    x: np.ndarray, offsets: np.ndarray, mode: str, tol: float, min_steps: int
-) -> _ChannelSegs:
-    d = _steps_exact(x) if mode == "exact" else _steps_tolerant(x, offsets, tol)
-    starts, ends, trend, ptr = _segments_from_steps(x, d, offsets)
-    if mode == "tolerant" and min_steps > 1:
-        steps = ends - starts
-        short = steps < min_steps
-        counts = np.diff(ptr)
-        # windows with a short segment and more than one segment need merging
-        win_of_seg = np.repeat(np.arange(offsets.shape[0] - 1), counts)
-        todo = np.unique(win_of_seg[short])
-        todo = todo[counts[todo] > 1]
-        if todo.size:
-            keep = np.ones(starts.shape[0], dtype=bool)
-            add_s, add_e, add_t, add_w = [], [], [], []
-            for w in todo.tolist():
-                a, b = int(ptr[w]), int(ptr[w + 1])
-                keep[a:b] = False
-                s2, e2, t2 = _merge_short(starts[a:b].tolist(), ends[a:b].tolist(), trend[a:b].tolist(), min_steps)
-                add_s += s2
-                add_e += e2
-                add_t += t2
-                add_w += [w] * len(s2)
-            win = np.concatenate([win_of_seg[keep], np.asarray(add_w, dtype=np.int64)])
-            s_all = np.concatenate([starts[keep], np.asarray(add_s, dtype=starts.dtype)])
-            order = np.lexsort((s_all, win))
-            starts = s_all[order]
-            ends = np.concatenate([ends[keep], np.asarray(add_e, dtype=ends.dtype)])[order]
-            trend = np.concatenate([trend[keep], np.asarray(add_t, dtype=np.int8)])[order]
-            ptr = np.searchsorted(starts, offsets)
-    win_start = np.repeat(offsets[:-1], np.diff(ptr))
-    return _ChannelSegs(
-        ptr=ptr,
-        start_idx=starts - win_start,
-        end_idx=ends - win_start,
-        trend=trend,
-        start_value=x[starts].astype(np.float64),
-        end_value=x[ends].astype(np.float64),
-    )
+def _merge_tolerant(
+    starts: np.ndarray, ends: np.ndarray, trend: np.ndarray, ptr: np.ndarray, series_start: np.ndarray,
+    min_steps: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    counts = np.diff(ptr)
+    series = np.repeat(np.arange(counts.shape[0]), counts)
+    todo = np.unique(series[(ends - starts) < min_steps])
+    todo = todo[counts[todo] > 1]
+    if not todo.size:
+        return starts, ends, trend, ptr
+    keep = np.ones(starts.shape[0], dtype=bool)
+    add_s: list[int] = []
+    add_e: list[int] = []
+    add_t: list[int] = []
+    for s in todo.tolist():
+        a, b = int(ptr[s]), int(ptr[s + 1])
+        keep[a:b] = False
+        s2, e2, t2 = _merge_short(starts[a:b].tolist(), ends[a:b].tolist(), trend[a:b].tolist(), min_steps)
+        add_s += s2
+        add_e += e2
+        add_t += t2
+    s_all = np.concatenate([starts[keep], np.asarray(add_s, dtype=starts.dtype)])
+    order = np.argsort(s_all, kind="stable")  # global starts are unique and ordered by series
+    starts = s_all[order]
+    ends = np.concatenate([ends[keep], np.asarray(add_e, dtype=ends.dtype)])[order]
+    trend = np.concatenate([trend[keep], np.asarray(add_t, dtype=np.int8)])[order]
+    return starts, ends, trend, np.searchsorted(starts, series_start)
+
+
+def _relabel_by_net_change(
+    x: np.ndarray, starts: np.ndarray, ends: np.ndarray, ptr: np.ndarray, h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tolerant step 3: trend = sign of each segment's net change (steady within ``h`` of its series), then
+    join equal neighbours within a series."""
+    counts = np.diff(ptr)
+    net = x[ends].astype(np.float64) - x[starts].astype(np.float64)
+    trend = np.sign(net).astype(np.int8)
+    trend[np.abs(net) <= np.repeat(h, counts)] = STEADY
+    keep = np.ones(trend.shape[0], dtype=bool)
+    keep[1:] = trend[1:] != trend[:-1]
+    keep[ptr[:-1]] = True  # the first segment of each series always starts a run
+    if keep.all():
+        return starts, ends, trend, ptr
+    idx = np.flatnonzero(keep)
+    last = np.empty_like(idx)
+    last[:-1] = idx[1:] - 1
+    last[-1:] = trend.shape[0] - 1
+    new_ptr = np.zeros_like(ptr)
+    np.cumsum(np.add.reduceat(keep.view(np.int8), ptr[:-1], dtype=np.int32), out=new_ptr[1:], dtype=np.int64)
+    return starts[idx], ends[last], trend[idx], new_ptr
 
 
 def _min_steps(min_duration: float, rate: float) -> int:
@@ -356,7 +415,7 @@ def segment_batch(
 
     Args:
         values: ``(T, C)`` (or ``(T,)``) samples of all windows concatenated (the Stage-1 prepared layout).
-        offsets: ``(N+1,)`` window ``i`` is ``values[offsets[i]:offsets[i+1]]``; every window needs ≥ 1 sample.
+        offsets: ``(N+1,)``; window ``i`` is ``values[offsets[i]:offsets[i+1]]`` and needs ≥ 1 sample.
         rate_hz: sampling rate.
         mode: ``"exact"`` or ``"tolerant"`` (module doc).
         tol, min_duration: tolerant-mode settings (ignored in exact mode).
@@ -372,27 +431,41 @@ def segment_batch(
         vals = vals[:, None]
     if vals.ndim != 2:
         raise ValueError(f"values must be (T, C) or (T,), got shape {vals.shape}")
+    if not (np.issubdtype(vals.dtype, np.floating) or np.issubdtype(vals.dtype, np.integer)):
+        raise ValueError(f"values must be numeric, got dtype {vals.dtype}")
     offs = np.asarray(offsets, dtype=np.int64)
     if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != vals.shape[0]:
         raise ValueError(f"offsets must run from 0 to {vals.shape[0]}, got {offs[:3]}...{offs[-3:]}")
     lengths = np.diff(offs)
     if (lengths < 1).any():
         w = int(np.flatnonzero(lengths < 1)[0])
-        raise ValueError(f"window {first_window + w} is empty (length {int(lengths[w])}); windows need ≥ 1 sample")
-    if not np.issubdtype(vals.dtype, np.floating) and not np.issubdtype(vals.dtype, np.integer):
-        raise ValueError(f"values must be numeric, got dtype {vals.dtype}")
+        raise ValueError(
+            f"window {first_window + w} is empty (length {int(lengths[w])}); windows need ≥ 1 sample"
+        )
     if np.issubdtype(vals.dtype, np.floating):
         _check_finite(vals, offs, channel_names, first_window)
     min_steps = _min_steps(min_duration, rate) if mode == "tolerant" else 0
-    if lengths.shape[0] == 0:
-        empty = _ChannelSegs(np.zeros(1, np.int64), *(np.zeros(0, np.int64),) * 2, np.zeros(0, np.int8),
-                             *(np.zeros(0, np.float64),) * 2)
-        return SegmentTable(tuple(empty for _ in range(vals.shape[1])), lengths, rate)
-    per = tuple(
-        _segment_channel(np.ascontiguousarray(vals[:, c]), offs, mode, float(tol), min_steps)
-        for c in range(vals.shape[1])
-    )
-    return SegmentTable(per, lengths, rate)
+    t, c = vals.shape
+    n = lengths.shape[0]
+    x = np.ascontiguousarray(vals.T).reshape(-1)
+    series_start = np.empty(c * n + 1, dtype=np.int64)
+    series_start[:-1] = (np.arange(c, dtype=np.int64)[:, None] * t + offs[None, :-1]).reshape(-1)
+    series_start[-1] = c * t
+    if n == 0 or c == 0:
+        z = np.zeros(0, np.int64)
+        return SegmentTable(x, series_start, np.zeros(c * n + 1, np.int64), z, z.copy(), np.zeros(0, np.int8),
+                            lengths, c, rate)
+    series_len = np.tile(lengths, c)
+    if mode == "exact":
+        d = _steps_exact(x)
+        starts, ends, trend, ptr = _segments_from_steps(d, series_start, series_len)
+        return SegmentTable(x, series_start, ptr, starts, ends, trend, lengths, c, rate)
+    d, h = _steps_tolerant(x, series_start, float(tol))
+    starts, ends, trend, ptr = _segments_from_steps(d, series_start, series_len)
+    if min_steps > 1:
+        starts, ends, trend, ptr = _merge_tolerant(starts, ends, trend, ptr, series_start, min_steps)
+    starts, ends, trend, ptr = _relabel_by_net_change(x, starts, ends, ptr, h)
+    return SegmentTable(x, series_start, ptr, starts, ends, trend, lengths, c, rate, h)
 
 
 def segment_windows(
@@ -429,7 +502,8 @@ def segment_trends(
     if arr.ndim != 1:
         raise ValueError(f"segment_trends expects a 1-D window, got shape {arr.shape}")
     if arr.shape[0] == 0:
-        raise ValueError(f"empty window{f' in channel {channel!r}' if channel else ''}: need at least one sample")
+        where = f" in channel {channel!r}" if channel else ""
+        raise ValueError(f"empty window{where}: need at least one sample")
     table = segment_batch(arr, np.array([0, arr.shape[0]]), rate_hz, mode, tol, min_duration,
                           [channel] if channel else None)
     return table.get(0, 0)
