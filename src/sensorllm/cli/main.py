@@ -15,6 +15,7 @@ from sensorllm.datasets.spec import DataError
 _COMMAND_MODULES = [
     "datasets_cmd",
     "prepare_cmd",
+    "train_cmds",
     "qa_cmd",
     "baseline_cmd",
 ]

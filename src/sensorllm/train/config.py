@@ -16,13 +16,19 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
+from sensorllm.model.encoder import EncoderConfig
+from sensorllm.model.llm import LLMConfig, LoRASettings
+from sensorllm.model.projector import ProjectorConfig
+from sensorllm.model.tokenizer import TokenizerConfig
+
 __all__ = [
     "ConfigError",
     "DataConfig",
     "EncoderConfig",
     "ProjectorConfig",
     "LLMConfig",
-    "LoraConfig",
+    "LoRASettings",
+    "TokenizerConfig",
     "OptimConfig",
     "RunConfig",
     "Stage1Config",
@@ -49,56 +55,14 @@ class DataConfig:
     prepared: str = ""  # directory written by `sensorllm prepare`
     train_split: str = "train"
     val_split: str = "val"
-    max_train_windows: int | None = None  # seeded subset for short runs (None = all)
-    max_val_windows: int | None = None
+    max_train_examples: int | None = None  # seeded subset for short runs (None = all)
+    max_val_examples: int | None = None
     preprocess_type: str = "smry+Q"  # Stage-2 text after the sensor block (see docs/text.md)
     trend_mode: Literal["exact", "tolerant"] = "exact"  # Stage-1 trend segmentation
 
     def __post_init__(self) -> None:
         if self.preprocess_type not in PREPROCESS_TYPES:
             raise ConfigError(f"data.preprocess_type={self.preprocess_type!r}; valid: {', '.join(PREPROCESS_TYPES)}")
-
-
-@dataclass
-class EncoderConfig:
-    """The time-series encoder (frozen Chronos-T5 by default)."""
-
-    name: str = "amazon/chronos-t5-large"  # hub id or local directory
-    random_init: bool = False  # build a seeded random Chronos-T5 of `size` instead of loading weights
-    size: Literal["tiny", "mini", "small", "base", "large"] = "tiny"
-    seed: int = 0
-    tokenizer: Literal["stan", "meanscale"] = "stan"  # z-normalising uniform bins (paper) or mean scaling
-    trainable: bool = False
-    cache_dir: str | None = None  # on-disk embedding cache for the frozen encoder
-
-
-@dataclass
-class ProjectorConfig:
-    """MLP from encoder width to LLM width, applied token-wise after optional pooling by `pool`."""
-
-    hidden: list[int] = field(default_factory=lambda: [2048])  # paper: one hidden layer of 2048
-    dropout: float = 0.0
-    pool: int = 1  # mean-pool every `pool` encoder tokens into one LLM token (1 = paper)
-
-
-@dataclass
-class LoraConfig:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
-
-
-@dataclass
-class LLMConfig:
-    """The language model (frozen by default)."""
-
-    name: str = "meta-llama/Meta-Llama-3-8B-Instruct"  # hub id, local dir, or alias (smollm2-135m, tiny-random)
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    attn_implementation: str = "sdpa"
-    max_length: int = 4096
-    lora: LoraConfig | None = None
-    train_new_tokens: bool = True  # Stage 1: the channel start/end token rows train
 
 
 @dataclass
@@ -123,9 +87,10 @@ class RunConfig:
     save_every: int = 200  # optimiser steps between checkpoints
     resume: bool = True  # continue from the last checkpoint in out_dir
     num_workers: int = 0
-    gradient_checkpointing: bool = False
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     tensorboard: bool = False
+    cache_dir: str | None = None  # frozen-encoder embedding cache (None = <out_dir>/../.embcache)
+    threads: int | None = None  # torch CPU threads (None = torch default)
 
 
 @dataclass
@@ -138,7 +103,10 @@ class Stage1Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    max_length: int | None = None  # longest token sequence (None = the LLM's limit)
+    train_token_rows: bool = True  # the channel start/end token rows train (paper)
     eval_generate: int = 32  # held-out windows described (greedy) and scored after training
+    max_new_tokens: int = 256
 
 
 @dataclass
@@ -151,9 +119,9 @@ class Stage2Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    max_length: int | None = None
     init_from: str | None = None  # Stage-1 checkpoint dir; None = the paper's "without alignment" ablation
     weighted_loss: bool = True
-    use_special_tokens: bool = True  # ablation: False drops the per-channel start/end tokens
     metric: Literal["f1_macro", "accuracy"] = "f1_macro"
 
 
@@ -178,6 +146,12 @@ def _check_type(value: Any, tp: Any, key: str, errors: list[str]) -> Any:
         if value not in get_args(tp):
             errors.append(f"{key}={value!r}; valid: {', '.join(map(repr, get_args(tp)))}")
         return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            errors.append(f"{key}: expected a list, got {value!r}")
+            return value
+        item = get_args(tp)[0]
+        return tuple(_check_type(v, item, f"{key}[{i}]", errors) for i, v in enumerate(value))
     if origin is list:
         if not isinstance(value, list):
             errors.append(f"{key}: expected a list, got {value!r}")
@@ -207,6 +181,8 @@ def _build(cls: type[C], values: dict, prefix: str, errors: list[str]) -> C:
         return cls(**kwargs)
     except ConfigError as exc:
         errors.append(str(exc))
+    except ValueError as exc:  # __post_init__ checks of the model configs
+        errors.append(f"{prefix.rstrip('.') or cls.__name__}: {exc}")
     except TypeError as exc:
         errors.append(f"{prefix or cls.__name__}: {exc}")
     return None  # type: ignore[return-value]
@@ -247,8 +223,19 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: list[st
     return cfg
 
 
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
 def config_to_dict(cfg: Any) -> dict:
-    return dataclasses.asdict(cfg)
+    """Plain YAML/JSON-able dict (tuples become lists)."""
+    return _plain(dataclasses.asdict(cfg))
 
 
 def config_to_yaml(cfg: Any) -> str:

@@ -1,0 +1,97 @@
+"""Pieces both stage programs share: run setup (seed, threads, config print/save, accelerator) and model
+construction from a stage config plus the prepared dataset's manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sensorllm.datasets.prepared import PreparedDataset, open_prepared
+from sensorllm.model import SensorLLM, SensorLLMConfig, build_sensor_llm
+from sensorllm.model.llm import cache_root
+
+from .config import config_to_dict, config_to_yaml
+
+__all__ = ["setup_run", "build_model", "checkpoint_extra", "open_data", "embedding_cache_dir"]
+
+
+def setup_run(cfg: Any, stage: str):
+    """Seed everything, set CPU threads, create ``out_dir``, print and save the resolved config; returns
+    ``(out_dir, accelerator)``."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    run = cfg.run
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    set_seed(run.seed)
+    accelerator = Accelerator(mixed_precision=run.mixed_precision)
+    out = Path(run.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = config_to_yaml(cfg)
+    if accelerator.is_main_process:
+        print(f"== sensorllm {stage} ==\n{text}", flush=True)
+        (out / "config.yaml").write_text(text)
+    return out, accelerator
+
+
+def open_data(cfg: Any) -> PreparedDataset:
+    if not cfg.data.prepared:
+        raise ValueError("data.prepared is not set: point it at a directory written by `sensorllm prepare`")
+    return open_prepared(cfg.data.prepared)
+
+
+def embedding_cache_dir(cfg: Any) -> Path:
+    return Path(cfg.run.cache_dir) if cfg.run.cache_dir else cache_root() / "embeddings"
+
+
+def build_model(cfg: Any, data: PreparedDataset, labels: bool) -> SensorLLM:
+    """The SensorLLM for ``data``'s channels (and classes when ``labels``), frozen encoder cache enabled."""
+    mcfg = SensorLLMConfig(
+        channels=tuple(data.channel_names),
+        llm=cfg.llm,
+        encoder=cfg.encoder,
+        projector=cfg.projector,
+        labels=tuple(data.class_names) if labels else None,
+        max_length=cfg.max_length,
+    )
+    model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
+    if not cfg.encoder.trainable:
+        model.enable_cache(embedding_cache_dir(cfg))
+    if cfg.encoder.pretrained is None:
+        print(f"note: the time-series encoder is a seeded RANDOM-INIT Chronos-T5-{cfg.encoder.size} "
+              f"(seed {cfg.encoder.seed}), not pretrained weights; results must say so", flush=True)
+    return model
+
+
+def checkpoint_extra(cfg: Any, data: PreparedDataset, stage: str, **more: Any) -> dict:
+    """What a checkpoint must carry to be used without the training config: the dataset's channels (with
+    units), rate, window, classes and the text settings."""
+    return {
+        "stage": stage,
+        "dataset": data.manifest["spec"],
+        "rate_hz": data.rate_hz,
+        "window": data.manifest["window"],
+        "stride": data.manifest["stride"],
+        "preprocess_type": getattr(cfg.data, "preprocess_type", None),
+        "trend_mode": cfg.data.trend_mode,
+        "text_seed": cfg.run.seed,
+        "random_init_encoder": cfg.encoder.pretrained is None,
+        "run_config": json.loads(json.dumps(config_to_dict(cfg))),
+        **more,
+    }
+
+
+def publish_model(src: Path, dst: Path) -> None:
+    """Copy a checkpoint's ``model`` directory to ``dst`` atomically (temp + rename)."""
+    import shutil
+
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(dst, ignore_errors=True)
+    os.replace(tmp, dst)

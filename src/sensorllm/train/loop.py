@@ -1,0 +1,193 @@
+"""The shared training loop of both stages (accelerate; one CPU process here, DDP/FSDP/DeepSpeed on GPUs via
+``accelerate launch``).
+
+Read it top to bottom: setup → (resume) → for each optimiser step: gradient-accumulated micro-batches →
+clip → step → log → periodic validation / checkpoint → final save. The stage programs (``align``, ``tune``)
+supply how to build a batch, the loss, and (Stage 2) the validation metric.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .config import OptimConfig, RunConfig
+from .state import load_latest_training_state, save_training_state
+
+__all__ = ["LoopResult", "train_loop", "micro_batch_indices", "CsvLogger"]
+
+
+@dataclass
+class LoopResult:
+    steps: int
+    best_metric: float | None
+    best_step: int | None
+    train_time_s: float
+    resumed_from: int | None
+
+
+class CsvLogger:
+    """Appends rows to a CSV file (header written once); optional TensorBoard mirror."""
+
+    def __init__(self, path: Path, fields: Sequence[str], tensorboard_dir: Path | None = None):
+        self.path, self.fields = path, list(fields)
+        new = not path.exists()
+        self.fh = open(path, "a", newline="")
+        self.w = csv.DictWriter(self.fh, fieldnames=self.fields)
+        if new:
+            self.w.writeheader()
+        self.tb = None
+        if tensorboard_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as exc:  # pragma: no cover - optional dependency
+                raise ImportError("run.tensorboard=true needs `pip install tensorboard`") from exc
+            self.tb = SummaryWriter(str(tensorboard_dir))
+
+    def log(self, row: dict) -> None:
+        self.w.writerow({k: row.get(k, "") for k in self.fields})
+        self.fh.flush()
+        if self.tb is not None:
+            for k, v in row.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self.tb.add_scalar(k, v, row["step"])
+
+    def close(self) -> None:
+        self.fh.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def micro_batch_indices(n: int, batch_size: int, seed: int, micro: int, rank: int = 0, world: int = 1) -> np.ndarray:
+    """Example indices of global micro-batch ``micro`` for process ``rank``.
+
+    Each epoch is a seeded permutation of ``range(n)``; micro-batches walk through it, so a resumed run
+    continues with exactly the batches an uninterrupted one would have used.
+    """
+    per_micro = batch_size * world
+    per_epoch = max(1, n // per_micro)
+    epoch, pos = divmod(micro, per_epoch)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    start = pos * per_micro + rank * batch_size
+    return perm[start : start + batch_size]
+
+
+def total_steps(n_examples: int, optim: OptimConfig, world: int = 1) -> int:
+    if optim.max_steps is not None:
+        return optim.max_steps
+    per_step = optim.batch_size * optim.grad_accum * world
+    return max(1, math.ceil(optim.epochs * n_examples / per_step))
+
+
+def train_loop(
+    *,
+    model: torch.nn.Module,
+    accelerator,
+    n_examples: int,
+    make_batch: Callable[[np.ndarray], Any],
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    optim: OptimConfig,
+    run: RunConfig,
+    out_dir: Path,
+    save_extra: Callable[[], dict],
+    validate: Callable[[], dict] | None = None,
+    metric: str | None = None,
+    on_best: Callable[[dict, int], None] | None = None,
+) -> LoopResult:
+    """Train ``model`` (its trainable parameters) for ``optim`` steps.
+
+    Args:
+        make_batch: example indices → batch for ``loss_fn``.
+        loss_fn: (prepared model, batch) → scalar loss.
+        validate: returns a dict of validation numbers (called every ``run.eval_every`` steps and at the end).
+        metric: key of ``validate``'s dict to maximise for model selection (``None`` = no selection).
+        on_best: called with (val dict, step) when ``metric`` improves (e.g. to save the best model).
+        save_extra: JSON-able info stored with each checkpoint.
+    """
+    from transformers import get_scheduler
+
+    base = accelerator.unwrap_model(model)
+    steps = total_steps(n_examples, optim, accelerator.num_processes)
+    opt = torch.optim.AdamW(base.param_groups(optim.weight_decay), lr=optim.lr)
+    sched = get_scheduler(optim.schedule, opt, num_warmup_steps=int(optim.warmup_ratio * steps),
+                          num_training_steps=steps)
+    model, opt = accelerator.prepare(model, opt)
+    state = {"step": 0, "best_metric": None, "best_step": None}
+    resumed_from = None
+    if run.resume:
+        got = load_latest_training_state(out_dir, accelerator.unwrap_model(model), opt, sched)
+        if got is not None:
+            state.update({k: got[k] for k in ("step", "best_metric", "best_step")})
+            resumed_from = state["step"]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    n_train = sum(p.numel() for p in trainable)
+    print(f"training {steps} steps (from {state['step']}): {n_examples} examples, batch {optim.batch_size} x "
+          f"accum {optim.grad_accum} x {accelerator.num_processes} process(es), lr {optim.lr:g} {optim.schedule}, "
+          f"{n_train:,} trainable parameters in {len(trainable)} tensors", flush=True)
+    tb = out_dir / "tensorboard" if run.tensorboard and accelerator.is_main_process else None
+    log = CsvLogger(out_dir / "train_log.csv", ["step", "loss", "lr", "examples_per_s", "elapsed_s"], tb)
+    vlog = CsvLogger(out_dir / "val_log.csv", ["step", "loss", "f1_macro", "accuracy"])
+    t0 = time.time()
+    bar = tqdm(total=steps, initial=state["step"], desc="train", file=sys.stderr, disable=None)
+    model.train()
+    running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
+
+    def do_validation(step: int) -> None:
+        if validate is None:
+            return
+        model.eval()
+        res = validate()
+        model.train()
+        vlog.log({"step": step, **res})
+        print(f"step {step}: validation " + ", ".join(f"{k} {v:.4f}" for k, v in res.items()
+                                                     if isinstance(v, float)), flush=True)
+        if metric is not None and (state["best_metric"] is None or res[metric] > state["best_metric"]):
+            state["best_metric"], state["best_step"] = float(res[metric]), step
+            if on_best is not None and accelerator.is_main_process:
+                on_best(res, step)
+
+    while state["step"] < steps:
+        step = state["step"]
+        for a in range(optim.grad_accum):
+            idx = micro_batch_indices(n_examples, optim.batch_size, run.seed, step * optim.grad_accum + a,
+                                      accelerator.process_index, accelerator.num_processes)
+            batch = make_batch(idx)
+            loss = loss_fn(model, batch) / optim.grad_accum
+            accelerator.backward(loss)
+            running += float(loss.detach()) * optim.grad_accum
+            n_micro += 1
+            seen += len(idx)
+        if optim.grad_clip and optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(trainable, optim.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        state["step"] = step = step + 1
+        bar.update(1)
+        if step % run.log_every == 0 or step == steps:
+            dt = time.time() - t_last
+            row = {"step": step, "loss": running / max(1, n_micro),
+                   "lr": sched.get_last_lr()[0], "examples_per_s": seen / max(dt, 1e-9),
+                   "elapsed_s": time.time() - t0}
+            log.log(row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}")
+            running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
+        if step % run.eval_every == 0 and step != steps:
+            do_validation(step)
+        if (step % run.save_every == 0 or step == steps) and accelerator.is_main_process:
+            save_training_state(out_dir, accelerator.unwrap_model(model), opt, sched, dict(state), save_extra())
+    bar.close()
+    if resumed_from != steps:  # a finished run that is started again does not validate twice
+        do_validation(steps)
+    log.close()
+    vlog.close()
+    return LoopResult(steps, state["best_metric"], state["best_step"], time.time() - t0, resumed_from)

@@ -1,0 +1,139 @@
+"""Training-state checkpoints: trained model parts + optimiser + scheduler + step, written atomically, with
+SHA-256 checksums, and found again on resume (a corrupt or half-written checkpoint is reported and the
+previous good one is used).
+
+Layout::
+
+    <out_dir>/checkpoints/step-000200/model/...          (sensorllm.model.save_checkpoint)
+                                     optimizer.safetensors
+                                     trainer_state.json   (step, best metric, scheduler, torch RNG...)
+                                     checksums.json       (SHA-256 of every other file)
+    <out_dir>/checkpoints/latest                          (name of the newest complete checkpoint)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from sensorllm.model import load_trained_state, save_checkpoint
+from sensorllm.model.checkpoint import WEIGHTS_FILE
+
+__all__ = ["save_training_state", "load_latest_training_state", "verify_checksums", "CorruptCheckpoint"]
+
+_CKPTS = "checkpoints"
+
+
+class CorruptCheckpoint(RuntimeError):
+    pass
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[k] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, t in tensors.items():
+        pid, k = key.split(".", 1)
+        state.setdefault(int(pid), {})[k] = t
+    for pid, sc in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(sc)
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def verify_checksums(ckpt: Path) -> None:
+    """Raise :class:`CorruptCheckpoint` naming the first missing or changed file."""
+    sums_file = ckpt / "checksums.json"
+    if not sums_file.is_file():
+        raise CorruptCheckpoint(f"{ckpt}: no checksums.json (incomplete checkpoint)")
+    sums = json.loads(sums_file.read_text())
+    for rel, digest in sums.items():
+        f = ckpt / rel
+        if not f.is_file():
+            raise CorruptCheckpoint(f"{ckpt}: missing {rel}")
+        if _sha256(f) != digest:
+            raise CorruptCheckpoint(f"{ckpt}: {rel} does not match its checksum (corrupt or half-written)")
+
+
+def save_training_state(
+    out_dir: Path, model, optimizer, scheduler, state: dict, extra: dict, keep: int = 2
+) -> Path:
+    """Write ``checkpoints/step-NNNNNN`` atomically (temp dir + rename) and point ``latest`` at it."""
+    root = Path(out_dir) / _CKPTS
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{state['step']:06d}"
+    tmp = root / f".tmp-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_checkpoint(model, tmp / "model", extra=extra)
+    tensors, meta = _optimizer_to_flat(optimizer)
+    save_file(tensors, str(tmp / "optimizer.safetensors"))
+    full_state = {**state, "optimizer": meta, "scheduler": scheduler.state_dict(),
+                  "torch_rng": torch.get_rng_state().tolist()}
+    (tmp / "trainer_state.json").write_text(json.dumps(full_state, default=_json_default))
+    sums = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    (tmp / "checksums.json").write_text(json.dumps(sums, indent=1))
+    final = root / name
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    latest_tmp = root / "latest.tmp"
+    latest_tmp.write_text(name)
+    os.replace(latest_tmp, root / "latest")
+    done = sorted(p for p in root.glob("step-*") if p.is_dir())
+    for old in done[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _json_default(o: Any) -> Any:
+    if torch.is_tensor(o):
+        return o.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def load_latest_training_state(out_dir: Path, model, optimizer, scheduler) -> dict | None:
+    """Restore the newest *valid* checkpoint of ``out_dir`` into model/optimizer/scheduler; returns its state
+    dict (with ``step``), or ``None`` if there is none. Corrupt checkpoints are reported and skipped."""
+    root = Path(out_dir) / _CKPTS
+    if not root.is_dir():
+        return None
+    cands = sorted((p for p in root.glob("step-*") if p.is_dir()), reverse=True)
+    for ckpt in cands:
+        try:
+            verify_checksums(ckpt)
+            weights = load_file(str(ckpt / "model" / WEIGHTS_FILE))
+            state = json.loads((ckpt / "trainer_state.json").read_text())
+            load_trained_state(model, weights, where=str(ckpt / "model"))
+            _optimizer_from_flat(optimizer, load_file(str(ckpt / "optimizer.safetensors")), state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
+            print(f"resumed from {ckpt} (step {state['step']})")
+            return state
+        except (CorruptCheckpoint, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            warnings.warn(f"skipping checkpoint {ckpt}: {exc}")
+    return None

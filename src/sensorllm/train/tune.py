@@ -1,0 +1,94 @@
+"""Stage 2 — task-aware tuning (``sensorllm tune``).
+
+Multi-channel windows with their statistics text → last non-pad token → linear head; class-weighted
+cross-entropy; model selection on the VALIDATION split by F1-macro (the test split is only touched by
+``sensorllm evaluate``). Starts from a Stage-1 checkpoint (``init_from``) or from scratch (the paper's
+"without alignment" ablation).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from sensorllm.eval.classify import predict_proba
+from sensorllm.eval.metrics import classification_metrics, write_json_atomic
+from sensorllm.model import class_weights_from_labels, init_from_stage1, save_checkpoint
+
+from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
+from .config import Stage2Config
+from .data import stage2_items
+from .loop import train_loop
+
+__all__ = ["run_tune"]
+
+
+def run_tune(cfg: Stage2Config) -> dict:
+    """Train Stage 2; writes ``<out_dir>/model`` (best on validation) and ``metrics_val.json``."""
+    out, acc = setup_run(cfg, "tune (Stage 2)")
+    data = open_data(cfg)
+    if cfg.data.val_split not in data.splits():
+        raise ValueError(f"{data.root} has no '{cfg.data.val_split}' windows: Stage 2 selects its model on a "
+                         "validation split (prepare without --paper-split, or set data.val_split)")
+    t = time.time()
+    train = stage2_items(data, cfg.data.train_split, cfg.run.seed, cfg.data.preprocess_type,
+                         cfg.data.trend_mode, cfg.data.max_train_examples)
+    val = stage2_items(data, cfg.data.val_split, cfg.run.seed, cfg.data.preprocess_type,
+                       cfg.data.trend_mode, cfg.data.max_val_examples)
+    print(f"texts: {len(train)} train / {len(val)} val windows in {time.time() - t:.1f}s", flush=True)
+
+    model = build_model(cfg, data, labels=True)
+    if cfg.init_from:
+        parts = init_from_stage1(model, cfg.init_from)
+        print(f"initialised from Stage 1 {cfg.init_from}: {', '.join(parts)}")
+    # Paper: Stage 2 trains projector + head; without Stage 1 the new token rows train too.
+    model.set_trainable(projector=True, head=True, token_rows=cfg.init_from is None)
+    print("trainable:", model.trainable_summary(), flush=True)
+    labels = np.array([it.label for it in train])
+    weights = class_weights_from_labels(labels, len(data.class_names)) if cfg.weighted_loss else None
+
+    def make_batch(idx: np.ndarray):
+        exs = [model.prompts.stage2(train[i].series, text=train[i].text, label=train[i].label) for i in idx]
+        return model.prompts.collate(exs).to(acc.device)
+
+    def loss_fn(m, batch):
+        return m(batch, stage=2, class_weights=weights).loss
+
+    def validate() -> dict:
+        probs, loss = predict_proba(model, val, cfg.optim.batch_size, weights)
+        m = classification_metrics([it.label for it in val], probs.argmax(1), data.class_names)
+        return {"loss": loss, "f1_macro": m["f1_macro"], "accuracy": m["accuracy"], "_metrics": m}
+
+    extra = lambda: checkpoint_extra(cfg, data, "stage2", init_from=cfg.init_from)  # noqa: E731
+
+    def on_best(res: dict, step: int) -> None:
+        save_checkpoint(model, out / "best.tmp", extra={**extra(), "val": _public(res), "step": step})
+        publish_model(out / "best.tmp", out / "model")
+        import shutil
+
+        shutil.rmtree(out / "best.tmp", ignore_errors=True)
+        write_json_atomic({"step": step, **res["_metrics"], "split": cfg.data.val_split}, out / "metrics_val.json")
+
+    result = train_loop(
+        model=model, accelerator=acc, n_examples=len(train), make_batch=make_batch, loss_fn=loss_fn,
+        optim=cfg.optim, run=cfg.run, out_dir=out, save_extra=extra, validate=validate, metric=cfg.metric,
+        on_best=on_best,
+    )
+    summary = {
+        "stage": 2,
+        "steps": result.steps,
+        "best_step": result.best_step,
+        f"best_val_{cfg.metric}": result.best_metric,
+        "train_time_s": result.train_time_s,
+        "resumed_from": result.resumed_from,
+        "trainable": model.trainable_summary(),
+        "model_dir": str(out / "model"),
+    }
+    write_json_atomic(summary, out / "train_summary.json")
+    print(f"best validation {cfg.metric} {result.best_metric:.4f} at step {result.best_step}; model in {out / 'model'}")
+    return summary
+
+
+def _public(res: dict) -> dict:
+    return {k: v for k, v in res.items() if not k.startswith("_")}
