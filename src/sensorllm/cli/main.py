@@ -16,6 +16,7 @@ _COMMAND_MODULES = [
     "datasets_cmd",
     "prepare_cmd",
     "train_cmds",
+    "eval_cmds",
     "qa_cmd",
     "baseline_cmd",
 ]
