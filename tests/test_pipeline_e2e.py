@@ -1,0 +1,111 @@
+"""End to end through the CLI on tiny random models and a small real slice (the demo subset of UCI HAPT):
+prepare → qa → align → tune → evaluate → predict → describe; and resume after an interruption."""
+
+import json
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sensorllm.cli.main import main
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "tiny"
+DEMO_RAW = files("sensorllm") / "demo_data" / "uci-hapt-subset"
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    assert main(["prepare", "uci-har", "--raw", str(DEMO_RAW), "--out", str(root / "data"), "-q"]) == 0
+    return root
+
+
+def _common(work: Path, out: str) -> list[str]:
+    return [f"data.prepared={work / 'data'}", f"run.out_dir={work / out}", f"run.cache_dir={work / 'cache'}"]
+
+
+def test_full_pipeline(work, capsys):
+    assert main(["qa", "--data", str(work / "data"), "--out", str(work / "qa"), "--stage", "2", "--split", "val"]) == 0
+    assert (work / "qa" / "stage2_val.jsonl").stat().st_size > 0
+
+    assert main(["align", "--config", str(CONFIGS / "stage1.yaml"), *_common(work, "s1")]) == 0
+    s1 = work / "s1"
+    for f in ("config.yaml", "train_log.csv", "metrics.json", "samples.jsonl", "model/config.json",
+              "model/weights.safetensors", "checkpoints/latest"):
+        assert (s1 / f).exists(), f
+    gen = json.loads((s1 / "metrics.json").read_text())["generation"]
+    assert gen["n"] == 2 and 0.0 <= gen["bleu1"] <= 1.0
+
+    assert main(["tune", "--config", str(CONFIGS / "stage2.yaml"), *_common(work, "s2"),
+                 f"init_from={s1 / 'model'}"]) == 0
+    s2 = work / "s2"
+    summary = json.loads((s2 / "train_summary.json").read_text())
+    assert summary["steps"] == 4 and summary["best_step"] in (2, 4)
+    val = json.loads((s2 / "metrics_val.json").read_text())
+    assert val["split"] == "val" and 0.0 <= val["f1_macro"] <= 1.0
+    assert summary["trainable"]["token_rows"] == 0  # Stage 2 after Stage 1: token rows frozen (paper)
+
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(s2), "--data", str(work / "data"), "--limit", "12"]) == 0
+    assert "F1-macro" in capsys.readouterr().out
+    m = json.loads((s2 / "eval-test" / "metrics.json").read_text())
+    assert m["n"] == 12 and set(m) >= {"accuracy", "f1_macro", "f1_weighted", "per_class", "confusion_matrix"}
+    assert (s2 / "eval-test" / "confusion_matrix.png").exists()
+    assert "RANDOM-INIT" in (s2 / "eval-test" / "report.md").read_text()
+
+    # predict on a raw recording with shuffled column order and an extra column
+    from sensorllm.datasets import open_prepared
+    import pandas as pd
+    d = open_prepared(work / "data")
+    x = np.asarray(d.stage2("test").windows[:3]).reshape(-1, 6)
+    df = pd.DataFrame({n: x[:, j] for j, n in enumerate(d.channel_names)})[d.channel_names[::-1]]
+    df["timestamp"] = np.arange(len(df))
+    df.to_csv(work / "rec.csv", index=False)
+    assert main(["predict", "--model", str(s2), str(work / "rec.csv"), "--out", str(work / "pred.csv")]) == 0
+    pred = pd.read_csv(work / "pred.csv")
+    assert len(pred) == (len(x) - 128) // 64 + 1
+    assert np.allclose(pred.filter(like="p_").sum(axis=1), 1.0, atol=1e-3)
+    df.drop(columns=["z_gyro"]).to_csv(work / "bad.csv", index=False)
+    assert main(["predict", "--model", str(s2), str(work / "bad.csv")]) == 1
+    assert "missing channels ['z_gyro']" in capsys.readouterr().err
+
+    assert main(["describe", "--model", str(s1), str(work / "rec.csv"), "--channel", "x_acc", "--length", "20",
+                 "--max-new-tokens", "8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["channel"] == "x_acc" and out["end_s"] == pytest.approx(0.4)
+
+
+def test_tune_resumes_from_checkpoint_and_matches_uninterrupted_run(work):
+    args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6"]
+    assert main([*args, *_common(work, "full")]) == 0
+    assert main([*args, *_common(work, "cut")]) == 0
+    cut = work / "cut"
+    # simulate a crash right after step 2: drop everything written later
+    shutil.rmtree(cut / "checkpoints" / "step-000004")
+    (cut / "checkpoints" / "latest").write_text("step-000002")
+    for f in ("model", "metrics_val.json", "train_summary.json"):
+        p = cut / f
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    assert main([*args, *_common(work, "cut")]) == 0
+    s = json.loads((cut / "train_summary.json").read_text())
+    assert s["resumed_from"] == 2 and s["steps"] == 4
+    from safetensors.numpy import load_file
+    a = load_file(str(work / "full" / "checkpoints" / "step-000004" / "model" / "weights.safetensors"))
+    b = load_file(str(cut / "checkpoints" / "step-000004" / "model" / "weights.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(work, recwarn):
+    args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6"]
+    assert main([*args, *_common(work, "corrupt")]) == 0
+    run = work / "corrupt"
+    w = run / "checkpoints" / "step-000004" / "model" / "weights.safetensors"
+    w.write_bytes(w.read_bytes()[:-16])  # half-written
+    for f in ("model", "train_summary.json"):
+        p = run / f
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    assert main([*args, *_common(work, "corrupt")]) == 0
+    assert json.loads((run / "train_summary.json").read_text())["resumed_from"] == 2
+    assert any("does not match its checksum" in str(x.message) for x in recwarn)
