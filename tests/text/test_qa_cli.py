@@ -170,3 +170,19 @@ def test_cli_errors(prepared, tmp_path, capsys):
     np.save(bad / "stage1" / "train" / "values.npy", v)
     assert main(["qa", "--data", str(bad), "--out", str(tmp_path / "y"), "--stage", "1", "--no-progress"]) == 1
     assert "y_acc" in capsys.readouterr().err
+
+
+def test_records_for_selected_windows_equal_full_run_records(tmp_path):
+    """Generating only some windows (training subsets) gives exactly the records of a full run."""
+    from sensorllm.datasets import open_prepared
+    from sensorllm.text import iter_stage1_records, iter_stage2_records
+
+    d = tmp_path / "prep"
+    make_prepared(d)
+    data = open_prepared(d)
+    for it in (iter_stage1_records, iter_stage2_records):
+        full = list(it(data, "train", seed=5))
+        n = len({r["index"] for r in full})
+        pick = [1, n - 1] if n > 1 else [0]
+        part = list(it(data, "train", seed=5, indices=pick))
+        assert part == [r for r in full if r["index"] in pick]

@@ -14,7 +14,7 @@ generators give equal texts.
 from __future__ import annotations
 
 import zlib
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -232,13 +232,15 @@ def iter_stage1_records(
     limit: int | None = None,
     chunk: int = 2048,
     progress=None,
+    indices: Sequence[int] | None = None,
 ) -> Iterator[dict]:
     """Stage-1 records of one split of a prepared dataset
     (:class:`~sensorllm.datasets.prepared.PreparedDataset`), one per (window, channel), in window then
     channel order. Each record is JSON-able:
     ``index, split, channel, description, subject, label, label_name, start, length, question, answer,
     summary, n_segments, trend_mode``. ``progress`` (optional) is called with the number of windows done
-    after each chunk."""
+    after each chunk. ``indices`` (sorted window indices) restricts the records to those windows; each
+    record is identical to the one a full run produces."""
     ws = data.stage1(split)
     channels = data.channels
     classes = data.class_names
@@ -248,16 +250,24 @@ def iter_stage1_records(
                         f"expected (T, {len(channels)}) for channels {[c.name for c in channels]}")
     n = len(ws) if limit is None else min(len(ws), int(limit))
     names = [c.name for c in channels]
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
-        offs = np.asarray(ws.offsets[a:b + 1], dtype=np.int64)
-        vals = np.asarray(ws.values[offs[0]:offs[-1]])
-        table = segment_batch(vals, offs - offs[0], rate, mode, tol, min_duration, names, first_window=a)
-        labels = np.asarray(ws.labels[a:b]).tolist()
-        subjects = np.asarray(ws.subjects[a:b]).tolist()
-        starts = np.asarray(ws.starts[a:b]).tolist()
+    order = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
+    for a in range(0, len(order), chunk):
+        b = min(a + chunk, len(order))
+        sel = order[a:b]
+        if indices is None:  # contiguous: one slice of the memmap
+            offs = np.asarray(ws.offsets[sel[0]:sel[-1] + 2], dtype=np.int64)
+            vals = np.asarray(ws.values[offs[0]:offs[-1]])
+            offs = offs - offs[0]
+        else:
+            parts = [ws[int(i)] for i in sel]
+            offs = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+            vals = np.concatenate(parts) if parts else np.zeros((0, len(channels)), np.float32)
+        table = segment_batch(vals, offs, rate, mode, tol, min_duration, names, first_window=int(sel[0]))
+        labels = np.asarray(ws.labels[sel]).tolist()
+        subjects = np.asarray(ws.subjects[sel]).tolist()
+        starts = np.asarray(ws.starts[sel]).tolist()
         for k in range(b - a):
-            i = a + k
+            i = int(sel[k])
             label = int(labels[k])
             if not 0 <= label < len(classes):
                 raise DataError(f"{data.root}/stage1/{split}/labels.npy: window {i} has label {label}, "

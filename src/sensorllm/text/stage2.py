@@ -233,10 +233,12 @@ def iter_stage2_records(
     limit: int | None = None,
     chunk: int = 1024,
     progress=None,
+    indices: Sequence[int] | None = None,
 ) -> Iterator[dict]:
     """Stage-2 records of one split of a prepared dataset, one per window:
     ``index, split, channels, subject, label, label_name, start, Q, smry, trend_text, corr_text, text,
-    preprocess_type, trend_mode``."""
+    preprocess_type, trend_mode``. ``indices`` (sorted window indices) restricts the records to those
+    windows; each record is identical to the one a full run produces."""
     if preprocess_type not in PREPROCESS_TYPES:
         raise ValueError(_bad_type(preprocess_type))
     ws = data.stage2(split)
@@ -247,15 +249,17 @@ def iter_stage2_records(
         raise DataError(f"{data.root}/stage2/{split}/windows.npy has shape {ws.windows.shape}, "
                         f"expected (N, L, {len(channels)}) for channels {names}")
     n = len(ws) if limit is None else min(len(ws), int(limit))
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
-        wins = np.asarray(ws.windows[a:b], dtype=np.float64)
-        table = segment_windows(wins, data.rate_hz, mode, tol, min_duration, names, first_window=a)
-        labels = np.asarray(ws.labels[a:b]).tolist()
-        subjects = np.asarray(ws.subjects[a:b]).tolist()
-        starts = np.asarray(ws.starts[a:b]).tolist()
+    order = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
+    for a in range(0, len(order), chunk):
+        b = min(a + chunk, len(order))
+        sel = order[a:b]
+        wins = np.asarray(ws.windows[sel], dtype=np.float64)
+        table = segment_windows(wins, data.rate_hz, mode, tol, min_duration, names, first_window=int(sel[0]))
+        labels = np.asarray(ws.labels[sel]).tolist()
+        subjects = np.asarray(ws.subjects[sel]).tolist()
+        starts = np.asarray(ws.starts[sel]).tolist()
         for k in range(b - a):
-            i = a + k
+            i = int(sel[k])
             label = int(labels[k])
             if not 0 <= label < len(classes):
                 raise DataError(f"{data.root}/stage2/{split}/labels.npy: window {i} has label {label}, "

@@ -50,17 +50,21 @@ def subset(n: int, limit: int | None, seed: int) -> np.ndarray:
 def stage1_items(
     data: PreparedDataset, split: str, seed: int, trend_mode: str = "exact", limit: int | None = None
 ) -> list[Stage1Item]:
-    """Stage-1 examples of a split (one per window and channel), optionally a seeded subset of ``limit``.
+    """Stage-1 examples of a split (one per window and channel), optionally a seeded subset of about ``limit``
+    examples (all channels of ``ceil(limit / C)`` seeded windows, cut to ``limit``).
 
     The answer is the segment list and counts followed by a blank line and the channel's summary, as the
     reference loader builds it.
     """
     ws = data.stage1(split)
     names = data.channel_names
-    records = list(iter_stage1_records(data, split, seed=seed, mode=trend_mode))  # type: ignore[arg-type]
-    keep = subset(len(records), limit, seed)
+    n_windows = None if limit is None else -(-limit // len(names))
+    windows = subset(len(ws), n_windows, seed)
+    records = iter_stage1_records(data, split, seed=seed, mode=trend_mode, indices=windows)  # type: ignore[arg-type]
     items = []
-    for r in (records[i] for i in keep):
+    for r in records:
+        if limit is not None and len(items) >= limit:
+            break
         c = names.index(r["channel"])
         items.append(Stage1Item(
             index=r["index"], channel=r["channel"], series=np.asarray(ws[r["index"]][:, c], dtype=np.float64),
@@ -82,12 +86,11 @@ def stage2_items(
     ws = data.stage2(split)
     names = list(channels) if channels is not None else data.channel_names
     idx = [data.channel_names.index(n) for n in names]
-    keep = set(subset(len(ws), limit, seed).tolist())
+    keep = subset(len(ws), limit, seed)
     items = []
-    for r in iter_stage2_records(data, split, seed=seed, preprocess_type=preprocess_type, mode=trend_mode):  # type: ignore[arg-type]
+    for r in iter_stage2_records(data, split, seed=seed, preprocess_type=preprocess_type, mode=trend_mode,  # type: ignore[arg-type]
+                                 indices=keep):
         i = r["index"]
-        if i not in keep:
-            continue
         w = np.asarray(ws.windows[i], dtype=np.float64)
         items.append(Stage2Item(index=i, series={n: w[:, j] for n, j in zip(names, idx)}, text=r["text"],
                                 label=r["label"]))
