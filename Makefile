@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 install: $(VENV)/.installed
 
+demo: $(VENV)/.installed
+	$(PY) -m sensorllm.cli.main demo --out runs/demo
+
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
 

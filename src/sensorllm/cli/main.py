@@ -17,6 +17,7 @@ _COMMAND_MODULES = [
     "prepare_cmd",
     "train_cmds",
     "eval_cmds",
+    "demo_cmd",
     "qa_cmd",
     "baseline_cmd",
 ]
