@@ -14,8 +14,9 @@ Only the encoder half of the T5 model is used: ``encoder(input_ids, attention_ma
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -23,13 +24,13 @@ from torch import nn
 from .tokenizer import SeriesTokenizer, TokenizerConfig, build_series_tokenizer, chronos_config_dict
 
 __all__ = [
+    "CHRONOS_T5_SIZES",
+    "ChronosEncoder",
     "EncoderConfig",
     "SensorEncoder",
-    "ChronosEncoder",
-    "CHRONOS_T5_SIZES",
     "build_encoder",
-    "register_encoder",
     "list_encoders",
+    "register_encoder",
 ]
 
 ChronosSize = Literal["tiny", "mini", "small", "base", "large"]
@@ -85,7 +86,7 @@ class EncoderConfig:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "EncoderConfig":
+    def from_json(cls, d: dict) -> EncoderConfig:
         d = dict(d)
         d["tokenizer"] = TokenizerConfig(**d["tokenizer"])
         return cls(**d)
@@ -105,6 +106,7 @@ class SensorEncoder(nn.Module):
     tokenizer: SeriesTokenizer
     is_random_init: bool
     source: str
+    max_series_per_call: int = 256
 
     def num_tokens(self, length: int) -> int:
         """Embeddings produced for a series of ``length`` samples (``min(length, context) + 1``)."""
@@ -148,8 +150,6 @@ class SensorEncoder(nn.Module):
                 for j, i in enumerate(chunk):
                     out[i] = emb[j]
         return out  # type: ignore[return-value]
-
-    max_series_per_call: int = 256
 
     def identity(self) -> str:
         """A string naming the weights and the tokeniser exactly (cache key)."""
@@ -201,7 +201,8 @@ class ChronosEncoder(SensorEncoder):
             for name, t in sorted(self.t5.state_dict().items()):
                 h.update(name.encode())
                 h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-            self._identity = f"chronos|{self.source}|w{h.hexdigest()[:20]}|{self.tokenizer.config.identity}"
+            # The weights and the tokeniser, not the path they came from: the same weights share a cache.
+            self._identity = f"chronos|w{h.hexdigest()[:24]}|{self.tokenizer.config.identity}"
         return self._identity
 
     def invalidate_identity(self) -> None:
@@ -250,7 +251,7 @@ def _pretrained_chronos(cfg: EncoderConfig) -> ChronosEncoder:
     from chronos import ChronosPipeline
 
     assert cfg.pretrained is not None
-    pipeline = ChronosPipeline.from_pretrained(cfg.pretrained, dtype=torch.float32)
+    pipeline = ChronosPipeline.from_pretrained(cfg.pretrained)
     chronos_cfg = pipeline.model.config  # ChronosConfig
     if chronos_cfg.model_type != "seq2seq":
         raise ValueError(f"{cfg.pretrained}: only seq2seq (T5) Chronos models have an encoder")

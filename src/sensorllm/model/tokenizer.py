@@ -17,20 +17,21 @@ False) and append EOS, so a series of ``L`` samples yields ``min(L, context_leng
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 
 __all__ = [
-    "SeriesTokenizer",
-    "TokenizerConfig",
-    "StdUniformBins",
+    "AllMissingError",
     "MeanScaleBins",
-    "register_series_tokenizer",
+    "SeriesTokenizer",
+    "StdUniformBins",
+    "TokenizerConfig",
     "build_series_tokenizer",
     "list_series_tokenizers",
-    "AllMissingError",
+    "register_series_tokenizer",
 ]
 
 PAD_ID = 0
@@ -70,9 +71,8 @@ class TokenizerConfig:
     @property
     def identity(self) -> str:
         """A stable string naming every setting that changes the ids (used in cache keys)."""
-        return (
-            f"{self.kind}:n{self.n_tokens}:lo{self.low_limit:g}:hi{self.high_limit:g}:ctx{self.context_length}"
-        )
+        limits = f"lo{self.low_limit:g}:hi{self.high_limit:g}"
+        return f"{self.kind}:n{self.n_tokens}:{limits}:ctx{self.context_length}"
 
     def num_tokens(self, length: int) -> int:
         """Ids produced for a series of ``length`` samples (truncation + EOS)."""
@@ -131,8 +131,11 @@ class StdUniformBins(SeriesTokenizer):
         n_bins = config.n_tokens - N_SPECIAL - 1  # 4093 centres, as Chronos
         centers = torch.linspace(config.low_limit, config.high_limit, n_bins, dtype=torch.float64)
         self.boundaries = torch.cat(
-            [torch.tensor([-1e20], dtype=torch.float64), (centers[1:] + centers[:-1]) / 2,
-             torch.tensor([1e20], dtype=torch.float64)]
+            [
+                torch.tensor([-1e20], dtype=torch.float64),
+                (centers[1:] + centers[:-1]) / 2,
+                torch.tensor([1e20], dtype=torch.float64),
+            ]
         )  # (n_bins + 1,)
 
     def __call__(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,10 +195,14 @@ def chronos_config_dict(config: TokenizerConfig, prediction_length: int = 64) ->
 _REGISTRY: dict[str, Callable[[TokenizerConfig], SeriesTokenizer]] = {}
 
 
-def register_series_tokenizer(name: str) -> Callable[[Callable[[TokenizerConfig], SeriesTokenizer]], Callable]:
-    """Decorator-free registration helper: ``register_series_tokenizer("x")(factory)``. Duplicates refused."""
+def register_series_tokenizer(
+    name: str,
+) -> Callable[[Callable[[TokenizerConfig], SeriesTokenizer]], Callable]:
+    """Decorator registering a tokeniser factory ``config -> SeriesTokenizer``; duplicates are refused."""
 
-    def deco(factory: Callable[[TokenizerConfig], SeriesTokenizer]) -> Callable[[TokenizerConfig], SeriesTokenizer]:
+    def deco(
+        factory: Callable[[TokenizerConfig], SeriesTokenizer],
+    ) -> Callable[[TokenizerConfig], SeriesTokenizer]:
         if name in _REGISTRY:
             raise ValueError(f"series tokenizer {name!r} is already registered")
         _REGISTRY[name] = factory
@@ -215,5 +222,7 @@ def list_series_tokenizers() -> list[str]:
 def build_series_tokenizer(config: TokenizerConfig) -> SeriesTokenizer:
     """The tokeniser registered under ``config.kind``."""
     if config.kind not in _REGISTRY:
-        raise KeyError(f"Unknown series tokenizer {config.kind!r}. Known: {', '.join(list_series_tokenizers())}")
+        raise KeyError(
+            f"Unknown series tokenizer {config.kind!r}. Known: {', '.join(list_series_tokenizers())}"
+        )
     return _REGISTRY[config.kind](config)

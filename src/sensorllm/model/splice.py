@@ -1,0 +1,156 @@
+"""Put projected sensor embeddings into the token sequence, matched BY CHANNEL NAME.
+
+A sequence holds, for every channel ``c`` of its window, the run ``<c_start> <ts>×n_c <c_end>``. The
+``n_c`` ``<ts>`` placeholders between a channel's own start and end tokens are replaced by that
+channel's ``n_c`` projected embeddings, looked up by the channel's name — never by position in a list
+(the reference's bug B2). Every invariant is checked and a violation raises :class:`SpliceError` with
+the example index and channel name:
+
+- each channel given for an example has exactly one start and one end token, in that order,
+- everything between them is ``<ts>`` and there are exactly ``n_c`` of them,
+- every channel whose tokens appear in the text has data, and no channel is given twice,
+- no ``<ts>`` lies outside a channel run, and channel names are known to the layout.
+
+The replacement is an out-of-place ``index_put``, so gradients reach every channel's embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from .tokens import TokenLayout
+
+__all__ = ["SpliceError", "channel_spans", "splice_sensor_embeddings"]
+
+
+class SpliceError(ValueError):
+    """Sensor data and placeholder tokens do not match."""
+
+
+def channel_spans(ids: Sequence[int], layout: TokenLayout, example: int = 0) -> dict[str, tuple[int, int]]:
+    """Find every channel run in one sequence.
+
+    Args:
+        ids: token ids of one sequence.
+        layout: the token layout.
+        example: index used in error messages.
+
+    Returns:
+        channel name → ``(first placeholder position, number of placeholders)``.
+
+    Raises:
+        SpliceError: a start without its end (or the reverse), a repeated channel, a non-``<ts>`` token
+            inside a run, or a ``<ts>`` outside every run.
+    """
+    start_of = layout.start_to_channel()
+    end_ids = {e: name for name, (_, e) in layout.channels.items()}
+    spans: dict[str, tuple[int, int]] = {}
+    open_name: str | None = None
+    open_pos = -1
+    for pos, tok in enumerate(ids):
+        if tok in start_of:
+            name = start_of[tok]
+            if open_name is not None:
+                raise SpliceError(
+                    f"example {example}: {name!r} starts at {pos} inside the run of {open_name!r}"
+                )
+            if name in spans:
+                raise SpliceError(f"example {example}: channel {name!r} appears more than once")
+            open_name, open_pos = name, pos
+        elif tok in end_ids:
+            name = end_ids[tok]
+            if open_name != name:
+                raise SpliceError(
+                    f"example {example}: end token of {name!r} at {pos} without its start token"
+                )
+            spans[name] = (open_pos + 1, pos - open_pos - 1)
+            open_name = None
+        elif open_name is not None and tok != layout.ts_id:
+            raise SpliceError(
+                f"example {example}: token id {tok} at position {pos} "
+                f"inside the run of channel {open_name!r} "
+                f"(only {layout.ts_token} may appear between start and end)"
+            )
+        elif open_name is None and tok == layout.ts_id:
+            raise SpliceError(
+                f"example {example}: {layout.ts_token} at position {pos} outside every channel run"
+            )
+    if open_name is not None:
+        raise SpliceError(f"example {example}: channel {open_name!r} has no end token (sequence truncated?)")
+    return spans
+
+
+def splice_sensor_embeddings(
+    text_embeds: torch.Tensor,
+    input_ids: torch.Tensor,
+    sensor_embeds: Sequence[torch.Tensor],
+    series_example: Sequence[int],
+    series_channel: Sequence[str],
+    layout: TokenLayout,
+) -> torch.Tensor:
+    """Replace the placeholders with sensor embeddings.
+
+    Args:
+        text_embeds: ``(B, S, H)`` token embeddings of ``input_ids``.
+        input_ids: ``(B, S)`` token ids.
+        sensor_embeds: ``N`` tensors ``(n_i, H)``, one per series.
+        series_example: ``N`` example indices (which row of the batch series ``i`` belongs to).
+        series_channel: ``N`` channel names.
+        layout: token layout (channel name → start/end ids).
+
+    Returns:
+        ``(B, S, H)``: ``text_embeds`` with every channel's placeholders replaced (out of place).
+
+    Raises:
+        SpliceError: any mismatch (see module docstring).
+    """
+    if not (len(sensor_embeds) == len(series_example) == len(series_channel)):
+        raise SpliceError(
+            f"{len(sensor_embeds)} embeddings, {len(series_example)} example indices and "
+            f"{len(series_channel)} channel names: counts differ"
+        )
+    B = input_ids.shape[0]
+    given: list[dict[str, int]] = [{} for _ in range(B)]
+    for i, (b, name) in enumerate(zip(series_example, series_channel, strict=True)):
+        if not 0 <= b < B:
+            raise SpliceError(f"series {i} ({name!r}) belongs to example {b}, but the batch has {B} examples")
+        if name not in layout.channels:
+            raise SpliceError(
+                f"unknown channel {name!r} (example {b}); known channels: {layout.channel_names}"
+            )
+        if name in given[b]:
+            raise SpliceError(f"example {b}: channel {name!r} given twice")
+        given[b][name] = i
+
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[torch.Tensor] = []
+    ids_list = input_ids.tolist()
+    for b in range(B):
+        spans = channel_spans(ids_list[b], layout, example=b)
+        if set(spans) != set(given[b]):
+            missing = sorted(set(spans) - set(given[b]))
+            extra = sorted(set(given[b]) - set(spans))
+            raise SpliceError(
+                f"example {b}: channels in the text without data: {missing}; "
+                f"data without tokens in the text: {extra}"
+            )
+        for name, i in given[b].items():
+            first, count = spans[name]
+            n = sensor_embeds[i].shape[0]
+            if n != count:
+                raise SpliceError(
+                    f"example {b}, channel {name!r}: {count} {layout.ts_token} placeholders "
+                    f"but {n} sensor embeddings"
+                )
+            rows += [b] * n
+            cols += range(first, first + n)
+            values.append(sensor_embeds[i])
+    if not values:
+        return text_embeds
+    device = text_embeds.device
+    v = torch.cat(values, dim=0).to(device=device, dtype=text_embeds.dtype)  # (sum n_i, H)
+    index = (torch.tensor(rows, device=device), torch.tensor(cols, device=device))
+    return text_embeds.index_put(index, v)
