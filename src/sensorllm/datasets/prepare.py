@@ -9,7 +9,6 @@ Only one recording is in memory at a time, so multi-GB datasets (CAPTURE-24) are
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sensorllm import __version__
+from sensorllm.utils import sha256_file
 
 from .prepared import SPLITS
 from .spec import DataError, DatasetSpec, Recording
@@ -57,14 +57,6 @@ class PrepareOptions:
 def natural_key(s: str) -> tuple:
     """Sort key that orders ``"2" < "10"`` and ``"P2" < "P10"``."""
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Pool:
@@ -266,7 +258,7 @@ def _write_split(
     np.save(d / "subjects.npy", np.array([m[1] for m in meta], dtype=str) if meta else np.zeros(0, dtype="<U1"))
     np.save(d / "starts.npy", np.array([m[2] for m in meta], dtype=np.int64))
     np.save(d / "recordings.npy", np.array([m[3] for m in meta], dtype=np.int64))
-    return {str(p.relative_to(out)): _sha256(p) for p in sorted(d.glob("*.npy"))}
+    return {str(p.relative_to(out)): sha256_file(p) for p in sorted(d.glob("*.npy"))}
 
 
 def prepare_dataset(spec: DatasetSpec, raw: str | Path, out: str | Path, opts: PrepareOptions = PrepareOptions()) -> dict:
@@ -293,7 +285,7 @@ def prepare_dataset(spec: DatasetSpec, raw: str | Path, out: str | Path, opts: P
             recordings.append({"subject": rec.subject, "source": rec.source, "samples": int(rec.data.shape[0])})
             for f in rec.source.split(" + "):
                 if f not in sources and Path(f).is_file():
-                    sources[f] = _sha256(Path(f))
+                    sources[f] = sha256_file(Path(f))
             bar.update(1)
     finally:
         bar.close()

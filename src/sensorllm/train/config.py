@@ -89,13 +89,13 @@ class RunConfig:
     num_workers: int = 0
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     tensorboard: bool = False
-    cache_dir: str | None = None  # frozen-encoder embedding cache (None = <out_dir>/../.embcache)
+    cache_dir: str | None = None  # frozen-encoder embedding cache (None = $SENSORLLM_CACHE/embeddings)
     threads: int | None = None  # torch CPU threads (None = torch default)
 
 
 @dataclass
-class Stage1Config:
-    """Stage 1: sensor-language alignment (trend descriptions, causal-LM loss on the answer)."""
+class StageConfig:
+    """What both stages share: data, the model parts, optimisation and the run."""
 
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -104,22 +104,21 @@ class Stage1Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     max_length: int | None = None  # longest token sequence (None = the LLM's limit)
+
+
+@dataclass
+class Stage1Config(StageConfig):
+    """Stage 1: sensor-language alignment (trend descriptions, causal-LM loss on the answer)."""
+
     train_token_rows: bool = True  # the channel start/end token rows train (paper)
     eval_generate: int = 32  # held-out windows described (greedy) and scored after training
     max_new_tokens: int = 256
 
 
 @dataclass
-class Stage2Config:
+class Stage2Config(StageConfig):
     """Stage 2: task-aware tuning (classification head, class-weighted CE, selection on validation F1)."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    run: RunConfig = field(default_factory=RunConfig)
-    max_length: int | None = None
     init_from: str | None = None  # Stage-1 checkpoint dir; None = the paper's "without alignment" ablation
     weighted_loss: bool = True
     metric: Literal["f1_macro", "accuracy"] = "f1_macro"

@@ -13,7 +13,6 @@ Layout::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sensorllm.model import load_trained_state, save_checkpoint
+from sensorllm.utils import sha256_file
 from sensorllm.model.checkpoint import WEIGHTS_FILE
 
 __all__ = ["save_training_state", "load_latest_training_state", "verify_checksums", "CorruptCheckpoint"]
@@ -34,14 +34,6 @@ _CKPTS = "checkpoints"
 
 class CorruptCheckpoint(RuntimeError):
     pass
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -77,7 +69,7 @@ def verify_checksums(ckpt: Path) -> None:
         f = ckpt / rel
         if not f.is_file():
             raise CorruptCheckpoint(f"{ckpt}: missing {rel}")
-        if _sha256(f) != digest:
+        if sha256_file(f) != digest:
             raise CorruptCheckpoint(f"{ckpt}: {rel} does not match its checksum (corrupt or half-written)")
 
 
@@ -96,7 +88,7 @@ def save_training_state(
     full_state = {**state, "optimizer": meta, "scheduler": scheduler.state_dict(),
                   "torch_rng": torch.get_rng_state().tolist()}
     (tmp / "trainer_state.json").write_text(json.dumps(full_state, default=_json_default))
-    sums = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    sums = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     (tmp / "checksums.json").write_text(json.dumps(sums, indent=1))
     final = root / name
     shutil.rmtree(final, ignore_errors=True)
