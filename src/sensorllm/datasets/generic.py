@@ -134,6 +134,8 @@ def load_generic(
     needed = [subject_column, label_column, *spec.channel_names]
     for path in files:
         df = _read_table(path)
+        if len(df) == 0:
+            raise DataError(f"{path}: no data rows (expected columns {needed})")
         missing = [c for c in needed if c not in df.columns]
         if missing:
             raise DataError(f"{path}: missing columns {missing}; found {list(df.columns)}")

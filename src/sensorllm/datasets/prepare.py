@@ -97,6 +97,9 @@ class _Stats:
     acc_magnitudes: dict = field(default_factory=dict)  # (placement, unit) -> list of per-recording medians
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _check_recording(rec: Recording, spec: DatasetSpec) -> None:
     if rec.data.ndim != 2 or rec.data.shape[1] != len(spec.channels):
         found = rec.data.shape[1] if rec.data.ndim == 2 else f"an array of shape {rec.data.shape}"
@@ -104,6 +107,12 @@ def _check_recording(rec: Recording, spec: DatasetSpec) -> None:
                         f"({', '.join(spec.channel_names)})")
     if rec.labels.shape != (rec.data.shape[0],):
         raise DataError(f"{rec.source}: {len(rec.labels)} labels for {rec.data.shape[0]} samples")
+    with np.errstate(invalid="ignore"):
+        huge = np.isfinite(rec.data) & (np.abs(rec.data) > _F32_MAX)
+    if huge.any():
+        i, c = (int(v[0]) for v in np.nonzero(huge))
+        raise DataError(f"{rec.source}: sample {i}, channel {spec.channels[c].name!r}: value {rec.data[i, c]!r} "
+                        "is outside the float32 range windows are stored in (wrong units or a corrupt file?)")
 
 
 G = 9.80665

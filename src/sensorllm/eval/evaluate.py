@@ -78,12 +78,11 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         from .metrics import classification_metrics
 
         metrics = classification_metrics([it.label for it in items], probs.argmax(1), data.class_names)
-        metrics.update({"split": split, "seconds": time.time() - t, "random_init_encoder":
-                        bool(meta["encoder"].get("is_random_init"))})
+        metrics.update({"split": split, "random_init_encoder": bool(meta["encoder"].get("is_random_init"))})
         report = write_classification_report(metrics, out, f"SensorLLM on {data.name} ({split})", notes)
         np.save(out / "probabilities.npy", probs.astype(np.float32))
         print(f"{data.name} {split}: accuracy {metrics['accuracy']:.4f}  F1-macro {metrics['f1_macro']:.4f}  "
-              f"F1-weighted {metrics['f1_weighted']:.4f}  ({metrics['n']} windows)")
+              f"F1-weighted {metrics['f1_weighted']:.4f}  ({metrics['n']} windows, {time.time() - t:.0f}s)")
     else:
         from sensorllm.train.align import describe_items, score_descriptions
         from sensorllm.train.data import stage1_items
@@ -91,7 +90,7 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         items = stage1_items(data, split, seed, extra.get("trend_mode", "exact"), limit or 32)
         gen = describe_items(model, items, batch_size)
         metrics = {**score_descriptions(items, gen, extra.get("trend_mode", "exact")), "split": split,
-                   "seconds": time.time() - t, "decoding": "greedy"}
+                   "decoding": "greedy"}
         write_json_atomic(metrics, out / "metrics.json")
         with open(out / "samples.jsonl", "w") as fh:
             for it, g in zip(items, gen):
