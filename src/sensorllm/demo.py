@@ -24,7 +24,7 @@ def _step(title: str) -> float:
     return time.time()
 
 
-def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 240, config_dir: str | Path | None = None) -> dict:
+def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200, config_dir: str | Path | None = None) -> dict:
     from sensorllm.cli.main import main
 
     out = Path(out)
@@ -56,7 +56,7 @@ def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 240, config
     w = np.asarray(d.stage2("test").windows[0])
     np.savez(out / "test_window.npz", **{n: w[:, j] for j, n in enumerate(d.channel_names)})
     assert main(["describe", "--model", str(out / "stage1"), str(out / "test_window.npz"), "--channel", "x_acc",
-                 "--length", "40", "--max-new-tokens", "160"]) == 0
+                 "--length", "40", "--max-new-tokens", "120"]) == 0
     total = time.time() - t0
     print(f"\n=== done in {total / 60:.1f} min ===")
     print(f"test F1-macro {metrics['f1_macro']:.3f}, accuracy {metrics['accuracy']:.3f} on {metrics['n']} windows "

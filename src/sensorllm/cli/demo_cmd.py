@@ -16,6 +16,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="end-to-end demo on the packaged UCI HAPT subset (real SmolLM2-135M)",
                        description=__doc__)
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--eval-limit", type=int, default=240, help="seeded subset of test windows (0 = all 618)")
+    p.add_argument("--eval-limit", type=int, default=200, help="seeded subset of test windows (0 = all 618)")
     p.add_argument("--configs", help="directory with stage1.yaml / stage2.yaml (default: configs/demo)")
     p.set_defaults(func=_run)

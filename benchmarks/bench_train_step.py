@@ -1,0 +1,76 @@
+"""Stage-2 training step: seconds per sample and peak memory for the paper's layout (pool k = 1, one LLM
+token per sample) vs pooled sensor tokens (k = 4, 8, 16), measured side by side in one run.
+
+Each k runs `sensorllm tune` (SmolLM2-135M, random-init Chronos-T5-tiny, from scratch) for a few steps in a
+child process; its RSS is sampled every 0.1 s (psutil) and its `train_log.csv` gives examples/s.
+
+    python benchmarks/bench_train_step.py --data runs/uci-har/data --pools 1 4 8 16 --steps 4
+
+Prints, per k: sensor tokens per window, seconds per training sample, peak RSS, and the speed-up over k = 1.
+(F1 at equal budget needs long runs: see benchmarks/results.py, methods sensorllm-pool4/-pool16.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from sensorllm.datasets import open_prepared
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_one(args: argparse.Namespace, pool: int, tmp: Path) -> dict:
+    out = tmp / f"pool{pool}"
+    cmd = [sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / args.config),
+           f"data.prepared={args.data}", "init_from=null", f"optim.max_steps={args.steps}",
+           f"optim.batch_size={args.batch}", f"projector.pool={pool}", "data.max_val_examples=2",
+           f"run.out_dir={out}", f"run.cache_dir={tmp / 'cache'}", f"run.eval_every={10**6}", "run.log_every=1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, p.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pool {pool}: tune failed ({proc.returncode}): {' '.join(cmd)}")
+    rows = list(csv.DictReader(open(out / "train_log.csv")))
+    steady = [float(r["examples_per_s"]) for r in rows[1:]] or [float(rows[0]["examples_per_s"])]
+    return {"pool": pool, "s_per_sample": 1.0 / (sum(steady) / len(steady)), "peak_rss_gib": peak / 2**30}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="runs/uci-har/data")
+    ap.add_argument("--config", default="configs/here/uci-har/stage2.yaml")
+    ap.add_argument("--pools", type=int, nargs="+", default=[1, 4, 8, 16])
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=2)
+    args = ap.parse_args()
+    m = open_prepared(args.data).manifest
+    c, length = len(m["channels"]), int(m["window"])
+    with tempfile.TemporaryDirectory() as tmp:
+        res = [run_one(args, k, Path(tmp)) for k in args.pools]
+    base = next((r for r in res if r["pool"] == 1), res[0])
+    print(f"{m['dataset']}: {c} channels x {length} samples; batch {args.batch}; {args.steps} steps per k "
+          "(first step excluded); SmolLM2-135M, random-init Chronos-T5-tiny, CPU")
+    print(f"{'k':>3} {'sensor tokens':>14} {'s/sample':>9} {'peak RSS GiB':>13} {'speed-up':>9}")
+    for r in res:
+        tokens = c * math.ceil((length + 1) / r["pool"])
+        print(f"{r['pool']:>3} {tokens:>14} {r['s_per_sample']:>9.3f} {r['peak_rss_gib']:>13.2f} "
+              f"{base['s_per_sample'] / r['s_per_sample']:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
