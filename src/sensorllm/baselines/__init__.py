@@ -20,6 +20,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sensorllm.registry import Registry
+
 __all__ = [
     "BaselineSpec",
     "UnknownBaselineError",
@@ -82,30 +84,25 @@ class UnknownBaselineError(KeyError):
         return str(self.args[0])
 
 
-_REGISTRY: dict[str, BaselineSpec] = {}
+_BASELINES: Registry[BaselineSpec] = Registry(
+    "baseline", UnknownBaselineError, lambda s: s.strip().lower().replace("_", "-"))
 
 
 def register_baseline(spec: BaselineSpec) -> BaselineSpec:
     """Add ``spec`` to the registry. Duplicate names are refused."""
-    if spec.name in _REGISTRY:
-        raise ValueError(f"baseline {spec.name!r} is already registered")
     if spec.kind not in ("torch", "features"):
         raise ValueError(f"baseline {spec.name!r}: kind must be 'torch' or 'features', not {spec.kind!r}")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _BASELINES.add(spec.name, spec)
 
 
 def list_baselines() -> list[str]:
     """Names of all registered baselines, sorted."""
-    return sorted(_REGISTRY)
+    return _BASELINES.names()
 
 
 def get_baseline(name: str) -> BaselineSpec:
     """The spec registered under ``name`` (``_`` and ``-`` are interchangeable, case-insensitive)."""
-    key = name.strip().lower().replace("_", "-")
-    if key not in _REGISTRY:
-        raise UnknownBaselineError(f"Unknown baseline {name!r}. Known: {', '.join(list_baselines())}")
-    return _REGISTRY[key]
+    return _BASELINES.get(name)
 
 
 # ---------------------------------------------------------------------------------------------------------

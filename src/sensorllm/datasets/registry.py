@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from sensorllm.registry import Registry
+
 from .spec import DatasetSpec
 
 __all__ = ["register_dataset", "get_dataset_spec", "list_datasets", "UnknownDatasetError"]
-
-_REGISTRY: dict[str, Callable[[], DatasetSpec]] = {}
 
 
 class UnknownDatasetError(KeyError):
@@ -16,16 +16,16 @@ class UnknownDatasetError(KeyError):
         return str(self.args[0])
 
 
+def _key(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+_DATASETS: Registry[Callable[[], DatasetSpec]] = Registry("dataset", UnknownDatasetError, _key)
+
+
 def register_dataset(name: str) -> Callable[[Callable[[], DatasetSpec]], Callable[[], DatasetSpec]]:
     """Decorator registering a zero-argument factory that builds the spec. Duplicate names are refused."""
-
-    def deco(factory: Callable[[], DatasetSpec]) -> Callable[[], DatasetSpec]:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
+    return _DATASETS.register(name)
 
 
 def _ensure_builtin() -> None:
@@ -35,16 +35,13 @@ def _ensure_builtin() -> None:
 def list_datasets() -> list[str]:
     """Names of all registered datasets, sorted."""
     _ensure_builtin()
-    return sorted(_REGISTRY)
+    return _DATASETS.names()
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
     """The spec registered under ``name`` (``_`` and ``-`` are interchangeable, case-insensitive)."""
     _ensure_builtin()
-    key = name.strip().lower().replace("_", "-")
-    if key not in _REGISTRY:
-        raise UnknownDatasetError(f"Unknown dataset {name!r}. Known: {', '.join(sorted(_REGISTRY))}")
-    spec = _REGISTRY[key]()
-    if spec.name != key:
-        raise ValueError(f"registered factory {key!r} built a spec named {spec.name!r}")
+    spec = _DATASETS.get(name)()
+    if spec.name != _key(name):
+        raise ValueError(f"registered factory {_key(name)!r} built a spec named {spec.name!r}")
     return spec

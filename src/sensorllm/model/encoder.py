@@ -21,6 +21,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from sensorllm.registry import Registry
+
 from .tokenizer import SeriesTokenizer, TokenizerConfig, build_series_tokenizer, chronos_config_dict
 
 __all__ = [
@@ -281,30 +283,21 @@ def _build_chronos(cfg: EncoderConfig) -> ChronosEncoder:
     return enc.eval()
 
 
-_REGISTRY: dict[str, Callable[[EncoderConfig], SensorEncoder]] = {}
+_ENCODERS: Registry[Callable[[EncoderConfig], SensorEncoder]] = Registry("encoder")
 
 
 def register_encoder(name: str) -> Callable[[Callable[[EncoderConfig], SensorEncoder]], Callable]:
     """Register an encoder builder under ``name``; duplicates are refused."""
-
-    def deco(factory: Callable[[EncoderConfig], SensorEncoder]) -> Callable[[EncoderConfig], SensorEncoder]:
-        if name in _REGISTRY:
-            raise ValueError(f"encoder {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
+    return _ENCODERS.register(name)
 
 
 register_encoder("chronos")(_build_chronos)
 
 
 def list_encoders() -> list[str]:
-    return sorted(_REGISTRY)
+    return _ENCODERS.names()
 
 
 def build_encoder(cfg: EncoderConfig) -> SensorEncoder:
     """Build the encoder ``cfg`` describes; frozen and in eval mode unless ``cfg.trainable``."""
-    if cfg.kind not in _REGISTRY:
-        raise KeyError(f"Unknown encoder {cfg.kind!r}. Known: {', '.join(list_encoders())}")
-    return _REGISTRY[cfg.kind](cfg)
+    return _ENCODERS.get(cfg.kind)(cfg)

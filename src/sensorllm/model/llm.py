@@ -29,6 +29,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from sensorllm.registry import Registry
+
 __all__ = [
     "LLMConfig",
     "LoRASettings",
@@ -223,7 +225,7 @@ def build_tiny_llm(
 # ---- aliases --------------------------------------------------------------------------------------------
 
 LLMFactory = Callable[[LLMConfig], tuple[nn.Module, object]]
-_REGISTRY: dict[str, LLMFactory] = {}
+_LLMS: Registry[LLMFactory] = Registry("LLM alias")
 _RANDOM_INIT: set[str] = set()
 
 
@@ -235,9 +237,7 @@ def register_llm(name: str, random_init: bool = False) -> Callable[[LLMFactory],
     """
 
     def deco(factory: LLMFactory) -> LLMFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"LLM alias {name!r} is already registered")
-        _REGISTRY[name] = factory
+        _LLMS.add(name, factory)
         if random_init:
             _RANDOM_INIT.add(name)
         return factory
@@ -251,7 +251,7 @@ def llm_is_random_init(name: str) -> bool:
 
 
 def list_llm_aliases() -> list[str]:
-    return sorted(_REGISTRY)
+    return _LLMS.names()
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ class ResolvedLLM:
 
 def resolve_llm(name: str) -> ResolvedLLM:
     """Resolve ``name``: a registered alias (``smollm2-135m``) or a hub id / local directory."""
-    if name in _REGISTRY:
+    if name in _LLMS:
         extra = {}
         if name == "smollm2-135m":
             extra = {"gguf_dir": str(smollm2_gguf()[0]), "gguf_file": smollm2_gguf()[1]}
@@ -362,7 +362,7 @@ def load_llm(cfg: LLMConfig):
     """
     resolved = resolve_llm(cfg.name)
     if resolved.alias:
-        model, tok = _REGISTRY[cfg.name](cfg)
+        model, tok = _LLMS.get(cfg.name)(cfg)
     else:
         model, tok = _load_pretrained(resolved.path, cfg)
     model.requires_grad_(False)

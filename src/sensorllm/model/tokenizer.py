@@ -23,6 +23,8 @@ from typing import Literal
 
 import torch
 
+from sensorllm.registry import Registry
+
 __all__ = [
     "AllMissingError",
     "MeanScaleBins",
@@ -192,23 +194,14 @@ def chronos_config_dict(config: TokenizerConfig, prediction_length: int = 64) ->
     }
 
 
-_REGISTRY: dict[str, Callable[[TokenizerConfig], SeriesTokenizer]] = {}
+_TOKENIZERS: Registry[Callable[[TokenizerConfig], SeriesTokenizer]] = Registry("series tokenizer")
 
 
 def register_series_tokenizer(
     name: str,
 ) -> Callable[[Callable[[TokenizerConfig], SeriesTokenizer]], Callable]:
     """Decorator registering a tokeniser factory ``config -> SeriesTokenizer``; duplicates are refused."""
-
-    def deco(
-        factory: Callable[[TokenizerConfig], SeriesTokenizer],
-    ) -> Callable[[TokenizerConfig], SeriesTokenizer]:
-        if name in _REGISTRY:
-            raise ValueError(f"series tokenizer {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
+    return _TOKENIZERS.register(name)
 
 
 register_series_tokenizer("std_uniform")(StdUniformBins)
@@ -216,13 +209,9 @@ register_series_tokenizer("mean_scale")(MeanScaleBins)
 
 
 def list_series_tokenizers() -> list[str]:
-    return sorted(_REGISTRY)
+    return _TOKENIZERS.names()
 
 
 def build_series_tokenizer(config: TokenizerConfig) -> SeriesTokenizer:
     """The tokeniser registered under ``config.kind``."""
-    if config.kind not in _REGISTRY:
-        raise KeyError(
-            f"Unknown series tokenizer {config.kind!r}. Known: {', '.join(list_series_tokenizers())}"
-        )
-    return _REGISTRY[config.kind](config)
+    return _TOKENIZERS.get(config.kind)(config)
