@@ -67,6 +67,13 @@ def test_full_pipeline(work, capsys):
     pred = pd.read_csv(work / "pred.csv")
     assert len(pred) == (len(x) - 128) // 64 + 1
     assert np.allclose(pred.filter(like="p_").sum(axis=1), 1.0, atol=1e-3)
+    gap = df.copy()
+    gap.loc[10:12, "x_acc"] = np.nan      # short gap: interpolated
+    gap.loc[200:240, "y_gyro"] = np.nan   # long gap: the windows touching it are skipped and reported
+    gap.to_csv(work / "gap.csv", index=False)
+    assert main(["predict", "--model", str(s2), str(work / "gap.csv"), "--out", str(work / "gap_pred.csv")]) == 0
+    assert "skipped 2 windows with long gaps" in capsys.readouterr().err  # starts 128 and 192
+    assert len(pd.read_csv(work / "gap_pred.csv")) == len(pred) - 2
     df.drop(columns=["z_gyro"]).to_csv(work / "bad.csv", index=False)
     assert main(["predict", "--model", str(s2), str(work / "bad.csv")]) == 1
     assert "missing channels ['z_gyro']" in capsys.readouterr().err
