@@ -15,11 +15,11 @@ from sensorllm.datasets.spec import DataError
 _COMMAND_MODULES = [
     "datasets_cmd",
     "prepare_cmd",
+    "qa_cmd",
     "train_cmds",
     "eval_cmds",
-    "demo_cmd",
-    "qa_cmd",
     "baseline_cmd",
+    "demo_cmd",
 ]
 
 
