@@ -130,3 +130,16 @@ def test_numbers_in_trend_text():
     m = re.search(r"\b([a-z-]+(?: [a-z-]+)*) (trend changes|changes in trend|trend shifts|shifts between trends)",
                   out["trend_text"])
     assert m and words_to_number(m.group(1).split(" ")[-1]) == 18
+
+
+def test_statistics_significant_digits():
+    from sensorllm.text.stage2 import statistics_text
+
+    w = np.array([[0.73417971, 0.0049251], [0.73417971, 0.0049251], [0.7, 0.0]])
+    full = statistics_text(w, ["a", "b"])
+    short = statistics_text(w, ["a", "b"], digits=3)
+    assert "Mean=0.72278647" in full
+    assert "a: Mean=0.723, StdDev=0.0161" in short
+    assert "Mean=0.00328" in short and "StdDev=0.00232" in short
+    assert len(short) < len(full)
+    assert statistics_text(np.zeros((3, 1)), ["z"], digits=3).count("=0") == 2

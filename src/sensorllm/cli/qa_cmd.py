@@ -52,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Stage 1: prefix of the sensor name in summaries "
                    f"(default {DEFAULT_SENSOR_PREFIX!r})")
     p.add_argument("--limit", type=int, default=None, help="only the first N windows of each split")
+    p.add_argument("--stat-digits", type=int, default=None,
+                   help="Stage 2: significant digits of the statistics (default: up to 8 decimals, the reference)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -106,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         if stage == 1:
             records = iter_stage1_records(data, split, sensor_prefix=args.sensor_prefix, **common)
         else:
-            records = iter_stage2_records(data, split, preprocess_type=args.preprocess_type, **common)
+            records = iter_stage2_records(data, split, preprocess_type=args.preprocess_type,
+                                          stat_digits=args.stat_digits, **common)
         path = out / f"stage{stage}_{split}.jsonl"
         try:
             counts[split] = _write_jsonl(path, records)

@@ -73,7 +73,8 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         if list(model.config.labels or []) != data.class_names:
             raise ValueError(f"{data_path}: classes {data.class_names} differ from the model's {model.config.labels}")
         items = stage2_items(data, split, seed, extra.get("preprocess_type") or "smry+Q",
-                             extra.get("trend_mode", "exact"), limit, channels=model.channels)
+                             extra.get("trend_mode", "exact"), limit, channels=model.channels,
+                             stat_digits=extra.get("stat_digits"))
         probs, _ = predict_proba(model, items, batch_size)
         from .metrics import classification_metrics
 

@@ -82,7 +82,8 @@ def predict_file(model, meta: dict, path: str | Path, stride: int | None = None,
     for i, s in enumerate(keep):
         w = x[s : s + window]
         text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", i),
-                           extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"))["text"]
+                           extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
+                           stat_digits=extra.get("stat_digits"))["text"]
         items.append(Stage2Item(index=i, series={n: w[:, j] for j, n in enumerate(names)}, text=text, label=None))
     probs, _ = predict_proba(model, items, batch_size) if items else (np.zeros((0, len(model.config.labels))), None)
     labels = list(model.config.labels)

@@ -77,13 +77,19 @@ def _check_window(window: np.ndarray, channels: Sequence[ChannelSpec | str]) -> 
     return w.astype(np.float64)
 
 
-def _fmt_stat(v: float) -> str:
-    s = f"{v:.8f}".rstrip("0").rstrip(".")
-    return "0" if s in ("-0", "") else s
+def _fmt_stat(v: float, digits: int | None = None) -> str:
+    """Up to 8 decimals, trailing zeros stripped (the reference); with ``digits``, that many significant
+    digits in positional notation (shorter texts: every digit is a token for most LLM tokenizers)."""
+    if digits is None:
+        s = f"{v:.8f}".rstrip("0").rstrip(".")
+    else:
+        s = np.format_float_positional(v, precision=digits, unique=False, fractional=False, trim="-")
+    return "0" if s in ("-0", "", "0.", "-0.") else s
 
 
-def statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec | str]) -> str:
-    """Mean and (population) standard deviation of every channel, with units."""
+def statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec | str], digits: int | None = None) -> str:
+    """Mean and (population) standard deviation of every channel, with units (``digits``: significant
+    digits, ``None`` = up to 8 decimals as the reference)."""
     w = _check_window(window, channels)
     mean = w.mean(axis=0)
     std = np.sqrt(((w - mean) ** 2).mean(axis=0))
@@ -91,7 +97,7 @@ def statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec | str]) -
     for ch, m, s in zip(channels, mean.tolist(), std.tolist()):
         u = _unit(ch)
         sep = f" {u}" if u else ""
-        lines.append(f"{_desc(ch)}: Mean={_fmt_stat(m)}{sep}, StdDev={_fmt_stat(s)}{sep}")
+        lines.append(f"{_desc(ch)}: Mean={_fmt_stat(m, digits)}{sep}, StdDev={_fmt_stat(s, digits)}{sep}")
     return "\n".join(lines)
 
 
@@ -183,6 +189,7 @@ def stage2_pieces(
     segments: Sequence[Segments],
     rng: np.random.Generator,
     numbers: NumberStyle = "mixed",
+    stat_digits: int | None = None,
 ) -> dict:
     """``Q``, ``smry``, ``trend_text`` and ``corr_text`` of one window with precomputed segments.
     Draw order from ``rng``: question, then the trend text."""
@@ -190,7 +197,7 @@ def stage2_pieces(
     q = stage2_question(len(channels), rng, numbers)
     return {
         "Q": q,
-        "smry": statistics_text(w, channels),
+        "smry": statistics_text(w, channels, stat_digits),
         "trend_text": trend_text(segments, channels, rng, numbers),
         "corr_text": correlation_text(w, channels),
     }
@@ -206,6 +213,7 @@ def stage2_text(
     tol: float = DEFAULT_TOL,
     min_duration: float = DEFAULT_MIN_DURATION,
     numbers: NumberStyle = "mixed",
+    stat_digits: int | None = None,
 ) -> dict:
     """Stage-2 texts of one ``(L, C)`` window: dict with ``Q``, ``smry``, ``trend_text``, ``corr_text`` and
     ``text`` (assembled for ``preprocess_type``); all pieces are always computed, so they do not depend on
@@ -216,7 +224,7 @@ def stage2_text(
     names = [ch.name if isinstance(ch, ChannelSpec) else str(ch) for ch in channels]
     table = segment_windows(w[None], rate_hz, mode, tol, min_duration, channel_names=names)
     segs = [table.get(0, c) for c in range(w.shape[1])]
-    out = stage2_pieces(w, channels, segs, rng, numbers)
+    out = stage2_pieces(w, channels, segs, rng, numbers, stat_digits)
     out["text"] = assemble_text(out, preprocess_type)
     return out
 
@@ -234,6 +242,7 @@ def iter_stage2_records(
     chunk: int = 1024,
     progress=None,
     indices: Sequence[int] | None = None,
+    stat_digits: int | None = None,
 ) -> Iterator[dict]:
     """Stage-2 records of one split of a prepared dataset, one per window:
     ``index, split, channels, subject, label, label_name, start, Q, smry, trend_text, corr_text, text,
@@ -265,7 +274,7 @@ def iter_stage2_records(
                 raise DataError(f"{data.root}/stage2/{split}/labels.npy: window {i} has label {label}, "
                                 f"outside 0..{len(classes) - 1}")
             segs = [table.get(k, c) for c in range(len(channels))]
-            pieces = stage2_pieces(wins[k], channels, segs, record_rng(seed, 2, split, i), numbers)
+            pieces = stage2_pieces(wins[k], channels, segs, record_rng(seed, 2, split, i), numbers, stat_digits)
             yield {
                 "index": i,
                 "split": split,

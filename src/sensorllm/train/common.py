@@ -79,6 +79,7 @@ def checkpoint_extra(cfg: Any, data: PreparedDataset, stage: str, **more: Any) -
         "stride": data.manifest["stride"],
         "preprocess_type": getattr(cfg.data, "preprocess_type", None),
         "trend_mode": cfg.data.trend_mode,
+        "stat_digits": cfg.data.stat_digits,
         "text_seed": cfg.run.seed,
         "random_init_encoder": cfg.encoder.pretrained is None,
         "run_config": json.loads(json.dumps(config_to_dict(cfg))),

@@ -59,6 +59,7 @@ class DataConfig:
     max_val_examples: int | None = None
     preprocess_type: str = "smry+Q"  # Stage-2 text after the sensor block (see docs/text.md)
     trend_mode: Literal["exact", "tolerant"] = "exact"  # Stage-1 trend segmentation
+    stat_digits: int | None = None  # significant digits of the Stage-2 statistics (None = up to 8 decimals)
 
     def __post_init__(self) -> None:
         if self.preprocess_type not in PREPROCESS_TYPES:

@@ -81,6 +81,7 @@ def stage2_items(
     trend_mode: str = "exact",
     limit: int | None = None,
     channels: Sequence[str] | None = None,
+    stat_digits: int | None = None,
 ) -> list[Stage2Item]:
     """Stage-2 examples of a split, optionally a seeded subset of ``limit`` windows."""
     ws = data.stage2(split)
@@ -89,7 +90,7 @@ def stage2_items(
     keep = subset(len(ws), limit, seed)
     items = []
     for r in iter_stage2_records(data, split, seed=seed, preprocess_type=preprocess_type, mode=trend_mode,  # type: ignore[arg-type]
-                                 indices=keep):
+                                 indices=keep, stat_digits=stat_digits):
         i = r["index"]
         w = np.asarray(ws.windows[i], dtype=np.float64)
         items.append(Stage2Item(index=i, series={n: w[:, j] for n, j in zip(names, idx)}, text=r["text"],

@@ -33,9 +33,9 @@ def run_tune(cfg: Stage2Config) -> dict:
                          "validation split (prepare without --paper-split, or set data.val_split)")
     t = time.time()
     train = stage2_items(data, cfg.data.train_split, cfg.run.seed, cfg.data.preprocess_type,
-                         cfg.data.trend_mode, cfg.data.max_train_examples)
+                         cfg.data.trend_mode, cfg.data.max_train_examples, stat_digits=cfg.data.stat_digits)
     val = stage2_items(data, cfg.data.val_split, cfg.run.seed, cfg.data.preprocess_type,
-                       cfg.data.trend_mode, cfg.data.max_val_examples)
+                       cfg.data.trend_mode, cfg.data.max_val_examples, stat_digits=cfg.data.stat_digits)
     print(f"texts: {len(train)} train / {len(val)} val windows in {time.time() - t:.1f}s", flush=True)
 
     model = build_model(cfg, data, labels=True)
