@@ -220,6 +220,19 @@ def stage1_qa(
     return out
 
 
+def chunk_windows(ws, sel: np.ndarray, n_classes: int, where: str) -> Iterator[tuple[int, int, int, str, int]]:
+    """``(k, window index, label, subject, start)`` for the windows ``sel`` of a prepared split, checking
+    every label against ``n_classes`` (``where`` names the labels file in the error)."""
+    labels = np.asarray(ws.labels[sel]).tolist()
+    subjects = np.asarray(ws.subjects[sel]).tolist()
+    starts = np.asarray(ws.starts[sel]).tolist()
+    for k in range(len(sel)):
+        i, label = int(sel[k]), int(labels[k])
+        if not 0 <= label < n_classes:
+            raise DataError(f"{where}: window {i} has label {label}, outside 0..{n_classes - 1}")
+        yield k, i, label, str(subjects[k]), int(starts[k])
+
+
 def iter_stage1_records(
     data,
     split: str,
@@ -263,15 +276,8 @@ def iter_stage1_records(
             offs = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
             vals = np.concatenate(parts) if parts else np.zeros((0, len(channels)), np.float32)
         table = segment_batch(vals, offs, rate, mode, tol, min_duration, names, first_window=int(sel[0]))
-        labels = np.asarray(ws.labels[sel]).tolist()
-        subjects = np.asarray(ws.subjects[sel]).tolist()
-        starts = np.asarray(ws.starts[sel]).tolist()
-        for k in range(b - a):
-            i = int(sel[k])
-            label = int(labels[k])
-            if not 0 <= label < len(classes):
-                raise DataError(f"{data.root}/stage1/{split}/labels.npy: window {i} has label {label}, "
-                                f"outside 0..{len(classes) - 1}")
+        where = f"{data.root}/stage1/{split}/labels.npy"
+        for k, i, label, subject, start in chunk_windows(ws, sel, len(classes), where):
             for c, ch in enumerate(channels):
                 segs = table.get(k, c)
                 rng = record_rng(seed, 1, split, i, c)
@@ -281,10 +287,10 @@ def iter_stage1_records(
                     "split": split,
                     "channel": ch.name,
                     "description": ch.description,
-                    "subject": str(subjects[k]),
+                    "subject": subject,
                     "label": label,
                     "label_name": classes[label],
-                    "start": int(starts[k]),
+                    "start": start,
                     "length": segs.length,
                     "question": rec["question"],
                     "answer": rec["answer"],

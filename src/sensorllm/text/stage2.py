@@ -24,7 +24,7 @@ import numpy as np
 from ..datasets.spec import ChannelSpec, DataError
 from . import templates as T
 from .numbers import capitalize_first
-from .stage1 import NumberStyle, _pick, record_rng, render_number, trend_summary
+from .stage1 import NumberStyle, _pick, chunk_windows, record_rng, render_number, trend_summary
 from .trend import DEFAULT_MIN_DURATION, DEFAULT_TOL, Mode, Segments, segment_windows
 
 __all__ = [
@@ -264,25 +264,18 @@ def iter_stage2_records(
         sel = order[a:b]
         wins = np.asarray(ws.windows[sel], dtype=np.float64)
         table = segment_windows(wins, data.rate_hz, mode, tol, min_duration, names, first_window=int(sel[0]))
-        labels = np.asarray(ws.labels[sel]).tolist()
-        subjects = np.asarray(ws.subjects[sel]).tolist()
-        starts = np.asarray(ws.starts[sel]).tolist()
-        for k in range(b - a):
-            i = int(sel[k])
-            label = int(labels[k])
-            if not 0 <= label < len(classes):
-                raise DataError(f"{data.root}/stage2/{split}/labels.npy: window {i} has label {label}, "
-                                f"outside 0..{len(classes) - 1}")
+        where = f"{data.root}/stage2/{split}/labels.npy"
+        for k, i, label, subject, start in chunk_windows(ws, sel, len(classes), where):
             segs = [table.get(k, c) for c in range(len(channels))]
             pieces = stage2_pieces(wins[k], channels, segs, record_rng(seed, 2, split, i), numbers, stat_digits)
             yield {
                 "index": i,
                 "split": split,
                 "channels": names,
-                "subject": str(subjects[k]),
+                "subject": subject,
                 "label": label,
                 "label_name": classes[label],
-                "start": int(starts[k]),
+                "start": start,
                 **pieces,
                 "text": assemble_text(pieces, preprocess_type),
                 "preprocess_type": preprocess_type,
