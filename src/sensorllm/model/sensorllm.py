@@ -515,6 +515,9 @@ def build_sensor_llm(
             head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.02)
     model = SensorLLM(config, llm, tokenizer, encoder, projector, layout, head)
     model.set_trainable()
+    # Evaluation mode, as `from_pretrained` returns models: an LLM built in code (train mode) would otherwise
+    # keep dropout on until `.train()` / `.eval()` is called. Training loops call `.train()`.
+    model.eval()
     return model
 
 
