@@ -113,7 +113,8 @@ Produced by `{cmd}` (resumable; this file is rewritten from the finished runs).
 Machine: {platform.machine()}, {platform.system()}, CPU only. Every method sees the same prepared windows
 (128 samples / stride 64 from the raw UCI HAPT recordings, `sensorllm prepare uci-har`), selects its model on
 the validation subjects (never on test) and is scored once on the nine official test subjects by the same
-metrics code. Mean ± standard deviation over seeds.
+metrics code. Mean ± standard deviation over seeds. Baselines train with one torch thread each (their
+default); up to two runs may share the 2 cores, so training times are indicative only.
 
 {table(out, methods, seeds, args)}
 
