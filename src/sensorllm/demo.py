@@ -19,9 +19,8 @@ DEMO_RAW = files("sensorllm") / "demo_data" / "uci-hapt-subset"
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "demo"
 
 
-def _step(title: str) -> float:
+def _step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
-    return time.time()
 
 
 def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200, config_dir: str | Path | None = None) -> dict:
@@ -33,23 +32,23 @@ def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200, config
         raise FileNotFoundError(f"demo configs not found in {cfg_dir} (run from a source checkout or pass --configs)")
     t0 = time.time()
     data = out / "data"
-    t = _step("1/6 prepare: packaged UCI HAPT subset (subjects 1-5, CC BY 4.0) → windows")
+    _step("1/6 prepare: packaged UCI HAPT subset (subjects 1-5, CC BY 4.0) → windows")
     assert main(["prepare", "uci-har", "--raw", str(DEMO_RAW), "--out", str(data), "-q"]) == 0
-    t = _step("2/6 qa: annotation-free texts from the data itself")
+    _step("2/6 qa: annotation-free texts from the data itself")
     assert main(["qa", "--data", str(data), "--out", str(out / "qa"), "--stage", "1", "--split", "val"]) == 0
     rec = json.loads((out / "qa" / "stage1_val.jsonl").open().readline())
     print(f"example Stage-1 QA ({rec['description']}):\nQ: {rec['question']}\nA: {rec['answer'][:200]}...")
     paths = [f"data.prepared={data}", f"run.cache_dir={out / 'embcache'}"]
-    t = _step("3/6 align (Stage 1, short)")
+    _step("3/6 align (Stage 1, short)")
     assert main(["align", "--config", str(cfg_dir / "stage1.yaml"), *paths, f"run.out_dir={out / 'stage1'}"]) == 0
-    t = _step("4/6 tune (Stage 2, short, selected on validation F1-macro)")
+    _step("4/6 tune (Stage 2, short, selected on validation F1-macro)")
     assert main(["tune", "--config", str(cfg_dir / "stage2.yaml"), *paths, f"run.out_dir={out / 'stage2'}",
                  f"init_from={out / 'stage1' / 'model'}"]) == 0
-    t = _step("5/6 evaluate on the test subjects (2, 4)")
+    _step("5/6 evaluate on the test subjects (2, 4)")
     args = ["evaluate", "--model", str(out / "stage2"), "--data", str(data), "--split", "test"]
     assert main(args + (["--limit", str(eval_limit)] if eval_limit else [])) == 0
     metrics = json.loads((out / "stage2" / "eval-test" / "metrics.json").read_text())
-    t = _step("6/6 describe one test window with the Stage-1 model")
+    _step("6/6 describe one test window with the Stage-1 model")
     from sensorllm.datasets import open_prepared
 
     d = open_prepared(data)

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
-import pandas as pd
 
 from ..spec import DatasetSpec, Recording
 from ._io import check_raw_dir, column_indices, find_numbered_files, integer_labels, read_numeric_table
