@@ -62,7 +62,8 @@ def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Na
         return
     d.mkdir(parents=True, exist_ok=True)
     pool = [o for o in extra if o.startswith("projector.pool")]
-    common = [f"data.prepared={data}", f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *pool]
+    common = [f"data.prepared={data}", f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *pool,
+              *args.set]
     t0 = time.time()
     s1 = out / f"stage1-{'-'.join(pool) or 'pool8'}" / f"seed{seed}"
     if stage1 and not (s1 / "model" / "config.json").exists():
@@ -106,7 +107,9 @@ def write_doc(out: Path, methods: list[str], seeds: list[int], args: argparse.Na
     doc = ROOT / "docs" / "results.md"
     cmd = "python benchmarks/results.py " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in (("data", args.data), ("out", args.out), ("seeds", seeds)))
+        for k, v in (("data", args.data), ("out", args.out), ("seeds", seeds), ("stage1_steps", args.stage1_steps),
+                     ("stage2_steps", args.stage2_steps), ("test_limit", args.test_limit), ("set", args.set))
+        if v not in ([], 0))
     text = f"""# Results: UCI-HAR (subject-wise, official test subjects)
 
 Produced by `{cmd}` (resumable; this file is rewritten from the finished runs).
@@ -143,6 +146,8 @@ def main() -> int:
     ap.add_argument("--stage1-steps", type=int, default=300)
     ap.add_argument("--stage2-steps", type=int, default=500)
     ap.add_argument("--test-limit", type=int, default=0, help="score SensorLLM on a seeded test subset (0 = all)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="extra config overrides for both SensorLLM stages (e.g. run.threads=1)")
     ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)

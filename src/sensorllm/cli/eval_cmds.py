@@ -9,6 +9,15 @@ from pathlib import Path
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.labels:
+        from sensorllm.eval.openvocab import DEFAULT_QUESTION, evaluate_open_vocab, parse_labels
+
+        evaluate_open_vocab(args.model, args.data, parse_labels(args.labels), args.split, args.out, args.shots,
+                            args.support_split, args.few_shot_head, args.seed, args.limit, args.batch_size,
+                            args.question or DEFAULT_QUESTION)
+        return 0
+    if args.shots:
+        raise ValueError("--shots needs --labels (open-vocabulary evaluation)")
     from sensorllm.eval.evaluate import evaluate
 
     evaluate(args.model, args.data, args.split, args.out, args.batch_size, args.limit)
@@ -78,6 +87,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output directory (default: <model>/eval-<split>)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int, help="seeded subset of windows (Stage 1 default: 32)")
+    g = p.add_argument_group("open-vocabulary recognition (any model; a Stage-1 model is enough)")
+    g.add_argument("--labels", help='candidate labels instead of the head: "walking, running: moving fast, …" or '
+                                    "@file (.json or .txt); every dataset class needs one, extras are distractors")
+    g.add_argument("--shots", type=int, default=0, help="0 = zero-shot label scoring; k > 0 = fit a head on k "
+                                                        "windows per class of --support-split")
+    g.add_argument("--support-split", default="train", choices=["train", "val", "test"])
+    g.add_argument("--few-shot-head", default="ncm", choices=["ncm", "logreg"])
+    g.add_argument("--question", help="the activity question (default: a generic one)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the support draw and of --limit")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("predict", help="label every sliding window of a raw recording (CSV/Parquet/NPZ)")
