@@ -27,14 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_F1 = {  # paper Table 2, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
 }
-BASELINES = ["features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend"]
-# SensorLLM variants: name → (extra Stage-2 overrides, run Stage 1 first)
+BASELINES = ["features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp", "chronos-ncm"]
+# SensorLLM variants: name → (overrides of both stages, Stage-2-only overrides, run Stage 1 first, Stage-2 config
+# replacing --stage2-config or None). The encoder variants start Stage 2 from scratch (a Stage-1 model is tied to
+# its encoder's weights): compare them with `sensorllm-no-stage1`.
 SENSORLLM = {
-    "sensorllm": ([], True),
-    "sensorllm-no-stage1": (["init_from=null"], False),
-    "sensorllm-no-stats": (["data.preprocess_type=none"], True),
-    "sensorllm-pool16": (["projector.pool=16"], True),
-    "sensorllm-pool4": (["projector.pool=4"], True),
+    "sensorllm": ([], [], True, None),
+    "sensorllm-no-stage1": ([], ["init_from=null"], False, None),
+    "sensorllm-no-stats": ([], ["data.preprocess_type=none"], True, None),
+    "sensorllm-no-tokens": (["channel_markers=false"], [], True, None),
+    "sensorllm-pool16": (["projector.pool=16"], [], True, None),
+    "sensorllm-pool4": (["projector.pool=4"], [], True, None),
+    "sensorllm-raw-patch": ([], [], False, "configs/here/uci-har/stage2-raw-patch.yaml"),
+    "sensorllm-bolt": ([], [], False, "configs/here/uci-har/stage2-bolt.yaml"),
+    "sensorllm-pretrained-encoder": ([], [], False, "configs/here/uci-har/stage2-pretrained-encoder.yaml"),
 }
 
 
@@ -52,26 +58,29 @@ def run_baseline(name: str, seed: int, data: Path, out: Path) -> None:
         return
     d.mkdir(parents=True, exist_ok=True)
     run([sys.executable, "-m", "sensorllm.cli.main", "baseline", name, "--data", str(data), "--out", str(d),
-         "--seed", str(seed), "--overwrite"], d / "log.txt")
+         "--seed", str(seed), "--overwrite",
+         # the Chronos-embedding baselines share one embedding cache (the first seed encodes, the others read)
+         *(["--model-arg", f'cache_dir="{out / "embcache-chronos-feats"}"'] if name.startswith("chronos-") else [])],
+        d / "log.txt")
 
 
 def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Namespace) -> None:
-    extra, stage1 = SENSORLLM[name]
+    shared, stage2_only, stage1, stage2_config = SENSORLLM[name]
     d = out / name / f"seed{seed}"
     if (d / "metrics.json").exists():
         return
     d.mkdir(parents=True, exist_ok=True)
-    pool = [o for o in extra if o.startswith("projector.pool")]
-    common = [f"data.prepared={data}", f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *pool,
+    common = [f"data.prepared={data}", f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *shared,
               *args.set]
     t0 = time.time()
-    s1 = out / f"stage1-{'-'.join(pool) or 'pool8'}" / f"seed{seed}"
+    s1 = out / f"stage1-{'-'.join(shared) or 'pool8'}" / f"seed{seed}"  # shared by variants with equal Stage 1
     if stage1 and not (s1 / "model" / "config.json").exists():
         run([sys.executable, "-m", "sensorllm.cli.main", "align", "--config", str(ROOT / args.stage1_config),
              *common, f"run.out_dir={s1}", f"optim.max_steps={args.stage1_steps}"], d / "log.txt")
     init = [f"init_from={s1 / 'model'}"] if stage1 else []
-    run([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / args.stage2_config), *common,
-         *init, *[o for o in extra if o not in pool], f"run.out_dir={d}", f"optim.max_steps={args.stage2_steps}"],
+    run([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / (stage2_config or args.stage2_config)),
+         *common,
+         *init, *stage2_only, f"run.out_dir={d}", f"optim.max_steps={args.stage2_steps}"],
         d / "log.txt")
     ev = [sys.executable, "-m", "sensorllm.cli.main", "evaluate", "--model", str(d), "--data", str(data),
           "--out", str(d / "eval-test")]
@@ -128,8 +137,11 @@ Stage-2 optimiser steps on a seeded subset (`configs/here/uci-har/`){', test sco
 + str(args.test_limit) + ' windows' if args.test_limit else ''}. Paper numbers (Table 2) are shown for
 reference only; the data source differs too (raw HAPT windows, 10,411 vs the official 10,299; see
 `docs/deviations.md`). Ablations: `-no-stage1` (Stage 2 from scratch), `-no-stats` (no statistics text,
-`preprocess_type=none`), `-pool4` / `-pool16` (pooling factor). The "without special tokens" ablation is not
-implemented yet.
+`preprocess_type=none`), `-no-tokens` (no `<c_start>`/`<c_end>` channel tokens in either stage,
+`channel_markers=false`), `-pool4` / `-pool16` (pooling factor). Encoders (Stage 2 without Stage 1, so compare
+with `-no-stage1`; `docs/encoders.md`): `-raw-patch` (no pretrained encoder: z-normalised raw patches of 8 samples
+→ a trained linear layer), `-bolt` (random-init Chronos-Bolt-tiny), `-pretrained-encoder` (Chronos-T5-tiny
+pre-trained here on UCI-HAR training windows by `sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder`).
 """
     doc.write_text(text)
     return doc

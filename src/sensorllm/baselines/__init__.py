@@ -7,7 +7,12 @@ up (unknown names raise with the list of known ones), :func:`list_baselines` lis
   :class:`~.nets.HARNet`, trained by :func:`sensorllm.baselines.train.run_baseline` (AdamW, early stopping on
   validation F1-macro).
 * ``features``: ``spec.build(seed=..., rate_hz=..., **model_args)`` returns an object with
-  ``fit(windows, labels)``, ``predict(windows)`` and ``save(path)`` (see :mod:`.features`).
+  ``fit(windows, labels)``, ``predict(windows)`` and ``save(path)`` (see :mod:`.features`). Optional: a
+  ``val=(windows, labels)`` parameter of ``fit`` (the harness then passes the validation split, for model
+  selection), ``fit_summary()`` (extras for ``metrics.json``; its ``history`` rows go to ``val_history.csv``
+  and its ``notes`` to the report), a classmethod ``load(path)`` (used by ``load_baseline_model``) and a
+  classmethod ``check_model_args(args)`` (validates ``--model-arg`` values before any data is read). The
+  Chronos feature baselines are in :mod:`.chronos_feats`.
 
 Model classes are named by ``"module:Class"`` and imported on use, so listing the registry stays cheap.
 See ``docs/baselines.md``.
@@ -71,7 +76,13 @@ class BaselineSpec:
         if unknown:
             raise ValueError(f"baseline {self.name!r} has no model argument(s) {', '.join(unknown)}; "
                              f"valid: {', '.join(sorted(defaults))}")
-        return {**defaults, **(model_args or {})}
+        resolved = {**defaults, **(model_args or {})}
+        # A model class may check its argument values up front (before any data is read): a classmethod
+        # ``check_model_args(args)`` that raises ValueError naming every bad value.
+        check = getattr(self.model_class(), "check_model_args", None)
+        if check is not None:
+            check(resolved)
+        return resolved
 
     def build(self, *args: Any, **model_args: Any) -> Any:
         """``torch``: ``build(num_channels, window, num_classes, **model_args)`` → a ``HARNet``.
@@ -148,6 +159,20 @@ register_baseline(BaselineSpec(
             "random forest",
     citation="classical HAR feature pipeline (e.g. Bulling et al., ACM CSUR 2014)",
 ))
-# Slot for `chronos-mlp` (frozen Chronos embeddings pooled over time, MLP head; SensorLLM paper Table 2). It
-# needs the Chronos encoder from sensorllm.model.encoder and is registered by that work, not here: a
-# `features`-kind spec (fit/predict on windows) or a `torch`-kind spec whose net wraps the frozen encoder.
+register_baseline(BaselineSpec(
+    name="chronos-mlp",
+    kind="features",
+    target="sensorllm.baselines.chronos_feats:ChronosMLP",
+    summary="frozen Chronos-T5 encoder per channel, mean-pooled over time, channels concatenated, "
+            "standardised, 1-hidden-layer MLP (early stopping on validation F1-macro)",
+    citation="SensorLLM paper Table 2 'Chronos+MLP' (Li et al., arXiv 2410.10624); "
+             "Chronos: Ansari et al. 2024",
+))
+register_baseline(BaselineSpec(
+    name="chronos-ncm",
+    kind="features",
+    target="sensorllm.baselines.chronos_feats:ChronosNCM",
+    summary="frozen Chronos-T5 features (as chronos-mlp), standardised and L2-normalised, cosine nearest "
+            "class mean (no training)",
+    citation="nearest-class-mean rule (Mensink et al., TPAMI 2013) on Chronos (Ansari et al. 2024) features",
+))

@@ -3,7 +3,8 @@
 Torch baselines: channels standardised with the train-set mean/std (computed once, stored in the weights),
 AdamW, optional class-weighted cross-entropy, optional mixup and centre loss, early stopping on validation
 F1-macro with ``patience``; the best state is kept and scored on the test split once. Feature baselines are
-fitted on the training windows and scored the same way.
+fitted on the training windows (those whose ``fit`` takes ``val=`` also get the validation split, for their
+own model selection) and scored the same way.
 
 A run directory holds ``config.json`` (every setting, the dataset and the command), ``val_history.csv``,
 ``model.safetensors``, ``test_predictions.npy`` and, from :func:`write_classification_report`,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import inspect
 import json
 import platform
 import shlex
@@ -106,9 +108,10 @@ def resolve_config(baseline: str, data: str, out: str, **given: Any) -> Baseline
     return BaselineConfig(baseline=spec.name, data=str(data), out=str(out), **values)
 
 
-# Settings that only the torch training loop reads.
+# Settings that only the torch training loop reads (``threads`` applies to every kind: feature models may run
+# torch too, e.g. the Chronos encoder).
 TORCH_ONLY = {"epochs", "batch_size", "lr", "weight_decay", "patience", "mixup_alpha", "center_loss",
-              "center_lr", "grad_clip", "device", "threads", "eval_batch_size"}
+              "center_lr", "grad_clip", "device", "eval_batch_size"}
 
 
 def command_line(cfg: BaselineConfig) -> str:
@@ -355,8 +358,17 @@ def _fit_torch(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, dat
     return (lambda w: predict(model, w, cfg.eval_batch_size, device)), extras
 
 
+def _fit_takes_val(model_class: type) -> bool:
+    """Whether a feature model's ``fit`` accepts ``val=(windows, labels)`` (it then does model selection)."""
+    return "val" in inspect.signature(model_class.fit).parameters
+
+
 def _fit_features(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, data: Splits, out: Path,
                   log: Callable[[str], None]) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+    if cfg.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     args = dict(cfg.model_args)
     if cfg.class_weights and "class_weight" in args and args["class_weight"] is None:
         args["class_weight"] = "balanced"
@@ -364,21 +376,33 @@ def _fit_features(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, 
     xtr, ytr = data.train
     log(f"{spec.name}: fitting on {len(xtr)} training windows")
     t0 = time.perf_counter()
-    model.fit(xtr, ytr)
+    use_val = data.val is not None and not cfg.no_val
+    if use_val and _fit_takes_val(type(model)):
+        model.fit(xtr, ytr, val=data.val)
+    else:
+        model.fit(xtr, ytr)
     train_time = time.perf_counter() - t0
     model.save(out / "model.safetensors")
     extras: dict[str, Any] = {"train_time_s": round(train_time, 3), "trainable_params": None,
                               "train_windows": len(xtr)}
     if hasattr(model, "num_nodes"):
         extras["tree_nodes"] = model.num_nodes()
-    if data.val is not None and not cfg.no_val:
+    summary = dict(model.fit_summary()) if hasattr(model, "fit_summary") else {}
+    history = summary.pop("history", None)  # per-epoch rows of models that train in epochs
+    extras.update(summary)  # may carry "notes" for the report (run_baseline pops them)
+    rows = [[r["epoch"], "" if r["train_loss"] is None else f"{r['train_loss']:.6f}",
+             "" if r["val_f1_macro"] is None else f"{r['val_f1_macro']:.6f}",
+             "" if r["val_accuracy"] is None else f"{r['val_accuracy']:.6f}", f"{r['seconds']:.2f}"]
+            for r in history or []]
+    if use_val:
         m = classification_metrics(data.val[1], model.predict(data.val[0]), ds.class_names)
         extras.update(val_f1_macro=m["f1_macro"], val_accuracy=m["accuracy"])
         log(f"val F1-macro {m['f1_macro']:.4f}  acc {m['accuracy']:.4f}")
+        rows = rows or [[1, "", f"{m['f1_macro']:.6f}", f"{m['accuracy']:.6f}", f"{train_time:.2f}"]]
+    if rows:
         with (out / "val_history.csv").open("w", newline="") as fh:
-            csv.writer(fh).writerows([["epoch", "train_loss", "val_f1_macro", "val_accuracy", "seconds"],
-                                      [1, "", f"{m['f1_macro']:.6f}", f"{m['accuracy']:.6f}",
-                                       f"{train_time:.2f}"]])
+            header = ["epoch", "train_loss", "val_f1_macro", "val_accuracy", "seconds"]
+            csv.writer(fh).writerows([header, *rows])
     return model.predict, extras
 
 
@@ -412,7 +436,7 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
     if (out / "metrics.json").exists() and not overwrite:
         raise ValueError(f"{out} already holds a finished run (metrics.json); pass --overwrite or pick --out")
     out.mkdir(parents=True, exist_ok=True)
-    need_val = spec.kind == "torch" and not cfg.no_val
+    need_val = not cfg.no_val and (spec.kind == "torch" or _fit_takes_val(spec.model_class()))
     data = load_splits(ds, cfg, need_val)
     config = {
         **dataclasses.asdict(cfg),
@@ -435,6 +459,7 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
     y_pred = predict_fn(data.test[0])
     np.save(out / "test_predictions.npy", np.asarray(y_pred, dtype=np.int64))
     metrics = classification_metrics(data.test[1], y_pred, ds.class_names)
+    model_notes = extras.pop("notes", [])
     metrics.update(baseline=spec.name, dataset=ds.name, split="test", seed=cfg.seed, **extras)
     params = extras.get("trainable_params")
     notes = [
@@ -447,6 +472,7 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
         notes.append(f"validation F1-macro {extras['val_f1_macro']:.4f}"
                      + (f" (best epoch {extras['best_epoch']} of {extras['epochs_run']})"
                         if "best_epoch" in extras else ""))
+    notes += model_notes
     notes.append(f"command: `{config['command']}`")
     report = write_classification_report(metrics, out, f"{spec.name} on {ds.name}: test split", notes)
     log(f"test F1-macro {metrics['f1_macro']:.4f}  accuracy {metrics['accuracy']:.4f}  -> {report}")
@@ -454,14 +480,18 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
 
 
 def load_baseline_model(run_dir: str | Path):
-    """The kept model of a finished run: a ``Standardized`` torch net in eval mode (loaded strictly), or a
-    numpy forest (:class:`~.features.ForestArrays`). Both map windows to class ids via ``predict``-style use:
-    torch models return logits from ``model(x)``, forests class ids from ``forest.predict(windows)``."""
+    """The kept model of a finished run: a ``Standardized`` torch net in eval mode (loaded strictly), a
+    numpy forest (:class:`~.features.ForestArrays`), or, for feature models whose class has a ``load``
+    classmethod (``chronos-mlp``, ``chronos-ncm``), that class's instance. Torch models return logits from
+    ``model(x)``; the others give class ids from ``model.predict(windows)``."""
     run = Path(run_dir)
     config = json.loads((run / "config.json").read_text())
     spec = get_baseline(config["baseline"])
     weights = run / "model.safetensors"
     if spec.kind == "features":
+        loader = getattr(spec.model_class(), "load", None)
+        if loader is not None:
+            return loader(weights)
         from .features import load_forest
 
         return load_forest(weights)

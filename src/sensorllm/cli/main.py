@@ -18,8 +18,10 @@ _COMMAND_MODULES = [
     "qa_cmd",
     "train_cmds",
     "eval_cmds",
+    "stream_cmd",
     "baseline_cmd",
     "demo_cmd",
+    "pretrain_cmd",
 ]
 
 

@@ -63,8 +63,8 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
     notes = [f"model: `{resolve_model_dir(model_path)}` (stage {extra.get('stage', '?')}, LLM "
              f"`{meta['config']['llm']['name']}`)", f"data: `{data_path}` split `{split}`"]
     if meta["encoder"].get("is_random_init"):
-        notes.append("the time-series encoder is a seeded RANDOM-INIT Chronos-T5 (no pretrained weights were "
-                     "available): these numbers do not measure the paper's pretrained-encoder setting")
+        notes.append(f"the time-series encoder is RANDOM-INIT (`{meta['encoder']['source']}`; no pretrained weights "
+                     "were available): these numbers do not measure the paper's pretrained-encoder setting")
     seed = int(extra.get("text_seed", 0))
     t = time.time()
     if model.head is not None:

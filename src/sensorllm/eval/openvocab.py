@@ -334,7 +334,8 @@ def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: S
     notes = [f"model: `{resolve_model_dir(model_path)}`", f"data: `{data_path}` split `{split}`", f"mode: {mode}",
              "labels: " + ", ".join(lab.name for lab in labels)]
     if meta["encoder"].get("is_random_init"):
-        notes.append("the time-series encoder is a seeded RANDOM-INIT Chronos-T5 (no pretrained weights here)")
+        notes.append(f"the time-series encoder is RANDOM-INIT (`{meta['encoder']['source']}`; no pretrained "
+                     "weights here): these numbers do not measure a pretrained encoder")
     report = write_classification_report(metrics, out, f"SensorLLM open-vocabulary on {data.name} ({split})",
                                          notes)
     print(f"{data.name} {split} ({mode}): accuracy {metrics['accuracy']:.4f}  F1-macro {metrics['f1_macro']:.4f}  "

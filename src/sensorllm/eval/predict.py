@@ -57,10 +57,22 @@ def read_recording(path: str | Path, channels: list[str]) -> np.ndarray:
     return out
 
 
+def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: float, extra: dict):
+    """The Stage-2 item of window number ``index`` of a recording (``w``: ``(window, C)`` in channel order):
+    its statistics text uses the per-window seed ``record_rng(text_seed, 2, "predict", index)`` and the text
+    settings the model was trained with, so ``predict`` and ``stream`` give a window the same text."""
+    from sensorllm.train.data import Stage2Item
+
+    text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", index),
+                       extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
+                       stat_digits=extra.get("stat_digits"))["text"]
+    return Stage2Item(index=index, series={c.name: w[:, j] for j, c in enumerate(channels)}, text=text,
+                      label=None)  # type: ignore[arg-type]
+
+
 def predict_file(model, meta: dict, path: str | Path, stride: int | None = None, batch_size: int = 8) -> pd.DataFrame:
     """Label and class probabilities for every sliding window of a recording."""
     from sensorllm.eval.classify import predict_proba
-    from sensorllm.train.data import Stage2Item
 
     if model.head is None:
         raise ValueError("this is a Stage-1 model (no classifier head): use `sensorllm describe`")
@@ -78,13 +90,7 @@ def predict_file(model, meta: dict, path: str | Path, stride: int | None = None,
     starts = np.arange(0, len(x) - window + 1, stride)
     keep = [s for s in starts if valid[s : s + window].all()]
     skipped = len(starts) - len(keep)
-    items = []
-    for i, s in enumerate(keep):
-        w = x[s : s + window]
-        text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", i),
-                           extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
-                           stat_digits=extra.get("stat_digits"))["text"]
-        items.append(Stage2Item(index=i, series={n: w[:, j] for j, n in enumerate(names)}, text=text, label=None))
+    items = [window_item(x[s : s + window], i, channels, rate, extra) for i, s in enumerate(keep)]
     probs, _ = predict_proba(model, items, batch_size) if items else (np.zeros((0, len(model.config.labels))), None)
     labels = list(model.config.labels)
     df = pd.DataFrame({"window": range(len(keep)), "start_s": np.asarray(keep) / rate,

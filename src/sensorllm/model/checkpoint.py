@@ -2,7 +2,8 @@
 
 A checkpoint directory holds two files::
 
-    weights.safetensors   projector.*            the projector MLP
+    weights.safetensors   projector.*            the projector MLP (+ projector.pooler.* for
+                                                 pool_mode='learned')
                           tokens.input_rows      (n_added, H) input-embedding rows of the added tokens
                           tokens.output_rows     (n_added, H) output rows (untied LLMs only)
                           head.weight            (K, H) Stage-2 classifier (models with labels)
@@ -285,8 +286,31 @@ def load_checkpoint(
     return model
 
 
+def _init_encoder_from_stage1(model: SensorLLM, s1: SensorLLMConfig, path: str | Path) -> bool:
+    """Copy a Stage-1-trained encoder (``encoder.*``, saved only when it trained) into ``model``.
+
+    A trained encoder is part of what Stage 2 starts from; it can only go into a Stage-2 model whose
+    encoder trains too (a frozen one is rebuilt from its config and not saved, so it would be lost).
+    Returns whether encoder weights were loaded.
+    """
+    if not s1.encoder.trainable:
+        return False
+    cfg = model.config
+    if not cfg.encoder.trainable or s1.encoder.kind != cfg.encoder.kind:
+        raise CheckpointError(
+            f"{path}: Stage 1 trained its {s1.encoder.kind!r} encoder; Stage 2 must use the same kind with "
+            f"encoder.trainable=true (this model: {cfg.encoder.kind!r}, trainable={cfg.encoder.trainable})"
+        )
+    enc = _sub(load_file(str(Path(path) / WEIGHTS_FILE)), "encoder.")
+    _check_keys(model.encoder.state_dict(), enc, f"{path} (encoder)")
+    model.encoder.load_state_dict(enc, strict=True)
+    model.encoder.invalidate_identity()
+    return True
+
+
 def init_from_stage1(model: SensorLLM, path: str | Path) -> list[str]:
-    """Start Stage 2 from a Stage-1 checkpoint: copy its projector, sensor-token rows and LoRA.
+    """Start Stage 2 from a Stage-1 checkpoint: copy its projector, sensor-token rows and LoRA (and the
+    encoder, when Stage 1 trained it).
 
     The base LLM, the encoder weights and the projector shape must match. Token rows are matched by
     token string; channels new in Stage 2 keep their mean initialisation (with a warning).
@@ -302,12 +326,16 @@ def init_from_stage1(model: SensorLLM, path: str | Path) -> list[str]:
         raise CheckpointError(
             f"{path}: Stage 1 used LLM {s1.llm.name!r} (seed {s1.llm.seed}), this model {cfg.llm.name!r}"
         )
+    loaded_encoder = _init_encoder_from_stage1(model, s1, path)
     if meta["encoder"]["identity"] != _encoder_identity(model):
         raise CheckpointError(f"{path}: Stage 1 used other encoder weights ({meta['encoder']['identity']})")
+    if s1.channel_markers != cfg.channel_markers:
+        raise CheckpointError(f"{path}: Stage 1 used channel_markers={s1.channel_markers}, this model "
+                              f"{cfg.channel_markers}; the token layout must be the same in both stages")
     if s1.projector.to_json() | {"dropout": 0} != cfg.projector.to_json() | {"dropout": 0}:
         raise CheckpointError(f"{path}: projector {s1.projector} differs from this model's {cfg.projector}")
     state = load_file(str(Path(path) / WEIGHTS_FILE))
-    loaded = ["projector"]
+    loaded = ["projector"] + (["encoder"] if loaded_encoder else [])
     proj = _sub(state, "projector.")
     _check_keys(model.projector.state_dict(), proj, f"{path} (projector)")
     model.projector.load_state_dict(proj, strict=True)

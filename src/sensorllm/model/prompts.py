@@ -4,8 +4,9 @@ Sensor block (both stages), channels in the model's channel order::
 
     Σ_c ( <c_start> <ts>×n_c <c_end> "\\n" )
 
-where ``n_c`` is the number of sensor embeddings of channel ``c`` (``min(L, context) + 1`` samples + EOS,
-divided by the pooling factor, rounded up).
+where ``n_c`` is the number of sensor embeddings of channel ``c`` (the encoder's ``num_tokens(L)``: for
+Chronos-T5 ``min(L, context) + 1`` samples + EOS, for patch encoders one per patch; divided by the pooling
+factor, rounded up).
 
 Stage 1 (alignment) is a chat: the tokenizer's own chat template renders
 ``[system, user = block + question, assistant = answer]``; tokenizers without a template get a plain
@@ -129,18 +130,24 @@ class SensorBatch:
 
 @dataclass(frozen=True)
 class SensorTokenCount:
-    """Placeholders for a series of ``length`` samples: ``ceil((min(length, context) + 1) / pool)``.
+    """Placeholders for a series of ``length`` samples:
+    ``ceil((ceil(min(length, context) / patch_size) + extra_tokens) / pool)``.
 
-    A small picklable callable (data-loader workers may receive the prompt builder).
+    The defaults (``patch_size=1, extra_tokens=1``) are Chronos-T5's one token per sample + EOS; patch
+    encoders set theirs (:class:`~sensorllm.model.encoder.SensorEncoder`). A small picklable callable
+    (data-loader workers may receive the prompt builder).
     """
 
     context_length: int
     pool: int = 1
+    patch_size: int = 1
+    extra_tokens: int = 1
 
     def __call__(self, length: int) -> int:
         if length < 1:
             raise ValueError(f"a series needs at least one sample, got length {length}")
-        return -(-(min(length, self.context_length) + 1) // self.pool)
+        n = -(-min(length, self.context_length) // self.patch_size) + self.extra_tokens
+        return -(-n // self.pool)
 
 
 @dataclass
@@ -155,6 +162,8 @@ class PromptBuilder:
         allow_truncation: accept series longer than ``context_length`` (the encoder keeps the last
             ``context_length`` samples); ``False`` raises instead.
         max_length: longest token sequence accepted by :meth:`collate` (``None`` = no limit).
+        channel_markers: write ``<c_start>``/``<c_end>`` around each channel's placeholders (``False``: bare
+            placeholder runs, the "without special tokens" ablation).
     """
 
     tokenizer: object
@@ -163,6 +172,7 @@ class PromptBuilder:
     context_length: int
     allow_truncation: bool = False
     max_length: int | None = None
+    channel_markers: bool = True
     _adds_bos: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
@@ -200,10 +210,11 @@ class PromptBuilder:
         return [c for c in self.layout.channel_names if c in series]
 
     def sensor_block(self, series: Mapping[str, np.ndarray]) -> str:
-        """``Σ_c(<c_start><ts>×n_c<c_end>\\n)`` over the example's channels in model order."""
+        """``Σ_c(<c_start><ts>×n_c<c_end>\\n)`` over the example's channels in model order (without markers:
+        ``Σ_c(<ts>×n_c\\n)``)."""
         parts = []
         for name in self.ordered_channels(series):
-            start, end = self.layout.channel_tokens[name]
+            start, end = self.layout.channel_tokens[name] if self.channel_markers else ("", "")
             n = self.tokens_per_series(len(series[name]))
             parts.append(f"{start}{self.layout.ts_token * n}{end}\n")
         return "".join(parts)

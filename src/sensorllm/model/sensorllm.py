@@ -32,7 +32,7 @@ from torch import nn
 from .cache import EmbeddingCache
 from .encoder import EncoderConfig, SensorEncoder, build_encoder
 from .llm import LLMConfig, apply_lora, load_llm, unwrap_llm
-from .projector import Projector, ProjectorConfig, pool_tokens, pooled_length
+from .projector import Projector, ProjectorConfig, pooled_length
 from .prompts import IGNORE_INDEX, PromptBuilder, SensorBatch, SensorTokenCount
 from .splice import splice_sensor_embeddings
 from .tokenizer import AllMissingError
@@ -70,6 +70,10 @@ class SensorLLMConfig:
         ts_token: the placeholder token string.
         allow_truncation: accept series longer than the encoder context (keeps the last samples).
         max_length: longest token sequence (``None`` = the LLM's ``max_position_embeddings``).
+        channel_markers: frame each channel's placeholders with its ``<c_start>``/``<c_end>`` tokens (the
+            paper). ``False`` is the paper's "without special tokens" ablation: channels follow each other
+            as bare placeholder runs separated by a newline, matched to the data by their order in the text
+            (the model's channel order), and no token row trains.
     """
 
     channels: tuple[str, ...]
@@ -80,6 +84,7 @@ class SensorLLMConfig:
     ts_token: str = TS_TOKEN
     allow_truncation: bool = False
     max_length: int | None = None
+    channel_markers: bool = True
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -99,6 +104,7 @@ class SensorLLMConfig:
             "ts_token": self.ts_token,
             "allow_truncation": self.allow_truncation,
             "max_length": self.max_length,
+            "channel_markers": self.channel_markers,
         }
 
     @classmethod
@@ -112,6 +118,7 @@ class SensorLLMConfig:
             ts_token=d["ts_token"],
             allow_truncation=d["allow_truncation"],
             max_length=d["max_length"],
+            channel_markers=d.get("channel_markers", True),  # checkpoints before the option had markers
         )
 
 
@@ -193,7 +200,8 @@ class SensorLLM(nn.Module):
         self.tokenizer = tokenizer
         self.layout = layout
         hf = unwrap_llm(llm)
-        self.token_rows = TokenRowMask(hf.get_input_embeddings(), layout.trainable_ids)
+        self.token_rows = TokenRowMask(hf.get_input_embeddings(),
+                                       layout.trainable_ids if config.channel_markers else ())
         # LoRA parameters = what peft left trainable right after wrapping (before anything else is unfrozen).
         self._lora_params = [p for p in llm.parameters() if p.requires_grad] if config.llm.lora else []
         self._uses_logits_to_keep = "logits_to_keep" in inspect.signature(hf.forward).parameters
@@ -203,17 +211,20 @@ class SensorLLM(nn.Module):
             tokenizer=tokenizer,
             layout=layout,
             tokens_per_series=SensorTokenCount(
-                encoder.tokenizer.config.context_length, config.projector.pool
+                encoder.context_length, config.projector.pool, encoder.patch_size, encoder.extra_tokens
             ),
-            context_length=encoder.tokenizer.config.context_length,
+            context_length=encoder.context_length,
             allow_truncation=config.allow_truncation,
             max_length=max_len,
+            channel_markers=config.channel_markers,
         )
-        ctx = encoder.tokenizer.config.context_length
-        for n in (1, 2, ctx, ctx + 3):  # the builder's picklable counter must agree with the encoder
+        ctx, patch = encoder.context_length, encoder.patch_size
+        for n in sorted({1, 2, max(1, patch - 1), patch, patch + 1, ctx, ctx + 3}):
+            # the builder's picklable counter must agree with the encoder's own num_tokens
             if self.prompts.tokens_per_series(n) != self.num_sensor_tokens(n):
                 raise RuntimeError(
-                    f"encoder {type(encoder).__name__} does not produce min(L, context) + 1 tokens"
+                    f"encoder {type(encoder).__name__}: num_tokens({n}) disagrees with "
+                    f"ceil(min(L, {ctx}) / {patch}) + {encoder.extra_tokens}"
                 )
 
     # ---- parts & trainability -------------------------------------------------------------------
@@ -235,7 +246,7 @@ class SensorLLM(nn.Module):
         return embeddings_are_tied(self.hf_model)
 
     def num_sensor_tokens(self, length: int) -> int:
-        """Placeholders for a series of ``length`` samples: ``ceil((min(length, context) + 1) / pool)``."""
+        """Placeholders for a series of ``length`` samples: ``ceil(encoder.num_tokens(length) / pool)``."""
         return pooled_length(self.encoder.num_tokens(length), self.config.projector.pool)
 
     def set_trainable(
@@ -267,7 +278,7 @@ class SensorLLM(nn.Module):
         for p in self._lora_params:
             p.requires_grad_(lora)
         self.encoder.requires_grad_(encoder)
-        if token_rows:
+        if token_rows and self.token_rows.row_ids:  # no rows to train without channel markers
             self.token_rows.enable()
         else:
             self.token_rows.disable()
@@ -312,16 +323,27 @@ class SensorLLM(nn.Module):
 
     # ---- sensor path ----------------------------------------------------------------------------
     def enable_cache(self, root: str | Path, dtype: torch.dtype = torch.float32) -> EmbeddingCache:
-        """Cache the frozen encoder's pooled outputs under ``root`` (refused for a trainable encoder)."""
+        """Cache the frozen encoder's outputs under ``root`` (refused for a trainable encoder).
+
+        Parameter-free pooling (``mean``, ``strided``) is applied before the cache, so entries are pooled;
+        ``learned`` pooling trains, so entries are the unpooled encoder outputs and pooling runs after the
+        cache. The namespace names which (:attr:`ProjectorConfig.cache_key`), so the two never mix.
+        """
         if self.config.encoder.trainable:
-            raise ValueError("an embedding cache needs a frozen encoder (EncoderConfig.trainable=False)")
-        namespace = f"{self.encoder.identity()}|pool={self.config.projector.pool}"
+            raise ValueError(
+                "an embedding cache needs a frozen encoder (EncoderConfig.trainable=False); the "
+                f"{self.config.encoder.kind!r} encoder here trains, so its outputs change every step"
+            )
+        namespace = f"{self.encoder.identity()}|{self.config.projector.cache_key}"
         self.cache = EmbeddingCache(root, namespace, dtype=dtype)
         return self.cache
 
-    def _encode_pooled(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
-        k = self.config.projector.pool
-        return [pool_tokens(e, k) for e in self.encoder.encode(series)]
+    def _encode_stored(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The cacheable part: encoder outputs, pooled here only when pooling has no parameters."""
+        encoded = self.encoder.encode(series)  # N × (T'_i + 1, d_enc)
+        if self.config.projector.pool_is_trainable:
+            return encoded
+        return self.projector.pool_series(encoded)
 
     def encode(
         self, series: Sequence[torch.Tensor], series_channel: Sequence[str], series_example: Sequence[int]
@@ -333,7 +355,8 @@ class SensorLLM(nn.Module):
             series_channel / series_example: names and example indices (for error messages).
 
         Returns:
-            ``N`` tensors ``(num_sensor_tokens(len_i), d_enc)`` on the encoder's device.
+            ``N`` tensors ``(num_sensor_tokens(len_i), d_enc)``: float32 on the encoder's device, or for
+            ``pool_mode='learned'`` on the projector's device and dtype (with gradients to the pooler).
 
         Raises:
             AllMissingError: a series has no finite sample (names the channel and example).
@@ -346,12 +369,16 @@ class SensorLLM(nn.Module):
         device = next(self.encoder.parameters()).device
         series = list(series)
         if self.cache is not None and not self.config.encoder.trainable:
-            out = self.cache.get_or_compute(series, self._encode_pooled)
-            return [e.to(device=device, dtype=torch.float32) for e in out]
-        if self.config.encoder.trainable:
-            return self._encode_pooled(series)
-        with torch.no_grad():
-            return self._encode_pooled(series)
+            out = self.cache.get_or_compute(series, self._encode_stored)
+            stored = [e.to(device=device, dtype=torch.float32) for e in out]
+        elif self.config.encoder.trainable:
+            stored = self._encode_stored(series)
+        else:
+            with torch.no_grad():
+                stored = self._encode_stored(series)
+        if self.config.projector.pool_is_trainable:
+            return self.projector.pool_series(stored)  # N × (num_sensor_tokens, d_enc), after the cache
+        return stored
 
     def project(self, encoded: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """``N × (n_i, d_enc)`` → ``N × (n_i, H)`` (one projector call over all tokens)."""
@@ -369,7 +396,8 @@ class SensorLLM(nn.Module):
         encoded = self.encode(batch.series, batch.series_channel, batch.series_example)
         projected = self.project(encoded)
         return splice_sensor_embeddings(
-            text, batch.input_ids, projected, batch.series_example, batch.series_channel, self.layout
+            text, batch.input_ids, projected, batch.series_example, batch.series_channel, self.layout,
+            channel_markers=self.config.channel_markers,
         )
 
     # ---- Stage 1 ----------------------------------------------------------------------------------

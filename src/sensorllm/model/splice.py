@@ -11,6 +11,10 @@ the example index and channel name:
 - every channel whose tokens appear in the text has data, and no channel is given twice,
 - no ``<ts>`` lies outside a channel run, and channel names are known to the layout.
 
+Without channel markers (``SensorLLMConfig.channel_markers=False``, the paper's "without special tokens"
+ablation) a sequence holds bare runs ``<ts>×n_c``; the ``j``-th run belongs to the example's ``j``-th
+channel in the model's channel order, and the same counts are checked.
+
 The replacement is an out-of-place ``index_put``, so gradients reach every channel's embeddings.
 """
 
@@ -22,7 +26,7 @@ import torch
 
 from .tokens import TokenLayout
 
-__all__ = ["SpliceError", "channel_spans", "splice_sensor_embeddings"]
+__all__ = ["SpliceError", "channel_spans", "placeholder_runs", "splice_sensor_embeddings"]
 
 
 class SpliceError(ValueError):
@@ -82,6 +86,41 @@ def channel_spans(ids: Sequence[int], layout: TokenLayout, example: int = 0) -> 
     return spans
 
 
+def placeholder_runs(ids: Sequence[int], layout: TokenLayout) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive placeholders in one sequence, in text order: ``(first position, count)``.
+
+    Used without channel markers (the "without special tokens" ablation), where runs are the only structure.
+    """
+    runs: list[tuple[int, int]] = []
+    for pos, tok in enumerate(ids):
+        if tok != layout.ts_id:
+            continue
+        if runs and runs[-1][0] + runs[-1][1] == pos:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((pos, 1))
+    return runs
+
+
+def _unmarked_spans(ids: Sequence[int], layout: TokenLayout, names: Sequence[str], example: int
+                    ) -> dict[str, tuple[int, int]]:
+    """Channel → span without markers: the ``j``-th placeholder run belongs to the ``j``-th channel of the
+    example in the model's channel order (the order :class:`~.prompts.PromptBuilder` writes them)."""
+    start_of = layout.start_to_channel()
+    end_ids = {e for _, e in layout.channels.values()}
+    marked = [pos for pos, tok in enumerate(ids) if tok in start_of or tok in end_ids]
+    if marked:
+        raise SpliceError(f"example {example}: channel marker tokens at {marked[:5]} in a model without markers")
+    runs = placeholder_runs(ids, layout)
+    order = [c for c in layout.channel_names if c in names]
+    if len(runs) != len(order):
+        raise SpliceError(
+            f"example {example}: {len(runs)} placeholder runs in the text but data for {len(order)} channels "
+            f"{order}"
+        )
+    return dict(zip(order, runs, strict=True))
+
+
 def splice_sensor_embeddings(
     text_embeds: torch.Tensor,
     input_ids: torch.Tensor,
@@ -89,6 +128,7 @@ def splice_sensor_embeddings(
     series_example: Sequence[int],
     series_channel: Sequence[str],
     layout: TokenLayout,
+    channel_markers: bool = True,
 ) -> torch.Tensor:
     """Replace the placeholders with sensor embeddings.
 
@@ -99,6 +139,8 @@ def splice_sensor_embeddings(
         series_example: ``N`` example indices (which row of the batch series ``i`` belongs to).
         series_channel: ``N`` channel names.
         layout: token layout (channel name → start/end ids).
+        channel_markers: the text frames each channel with its start/end tokens (default). ``False``:
+            bare placeholder runs, assigned to the example's channels in the model's channel order.
 
     Returns:
         ``(B, S, H)``: ``text_embeds`` with every channel's placeholders replaced (out of place).
@@ -129,7 +171,8 @@ def splice_sensor_embeddings(
     values: list[torch.Tensor] = []
     ids_list = input_ids.tolist()
     for b in range(B):
-        spans = channel_spans(ids_list[b], layout, example=b)
+        spans = (channel_spans(ids_list[b], layout, example=b) if channel_markers
+                 else _unmarked_spans(ids_list[b], layout, list(given[b]), example=b))
         if set(spans) != set(given[b]):
             missing = sorted(set(spans) - set(given[b]))
             extra = sorted(set(given[b]) - set(spans))

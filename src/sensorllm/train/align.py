@@ -78,7 +78,7 @@ def run_align(cfg: Stage1Config) -> dict:
     print("trainable:", model.trainable_summary(), flush=True)
 
     def make_batch(idx: np.ndarray):
-        return model.prompts.collate([_example(model, train[i], train[i].answer) for i in idx]).to(acc.device)
+        return model.prompts.collate([_example(model, train[i], train[i].answer) for i in idx])
 
     def loss_fn(m, batch):
         return m(batch, stage=1).loss
@@ -95,6 +95,8 @@ def run_align(cfg: Stage1Config) -> dict:
     result = train_loop(
         model=model, accelerator=acc, n_examples=len(train), make_batch=make_batch, loss_fn=loss_fn,
         optim=cfg.optim, run=cfg.run, out_dir=out, save_extra=extra, validate=validate if val else None,
+        lengths=(np.array([len(_example(model, it, it.answer).input_ids) for it in train])
+                 if cfg.optim.group_by_length else None),
     )
     last = sorted((out / "checkpoints").glob("step-*"))[-1]
     publish_model(last / "model", out / "model")

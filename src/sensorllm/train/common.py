@@ -58,13 +58,18 @@ def build_model(cfg: Any, data: PreparedDataset, labels: bool) -> SensorLLM:
         projector=cfg.projector,
         labels=tuple(data.class_names) if labels else None,
         max_length=cfg.max_length,
+        channel_markers=cfg.channel_markers,
     )
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
+    print(f"encoder: {model.encoder.describe()}", flush=True)
     if not cfg.encoder.trainable:
         model.enable_cache(embedding_cache_dir(cfg))
-    if cfg.encoder.pretrained is None:
-        print(f"note: the time-series encoder is a seeded RANDOM-INIT Chronos-T5-{cfg.encoder.size} "
-              f"(seed {cfg.encoder.seed}), not pretrained weights; results must say so", flush=True)
+    else:
+        print("note: the encoder trains, so the embedding cache is bypassed (its outputs change every step)",
+              flush=True)
+    if model.encoder.is_random_init:
+        print(f"note: the time-series encoder has no pretrained weights ({model.encoder.source}); "
+              "results must say so", flush=True)
     return model
 
 

@@ -77,6 +77,8 @@ class OptimConfig:
     batch_size: int = 4
     grad_accum: int = 8
     grad_clip: float = 1.0
+    # micro-batches of similar token length (less padding); used where a stage knows lengths (Stage 1)
+    group_by_length: bool = True
 
 
 @dataclass
@@ -87,7 +89,7 @@ class RunConfig:
     eval_every: int = 200  # optimiser steps between validation runs
     save_every: int = 200  # optimiser steps between checkpoints
     resume: bool = True  # continue from the last checkpoint in out_dir
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader worker processes that build (tokenise, collate) batches ahead of the step
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     tensorboard: bool = False
     cache_dir: str | None = None  # frozen-encoder embedding cache (None = $SENSORLLM_CACHE/embeddings)
@@ -105,6 +107,8 @@ class StageConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     max_length: int | None = None  # longest token sequence (None = the LLM's limit)
+    # <c_start>/<c_end> around each channel's sensor tokens (paper); false = "without special tokens" ablation
+    channel_markers: bool = True
 
 
 @dataclass

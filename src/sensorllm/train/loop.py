@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from .config import OptimConfig, RunConfig
 from .state import load_latest_training_state, save_training_state
 
-__all__ = ["LoopResult", "train_loop", "micro_batch_indices", "CsvLogger"]
+__all__ = ["LoopResult", "train_loop", "epoch_order", "micro_batch_indices", "MicroBatches", "CsvLogger"]
 
 
 @dataclass
@@ -67,18 +68,64 @@ class CsvLogger:
             self.tb.close()
 
 
-def micro_batch_indices(n: int, batch_size: int, seed: int, micro: int, rank: int = 0, world: int = 1) -> np.ndarray:
+def _identity(x: Any) -> Any:
+    return x
+
+
+def epoch_order(n: int, per_micro: int, seed: int, epoch: int, lengths: np.ndarray | None = None,
+                group: int = 32) -> np.ndarray:
+    """The order in which one epoch visits ``range(n)``.
+
+    A seeded permutation. With ``lengths`` (tokens per example) examples are grouped by length so that a
+    micro-batch holds sequences of similar length and little padding: the permutation is cut into chunks of
+    ``group`` micro-batches, each chunk is sorted by length, cut into micro-batches, and the micro-batches of the
+    whole epoch are shuffled again (so long and short batches alternate at random, not in one sweep).
+    """
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    if lengths is None:
+        return perm
+    lengths = np.asarray(lengths)
+    if lengths.shape != (n,):
+        raise ValueError(f"lengths has shape {lengths.shape}, expected ({n},)")
+    chunk = per_micro * group
+    parts = [c[np.argsort(-lengths[c], kind="stable")] for c in np.split(perm, range(chunk, n, chunk))]
+    order = np.concatenate(parts)
+    nb = n // per_micro
+    blocks = order[: nb * per_micro].reshape(nb, per_micro)[np.random.default_rng([seed, epoch, 1]).permutation(nb)]
+    return np.concatenate([blocks.ravel(), order[nb * per_micro :]])
+
+
+def micro_batch_indices(n: int, batch_size: int, seed: int, micro: int, rank: int = 0, world: int = 1,
+                        lengths: np.ndarray | None = None) -> np.ndarray:
     """Example indices of global micro-batch ``micro`` for process ``rank``.
 
-    Each epoch is a seeded permutation of ``range(n)``; micro-batches walk through it, so a resumed run
+    Each epoch is :func:`epoch_order` of ``range(n)``; micro-batches walk through it, so a resumed run
     continues with exactly the batches an uninterrupted one would have used.
     """
     per_micro = batch_size * world
     per_epoch = max(1, n // per_micro)
     epoch, pos = divmod(micro, per_epoch)
-    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    order = epoch_order(n, per_micro, seed, epoch, lengths)
     start = pos * per_micro + rank * batch_size
-    return perm[start : start + batch_size]
+    return order[start : start + batch_size]
+
+
+class MicroBatches(torch.utils.data.Dataset):
+    """Micro-batches ``first, first+1, …`` of a run as a dataset, so a ``DataLoader`` can build them ahead of
+    the training step in worker processes (``run.num_workers``). Item ``j`` is ``make_batch`` of the example
+    indices of micro-batch ``first + j``: the same batches in the same order for any number of workers."""
+
+    def __init__(self, make_batch: Callable[[np.ndarray], Any], n_examples: int, batch_size: int, seed: int,
+                 first: int, count: int, rank: int, world: int, lengths: np.ndarray | None) -> None:
+        self.make_batch, self.n, self.bs, self.seed = make_batch, n_examples, batch_size, seed
+        self.first, self.count, self.rank, self.world, self.lengths = first, count, rank, world, lengths
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, j: int) -> tuple[int, Any]:
+        idx = micro_batch_indices(self.n, self.bs, self.seed, self.first + j, self.rank, self.world, self.lengths)
+        return len(idx), self.make_batch(idx)
 
 
 def total_steps(n_examples: int, optim: OptimConfig, world: int = 1) -> int:
@@ -102,16 +149,20 @@ def train_loop(
     validate: Callable[[], dict] | None = None,
     metric: str | None = None,
     on_best: Callable[[dict, int], None] | None = None,
+    lengths: np.ndarray | None = None,
 ) -> LoopResult:
     """Train ``model`` (its trainable parameters) for ``optim`` steps.
 
     Args:
-        make_batch: example indices → batch for ``loss_fn``.
+        make_batch: example indices → batch for ``loss_fn`` (on the CPU; the loop moves it to the device). With
+            ``run.num_workers > 0`` it runs in worker processes, ahead of the step that uses it.
         loss_fn: (prepared model, batch) → scalar loss.
         validate: returns a dict of validation numbers (called every ``run.eval_every`` steps and at the end).
         metric: key of ``validate``'s dict to maximise for model selection (``None`` = no selection).
         on_best: called with (val dict, step) when ``metric`` improves (e.g. to save the best model).
         save_extra: JSON-able info stored with each checkpoint.
+        lengths: tokens per example; with ``optim.group_by_length`` micro-batches group similar lengths
+            (less padding; see :func:`epoch_order`).
     """
     from transformers import get_scheduler
 
@@ -155,17 +206,23 @@ def train_loop(
             if on_best is not None and accelerator.is_main_process:
                 on_best(res, step)
 
+    first = state["step"] * optim.grad_accum
+    if run.num_workers > 0:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # fast tokenizers in forked workers
+    micro_batches = iter(torch.utils.data.DataLoader(
+        MicroBatches(make_batch, n_examples, optim.batch_size, run.seed, first, steps * optim.grad_accum - first,
+                     accelerator.process_index, accelerator.num_processes,
+                     lengths if optim.group_by_length else None),
+        batch_size=None, shuffle=False, num_workers=run.num_workers, collate_fn=_identity))
     while state["step"] < steps:
         step = state["step"]
-        for a in range(optim.grad_accum):
-            idx = micro_batch_indices(n_examples, optim.batch_size, run.seed, step * optim.grad_accum + a,
-                                      accelerator.process_index, accelerator.num_processes)
-            batch = make_batch(idx)
-            loss = loss_fn(model, batch) / optim.grad_accum
+        for _ in range(optim.grad_accum):
+            n_idx, batch = next(micro_batches)
+            loss = loss_fn(model, batch.to(accelerator.device)) / optim.grad_accum
             accelerator.backward(loss)
             running += float(loss.detach()) * optim.grad_accum
             n_micro += 1
-            seen += len(idx)
+            seen += n_idx
         if optim.grad_clip and optim.grad_clip > 0:
             accelerator.clip_grad_norm_(trainable, optim.grad_clip)
         opt.step()

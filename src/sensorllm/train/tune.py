@@ -50,7 +50,7 @@ def run_tune(cfg: Stage2Config) -> dict:
 
     def make_batch(idx: np.ndarray):
         exs = [model.prompts.stage2(train[i].series, text=train[i].text, label=train[i].label) for i in idx]
-        return model.prompts.collate(exs).to(acc.device)
+        return model.prompts.collate(exs)
 
     def loss_fn(m, batch):
         return m(batch, stage=2, class_weights=weights).loss

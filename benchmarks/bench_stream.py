@@ -1,0 +1,114 @@
+"""Streaming latency and real-time factor of `sensorllm stream` on a replayed UCI-HAPT recording (CPU).
+
+Builds (once) an UNTRAINED Stage-2 model for speed measurements, SmolLM2-135M + random-init Chronos-T5-tiny +
+paper projector with k = 8 pooling, saved with the metadata `sensorllm tune` writes (``checkpoint_extra`` of
+configs/demo/stage2.yaml on the prepared UCI-HAR data). Its labels are meaningless; its speed is that of a
+trained model of the same shape. Then it cuts the first ``--seconds`` of one raw UCI-HAPT experiment
+(acc + gyro, 50 Hz) into a CSV and replays it through :func:`sensorllm.eval.stream.replay`, the code behind
+`sensorllm stream --replay`, as fast as possible (``--speed 0``) and at real time (``--speed 1``).
+
+    python benchmarks/bench_stream.py --out runs/stream-bench --seconds 120 --realtime-seconds 60
+
+Prints per run: decisions, latency median / p95 / max (ms), processing time (wall and process CPU) and the
+real-time factor (signal seconds per processing second), and the equivalent `sensorllm stream` command.
+CPU time is printed because the development machine is shared: with one torch thread, signal seconds per
+CPU second is what a dedicated core would sustain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sensorllm.datasets import get_dataset_spec
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo" / "stage2.yaml"
+
+
+def build_untrained_model(out: Path, data: str) -> Path:
+    """Save an untrained Stage-2 SmolLM2-135M / Chronos-T5-tiny (k = 8) checkpoint to ``out/model``."""
+    from sensorllm.model.checkpoint import save_checkpoint
+    from sensorllm.train.common import build_model, checkpoint_extra, open_data
+    from sensorllm.train.config import Stage2Config, load_config
+
+    model_dir = out / "model"
+    if (model_dir / "config.json").is_file():
+        return model_dir
+    cfg = load_config(Stage2Config, CONFIG, [f"data.prepared={data}", "init_from=null", f"run.out_dir={out}",
+                                             f"run.cache_dir={out / 'cache'}", "llm.name=smollm2-135m",
+                                             "projector.pool=8", "encoder.size=tiny"])
+    ds = open_data(cfg)
+    model = build_model(cfg, ds, labels=True)
+    save_checkpoint(model, model_dir, extra={**checkpoint_extra(cfg, ds, "stage2", init_from=None),
+                                            "note": "untrained, for speed measurements only"})
+    return model_dir
+
+
+def write_recording(raw: Path, exp: str, seconds: float, path: Path) -> Path:
+    """The first ``seconds`` of experiment ``exp`` (e.g. ``exp01_user01``) as a CSV named by channel."""
+    spec = get_dataset_spec("uci-har")
+
+    def load(kind: str) -> np.ndarray:
+        with gzip.open(raw / f"{kind}_{exp}.txt.gz", "rt") as fh:
+            return np.loadtxt(fh)
+
+    x = np.concatenate([load("acc"), load("gyro")], axis=1)[: int(seconds * spec.rate_hz)]
+    pd.DataFrame(x, columns=[c.name for c in spec.channels]).to_csv(path, index=False)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="runs/stream-bench")
+    ap.add_argument("--data", default="runs/uci-har/data",
+                    help="prepared UCI-HAR (for the checkpoint metadata)")
+    ap.add_argument("--raw", default="/work/shared/datasets/UCI-HAPT/RawData")
+    ap.add_argument("--exp", default="exp01_user01")
+    ap.add_argument("--seconds", type=float, default=120.0, help="recording replayed at --speed 0")
+    ap.add_argument("--realtime-seconds", type=float, default=60.0,
+                    help="its first part replayed at --speed 1 (0 = skip)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model_dir = build_untrained_model(out, args.data)
+    fast = out / f"{args.exp}_{args.seconds:g}s.csv"
+    runs = [(0.0, write_recording(Path(args.raw), args.exp, args.seconds, fast))]
+    if args.realtime_seconds > 0:
+        rt = out / f"{args.exp}_{args.realtime_seconds:g}s.csv"
+        runs.append((1.0, write_recording(Path(args.raw), args.exp, args.realtime_seconds, rt)))
+
+    from sensorllm.eval.evaluate import load_model
+    from sensorllm.eval.stream import StreamClassifier, format_summary, replay
+
+    t = time.perf_counter()
+    model, meta = load_model(model_dir)
+    mc = meta["config"]
+    print(f"model {model_dir}: {mc['llm']['name']}, Chronos-T5-{mc['encoder']['size']} "
+          f"(random-init {meta['encoder']['is_random_init']}), pool k = {mc['projector']['pool']}, "
+          f"UNTRAINED; loaded in {time.perf_counter() - t:.1f} s; torch threads {torch.get_num_threads()}; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    StreamClassifier(model, meta).push(np.zeros((int(meta["extra"]["window"]), 6)))  # warm-up
+    for speed, path in runs:
+        clf = StreamClassifier(model, meta)
+        print(f"\n$ sensorllm stream --model {model_dir} --replay {path} --speed {speed:g} "
+              f"--threads {args.threads}")
+        print(f"window {clf.window} samples, hop {clf.hop} samples "
+              f"({clf.hop / clf.rate_hz:g} s at {clf.rate_hz:g} Hz)")
+        s = replay(clf, path, speed, lambda d: None)
+        print(format_summary(s))
+        cpu_ms = 1000 * s["cpu_s"] / max(1, s["decisions"])
+        print(f"CPU time per decision {cpu_ms:.0f} ms; signal s per CPU s {s['signal_s'] / s['cpu_s']:.2f}x "
+              "(what one dedicated core would sustain)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,687 @@
+"""Frozen Chronos embeddings as window features: the paper's "Chronos+MLP" baseline and a nearest-class-mean
+one.
+
+:class:`ChronosWindowFeatures` maps windows ``(N, T, C)`` to features ``(N, C * d)``: every channel of every
+window is encoded separately by the frozen Chronos-T5 encoder (``sensorllm.model.encoder.build_encoder``),
+the encoder outputs are **mean-pooled over the sample positions**, and the channels are concatenated in
+their order (columns ``c*d … (c+1)*d - 1`` are channel ``c``).
+
+Pooling choice: the mean runs over the ``T'`` sample positions only, and only over the observed (finite)
+ones; the EOS position is left out by default, because it is not a time step but a summary slot whose value a
+frozen, possibly random encoder gives no special meaning. ``include_eos=True`` adds it to the mean (then the
+mean runs over ``T' + 1`` positions). The choice is part of the cache namespace, so the two never mix.
+
+With ``cache_dir`` the pooled vector of each series is stored by ``sensorllm.model.cache.EmbeddingCache``
+(namespace = encoder weight fingerprint + tokeniser + pooling), so a second run, another seed or the other
+classifier reads the features back instead of running the encoder again.
+
+Two classifiers on top, registered as baselines of the ``features`` kind:
+
+* ``chronos-mlp`` (:class:`ChronosMLP`): features standardised with the training mean/std, an MLP with one
+  hidden ReLU layer and dropout, AdamW, early stopping on validation F1-macro (the harness's model-selection
+  rule; the test split is never seen during fitting).
+* ``chronos-ncm`` (:class:`ChronosNCM`): standardised features, L2-normalised, one mean per class; a window
+  gets the class whose mean has the highest cosine similarity. Nothing is trained.
+
+:func:`fit_class_means` / :func:`predict_class_means` are the nearest-class-mean rule on any feature matrix,
+for few-shot use elsewhere. Fitted models are saved as safetensors with a JSON metadata block (no pickle) and
+rebuilt by ``Class.load(path)``, which checks that the rebuilt encoder has the same weight fingerprint.
+
+Without ``pretrained`` the encoder is a seeded **random initialisation** (the only one available offline);
+such features measure the pipeline, not Chronos, and every report says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from sensorllm.model.encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder
+
+__all__ = [
+    "ChronosWindowFeatures",
+    "ChronosMLP",
+    "ChronosNCM",
+    "fit_class_means",
+    "predict_class_means",
+    "class_mean_scores",
+]
+
+_MEMO_SIZE = 4  # feature matrices kept in memory per featuriser (train, val, test: no re-encoding in one run)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Features
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class ChronosWindowFeatures:
+    """Windows ``(N, T, C)`` → frozen-encoder features ``(N, C * d_model)`` float32.
+
+    Args:
+        encoder: the encoder's config (frozen is enforced: ``trainable`` must be False).
+        include_eos: add the EOS position to the time mean (default: sample positions only).
+        cache_dir: directory of an :class:`~sensorllm.model.cache.EmbeddingCache`; ``None`` = no disk cache.
+        chunk_windows: windows per encoder chunk (bounds memory; one progress-bar step each).
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
+        progress: show a tqdm bar while encoding.
+
+    Raises:
+        ValueError: a trainable encoder config, or ``chunk_windows < 1``.
+    """
+
+    def __init__(self, encoder: EncoderConfig, *, include_eos: bool = False,
+                 cache_dir: str | Path | None = None, chunk_windows: int = 256, device: str = "auto",
+                 progress: bool = True) -> None:
+        if encoder.trainable:
+            raise ValueError("ChronosWindowFeatures needs a frozen encoder (EncoderConfig.trainable=False)")
+        if chunk_windows < 1:
+            raise ValueError(f"chunk_windows must be >= 1, got {chunk_windows}")
+        self.encoder_config = encoder
+        self.include_eos = include_eos
+        self.chunk_windows = chunk_windows
+        self.progress = progress
+        self.device = _device(device)
+        self.encoder: SensorEncoder = build_encoder(encoder).to(self.device).eval()
+        self.cache = None
+        if cache_dir is not None:
+            from sensorllm.model.cache import EmbeddingCache
+
+            self.cache = EmbeddingCache(cache_dir, self.namespace)
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def d_model(self) -> int:
+        return int(self.encoder.d_model)
+
+    @property
+    def pooling(self) -> str:
+        """Human-readable pooling rule (also part of the cache namespace)."""
+        if self.include_eos:
+            return "mean over observed samples + EOS"
+        return "mean over observed samples (no EOS)"
+
+    @property
+    def namespace(self) -> str:
+        """Cache namespace: encoder weights and tokeniser (``identity()``) plus the pooling rule."""
+        return f"{self.encoder.identity()}|pool=time-mean{'+eos' if self.include_eos else ''}"
+
+    @property
+    def is_random_init(self) -> bool:
+        return bool(self.encoder.is_random_init)
+
+    @property
+    def source(self) -> str:
+        return str(self.encoder.source)
+
+    def _pool(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Encode ``series`` (1-D each) and mean-pool every output over time → ``(1, d)`` each.
+
+        The encoder gives ``num_tokens(L)`` rows: the sample (or patch) positions, then ``extra_tokens``
+        (Chronos-T5: EOS). With one position per sample, missing (non-finite) samples are left out of the
+        mean.
+        """
+        extra = int(getattr(self.encoder, "extra_tokens", 1))
+        per_sample = int(getattr(self.encoder, "patch_size", 1)) == 1
+        out = []
+        for s, emb in zip(series, self.encoder.encode(series), strict=True):  # emb: (n_pos + extra, d)
+            n_pos = emb.shape[0] - extra
+            mask = emb.new_ones(n_pos)
+            if per_sample:
+                mask = torch.isfinite(s[-n_pos:]).to(emb.device, emb.dtype)  # (n_pos,) observed samples
+            if self.include_eos:
+                mask = torch.cat([mask, mask.new_ones(extra)])
+            else:
+                emb = emb[:n_pos]
+            out.append(((emb * mask[:, None]).sum(0) / mask.sum()).unsqueeze(0).cpu())  # (1, d)
+        return out
+
+    @staticmethod
+    def _check(windows: np.ndarray, channel_names: Sequence[str] | None, what: str) -> np.ndarray:
+        w = np.asarray(windows)
+        if w.ndim != 3:
+            raise ValueError(f"{what}: expected windows of shape (N, T, C), got {w.shape}")
+        if not np.issubdtype(w.dtype, np.floating):
+            raise ValueError(f"{what}: expected float windows, got dtype {w.dtype}")
+        if channel_names is not None and len(channel_names) != w.shape[2]:
+            raise ValueError(f"{what}: {w.shape[2]} channels but {len(channel_names)} channel names")
+        empty = ~np.isfinite(w).any(axis=1)  # (N, C): a series with nothing to encode
+        if empty.any():
+            n, c = (int(i) for i in np.argwhere(empty)[0])
+            name = f" ({channel_names[c]!r})" if channel_names is not None else ""
+            raise ValueError(f"{what}: window {n}, channel {c}{name} has no finite sample (all NaN/inf); "
+                             f"{int(empty.sum())} such series in total")
+        return w
+
+    def __call__(self, windows: np.ndarray, channel_names: Sequence[str] | None = None,
+                 what: str = "windows") -> np.ndarray:
+        """Features of ``windows``.
+
+        Args:
+            windows: ``(N, T, C)`` float array; NaN/inf samples are missing and left out of the mean.
+            channel_names: optional names, only for error messages.
+            what: what the windows are (``"train windows"``), for messages and the progress bar.
+
+        Returns:
+            ``(N, C * d_model)`` float32; channel ``c`` occupies columns ``c*d … (c+1)*d - 1``.
+
+        Raises:
+            ValueError: wrong shape or dtype, or a channel of a window without any finite sample (names both).
+        """
+        w = self._check(windows, channel_names, what)
+        n, _, c = w.shape
+        d = self.d_model
+        key = hashlib.sha256(str((w.shape, w.dtype.str)).encode()
+                             + np.ascontiguousarray(w).tobytes()).hexdigest()
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return self._memo[key].copy()
+        from tqdm import tqdm
+
+        feats = np.zeros((n, c * d), dtype=np.float32)
+        bar = tqdm(total=n, desc=f"chronos features: {what}", unit="win", file=sys.stderr,
+                   disable=not self.progress or n == 0, mininterval=5.0)
+        with torch.inference_mode():
+            for start in range(0, n, self.chunk_windows):
+                chunk = torch.from_numpy(np.ascontiguousarray(w[start:start + self.chunk_windows]))  # (b,T,C)
+                series = [chunk[i, :, j] for i in range(len(chunk)) for j in range(c)]  # window-major
+                pooled = (self.cache.get_or_compute(series, self._pool) if self.cache is not None
+                          else self._pool(series))
+                block = torch.cat(pooled, dim=0).to(torch.float32).reshape(len(chunk), c * d)  # (b, C*d)
+                feats[start:start + len(chunk)] = block.numpy()
+                bar.update(len(chunk))
+        bar.close()
+        self._memo[key] = feats.copy()
+        while len(self._memo) > _MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return feats
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Nearest class mean (public helpers)
+
+
+def _l2_normalise(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norm > 1e-12, norm, 1.0)
+
+
+def fit_class_means(features: np.ndarray, labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:
+    """One unit-length mean direction per class, for cosine nearest-class-mean classification.
+
+    Every feature row is L2-normalised, rows are averaged per class, and each mean is L2-normalised again.
+    Standardise the features beforehand if their columns have very different scales (the ``chronos-ncm``
+    baseline does, with training statistics).
+
+    Args:
+        features: ``(N, D)`` finite feature matrix.
+        labels: ``(N,)`` integer class ids in ``[0, num_classes)``.
+        num_classes: ``K``; default ``max(labels) + 1``.
+
+    Returns:
+        ``(K, D)`` float32 means; a class without any row gets a row of NaN (it is never predicted).
+
+    Raises:
+        ValueError: shape mismatch, non-finite features, negative or out-of-range labels, no rows.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels)
+    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+        raise ValueError(f"expected features (N, D) and labels (N,), got {x.shape} and {y.shape}")
+    if len(y) == 0:
+        raise ValueError("fit_class_means needs at least one labelled row")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"features row {int(np.argwhere(~np.isfinite(x))[0, 0])} has a non-finite value")
+    k = int(y.max()) + 1 if num_classes is None else int(num_classes)
+    if y.min() < 0 or y.max() >= k:
+        raise ValueError(f"labels must lie in [0, {k}), got min {int(y.min())} and max {int(y.max())}")
+    xn = _l2_normalise(x)
+    sums = np.zeros((k, x.shape[1]))
+    np.add.at(sums, y, xn)
+    counts = np.bincount(y, minlength=k)
+    means = np.full((k, x.shape[1]), np.nan)
+    seen = counts > 0
+    means[seen] = _l2_normalise(sums[seen] / counts[seen, None])
+    return means.astype(np.float32)
+
+
+def class_mean_scores(features: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Cosine similarity ``(N, K)`` of every row to every class mean (classes without a mean: ``-inf``)."""
+    x = np.asarray(features, dtype=np.float64)
+    m = np.asarray(means, dtype=np.float64)
+    if x.ndim != 2 or m.ndim != 2 or x.shape[1] != m.shape[1]:
+        raise ValueError(f"expected features (N, D) and means (K, D) with the same D, "
+                         f"got {x.shape} and {m.shape}")
+    present = np.isfinite(m).all(axis=1)
+    if not present.any():
+        raise ValueError("no class has a mean (every row of `means` is NaN)")
+    scores = np.full((len(x), len(m)), -np.inf)
+    scores[:, present] = _l2_normalise(x) @ m[present].T
+    return scores
+
+
+def predict_class_means(features: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Class id ``(N,)`` int64 of the nearest mean by cosine similarity (ties: the lowest id)."""
+    return np.argmax(class_mean_scores(features, means), axis=1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Baseline models (``features`` kind: built as Class(seed=..., rate_hz=..., **model_args))
+
+
+def _problems_of_encoder_args(args: dict[str, Any]) -> list[str]:
+    problems = []
+    size, pretrained = args.get("encoder_size"), args.get("pretrained")
+    if pretrained is None and size not in CHRONOS_T5_SIZES:
+        problems.append(f"encoder_size must be one of {', '.join(CHRONOS_T5_SIZES)}, got {size!r}")
+    if pretrained is not None and (not isinstance(pretrained, str) or not pretrained.strip()):
+        problems.append(f"pretrained must be a hub id or a directory (string) or null, got {pretrained!r}")
+    if not _is_int(args.get("encoder_seed")):
+        problems.append(f"encoder_seed must be an integer, got {args.get('encoder_seed')!r}")
+    cache = args.get("cache_dir")
+    if cache is not None and (not isinstance(cache, str) or not cache.strip()):
+        problems.append(f"cache_dir must be a directory path (string) or null, got {cache!r}")
+    if not isinstance(args.get("include_eos"), bool):
+        problems.append(f"include_eos must be true or false, got {args.get('include_eos')!r}")
+    if not _is_int(args.get("chunk_windows")) or args["chunk_windows"] < 1:
+        problems.append(f"chunk_windows must be an integer >= 1, got {args.get('chunk_windows')!r}")
+    dev = args.get("device")
+    if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
+        problems.append(f"device must be auto, cpu, cuda or cuda:N, got {dev!r}")
+    return problems
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+class _ChronosFeatureModel:
+    """Shared part of the Chronos feature baselines: the featuriser, feature standardisation, save/load."""
+
+    FORMAT: ClassVar[str]
+    NAME: ClassVar[str]
+
+    def __init__(self, seed: int, rate_hz: float, settings: dict[str, Any]) -> None:
+        type(self).check_model_args(settings)
+        self.seed = int(seed)
+        self.rate_hz = float(rate_hz)
+        self.settings = dict(settings)
+        self.encoder_config = EncoderConfig(pretrained=settings["pretrained"], size=settings["encoder_size"],
+                                            seed=settings["encoder_seed"])
+        self.featurizer = ChronosWindowFeatures(
+            self.encoder_config, include_eos=settings["include_eos"], cache_dir=settings["cache_dir"],
+            chunk_windows=settings["chunk_windows"], device=settings["device"])
+        self.feat_mean: np.ndarray | None = None
+        self.feat_std: np.ndarray | None = None
+        self.embed_time_s = 0.0
+
+    @classmethod
+    def model_arg_problems(cls, args: dict[str, Any]) -> list[str]:
+        return _problems_of_encoder_args(args)
+
+    @classmethod
+    def check_model_args(cls, args: dict[str, Any]) -> None:
+        """Raise one ``ValueError`` listing every invalid model argument (called by the registry up front)."""
+        problems = cls.model_arg_problems(args)
+        if problems:
+            raise ValueError(f"baseline {cls.NAME!r}: " + "; ".join(problems))
+
+    def features(self, windows: np.ndarray, what: str = "windows") -> np.ndarray:
+        """Raw (unstandardised) features ``(N, C * d)``."""
+        t0 = time.perf_counter()
+        f = self.featurizer(windows, what=what)
+        self.embed_time_s += time.perf_counter() - t0
+        return f
+
+    def _standardise(self, f: np.ndarray) -> np.ndarray:
+        assert self.feat_mean is not None and self.feat_std is not None, "fit() or load() first"
+        if f.shape[1] != len(self.feat_mean):
+            raise ValueError(f"{self.NAME}: windows give {f.shape[1]} features, the model was fitted on "
+                             f"{len(self.feat_mean)} (a different number of channels?)")
+        return (f - self.feat_mean) / self.feat_std
+
+    def _fit_standardiser(self, f: np.ndarray) -> None:
+        self.feat_mean = f.mean(axis=0).astype(np.float32)
+        std = f.std(axis=0)
+        self.feat_std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+    def _log(self, msg: str) -> None:
+        print(f"{self.NAME}: {msg}", flush=True)
+
+    def _encoder_summary(self) -> dict[str, Any]:
+        fz = self.featurizer
+        out: dict[str, Any] = {
+            "encoder": fz.source, "encoder_random_init": fz.is_random_init, "pooling": fz.pooling,
+            "feature_dim": None if self.feat_mean is None else int(len(self.feat_mean)),
+            "embed_time_s": round(self.embed_time_s, 3),
+        }
+        if fz.cache is not None:
+            out.update(cache_hits=fz.cache.hits, cache_misses=fz.cache.misses)
+        return out
+
+    def _notes(self) -> list[str]:
+        fz = self.featurizer
+        if fz.is_random_init:
+            enc = (f"encoder: **random-init** Chronos-T5-{self.encoder_config.size} (seed "
+                   f"{self.encoder_config.seed}), not pretrained weights: these numbers measure the "
+                   "pipeline, not Chronos")
+        else:
+            enc = f"encoder: pretrained Chronos-T5 from `{fz.source}`"
+        dim = self._encoder_summary()["feature_dim"]
+        return [f"{enc}; features: {fz.pooling}, channels concatenated ({dim}-d)"]
+
+    # ---- save / load -----------------------------------------------------------------------------------
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path`` (safetensors tensors + JSON metadata; no pickle)."""
+        from safetensors.torch import save_file
+
+        assert self.feat_mean is not None and self.feat_std is not None, "fit() first"
+        tensors = {"feat_mean": torch.from_numpy(self.feat_mean), "feat_std": torch.from_numpy(self.feat_std),
+                   **self._tensors()}
+        meta = {"format": self.FORMAT, "seed": str(self.seed), "rate_hz": repr(self.rate_hz),
+                "settings": json.dumps(self.settings, sort_keys=True),
+                "encoder_config": json.dumps(self.encoder_config.to_json(), sort_keys=True),
+                "encoder_identity": self.featurizer.encoder.identity(),
+                "encoder_random_init": json.dumps(self.featurizer.is_random_init),
+                "pooling": self.featurizer.pooling}
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: str | Path, *, cache_dir: str | None = None, device: str = "auto") -> Any:
+        """Rebuild a model saved by :meth:`save`; its ``predict(windows)`` then works as after ``fit``.
+
+        The encoder is rebuilt from the stored config (random-init: same size and seed; pretrained: the same
+        hub id or directory must be available) and must have the stored weight fingerprint.
+
+        Args:
+            path: the ``model.safetensors`` file.
+            cache_dir: embedding cache to use for predictions (the stored one is not reused by default).
+            device: where the encoder runs.
+
+        Raises:
+            ValueError: wrong format, or the rebuilt encoder's weights differ from the saved ones.
+        """
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            if meta.get("format") != cls.FORMAT:
+                raise ValueError(f"{path}: not a {cls.NAME} model (format {meta.get('format')!r}, "
+                                 f"expected {cls.FORMAT!r})")
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        settings = {**json.loads(meta["settings"]), "cache_dir": cache_dir, "device": device}
+        model = cls(int(meta["seed"]), float(meta["rate_hz"]), **settings)
+        got = model.featurizer.encoder.identity()
+        if got != meta["encoder_identity"]:
+            raise ValueError(f"{path}: the rebuilt encoder ({model.featurizer.source}) has fingerprint "
+                             f"{got!r}, the model was fitted with {meta['encoder_identity']!r}")
+        model.feat_mean = tensors.pop("feat_mean").numpy()
+        model.feat_std = tensors.pop("feat_std").numpy()
+        model._load_tensors(tensors)
+        return model
+
+
+class ChronosNCM(_ChronosFeatureModel):
+    """``chronos-ncm``: cosine nearest class mean on standardised frozen-Chronos features (no training).
+
+    Args:
+        seed: unused by the rule (kept for the harness; results do not depend on it).
+        rate_hz: sampling rate (recorded only).
+        encoder_size: Chronos-T5 shape of the random initialisation (ignored with ``pretrained``).
+        encoder_seed: seed of the random initialisation.
+        pretrained: hub id or local directory of a Chronos-T5 checkpoint; ``None`` = random init.
+        cache_dir: embedding cache directory (``None`` = none).
+        include_eos: add the EOS position to the time mean.
+        chunk_windows: windows per encoder chunk.
+        device: where the encoder runs (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+        standardize: standardise features with the training mean/std before L2 normalisation.
+    """
+
+    FORMAT = "sensorllm-chronos-ncm-v1"
+    NAME = "chronos-ncm"
+
+    def __init__(self, seed: int, rate_hz: float, *, encoder_size: str = "tiny", encoder_seed: int = 0,
+                 pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
+                 chunk_windows: int = 256, device: str = "auto", standardize: bool = True) -> None:
+        super().__init__(seed, rate_hz, dict(
+            encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
+            include_eos=include_eos, chunk_windows=chunk_windows, device=device, standardize=standardize))
+        self.means: np.ndarray | None = None
+
+    @classmethod
+    def model_arg_problems(cls, args: dict[str, Any]) -> list[str]:
+        problems = super().model_arg_problems(args)
+        if not isinstance(args.get("standardize"), bool):
+            problems.append(f"standardize must be true or false, got {args.get('standardize')!r}")
+        return problems
+
+    def _prepare(self, f: np.ndarray) -> np.ndarray:
+        return self._standardise(f) if self.settings["standardize"] else f
+
+    def fit(self, windows: np.ndarray, labels: np.ndarray) -> ChronosNCM:
+        """Class means of the training windows' normalised features."""
+        f = self.features(windows, "train windows")
+        self._fit_standardiser(f)
+        if not self.settings["standardize"]:
+            self.feat_mean = np.zeros_like(self.feat_mean)
+            self.feat_std = np.ones_like(self.feat_std)
+        self.means = fit_class_means(self._prepare(f), np.asarray(labels, dtype=np.int64))
+        return self
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        assert self.means is not None, "fit() or load() first"
+        return predict_class_means(self._prepare(self.features(windows)), self.means)
+
+    def fit_summary(self) -> dict[str, Any]:
+        """Extras for the harness's metrics (``notes`` go to the report)."""
+        return {**self._encoder_summary(), "trainable_params": 0, "notes": self._notes()}
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        assert self.means is not None, "fit() first"
+        return {"class_means": torch.from_numpy(self.means)}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if set(tensors) != {"class_means"}:
+            raise ValueError(f"chronos-ncm weights: expected class_means, got {sorted(tensors)}")
+        self.means = tensors["class_means"].numpy()
+
+
+def _mlp(d_in: int, hidden: int, k: int, dropout: float) -> torch.nn.Sequential:
+    return torch.nn.Sequential(torch.nn.Linear(d_in, hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout),
+                               torch.nn.Linear(hidden, k))
+
+
+class ChronosMLP(_ChronosFeatureModel):
+    """``chronos-mlp`` (paper Table 2, "Chronos+MLP"): standardised frozen-Chronos features → MLP.
+
+    ``Linear(C*d, hidden) → ReLU → Dropout → Linear(hidden, K)``, cross-entropy, AdamW, shuffled
+    mini-batches. With validation data, the state with the best validation F1-macro is kept and training stops
+    after ``patience`` epochs without improvement; without it, ``epochs`` epochs are trained and the last
+    state is kept.
+
+    Args:
+        seed: MLP initialisation, dropout and batch order (the encoder has its own ``encoder_seed``).
+        rate_hz: sampling rate (recorded only).
+        encoder_size, encoder_seed, pretrained, cache_dir, include_eos, chunk_windows, device: the features
+            (see :class:`ChronosNCM`).
+        hidden: width of the hidden layer.
+        dropout: dropout after the hidden layer.
+        epochs: maximum epochs.
+        patience: epochs without a better validation F1-macro before stopping.
+        lr, weight_decay: AdamW settings.
+        batch_size: training mini-batch size.
+        class_weight: ``None`` or ``"balanced"`` (inverse-frequency weighted cross-entropy;
+            ``--class-weights`` sets it).
+    """
+
+    FORMAT = "sensorllm-chronos-mlp-v1"
+    NAME = "chronos-mlp"
+
+    def __init__(self, seed: int, rate_hz: float, *, encoder_size: str = "tiny", encoder_seed: int = 0,
+                 pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
+                 chunk_windows: int = 256, device: str = "auto", hidden: int = 256, dropout: float = 0.2,
+                 epochs: int = 200, patience: int = 20, lr: float = 1e-3, weight_decay: float = 1e-4,
+                 batch_size: int = 64, class_weight: str | None = None) -> None:
+        super().__init__(seed, rate_hz, dict(
+            encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
+            include_eos=include_eos, chunk_windows=chunk_windows, device=device, hidden=hidden,
+            dropout=dropout, epochs=epochs, patience=patience, lr=lr, weight_decay=weight_decay,
+            batch_size=batch_size, class_weight=class_weight))
+        self.net: torch.nn.Sequential | None = None
+        self.history: list[dict[str, Any]] = []
+        self.best_epoch = 0
+        self.best_val_f1: float | None = None
+
+    @classmethod
+    def model_arg_problems(cls, args: dict[str, Any]) -> list[str]:
+        problems = super().model_arg_problems(args)
+        for name in ("hidden", "epochs", "patience", "batch_size"):
+            if not _is_int(args.get(name)) or args[name] < 1:
+                problems.append(f"{name} must be an integer >= 1, got {args.get(name)!r}")
+        if not _is_number(args.get("lr")) or args["lr"] <= 0:
+            problems.append(f"lr must be a number > 0, got {args.get('lr')!r}")
+        if not _is_number(args.get("weight_decay")) or args["weight_decay"] < 0:
+            problems.append(f"weight_decay must be a number >= 0, got {args.get('weight_decay')!r}")
+        if not _is_number(args.get("dropout")) or not 0 <= args["dropout"] < 1:
+            problems.append(f"dropout must be a number in [0, 1), got {args.get('dropout')!r}")
+        if args.get("class_weight") not in (None, "balanced"):
+            problems.append(f"class_weight must be null or \"balanced\", got {args.get('class_weight')!r}")
+        return problems
+
+    def _logits(self, x: np.ndarray) -> torch.Tensor:
+        assert self.net is not None, "fit() or load() first"
+        self.net.eval()
+        dev = self.featurizer.device
+        with torch.inference_mode():
+            parts = [self.net(torch.from_numpy(x[i:i + 4096]).to(dev)).cpu() for i in range(0, len(x), 4096)]
+        return torch.cat(parts) if parts else torch.zeros(0, self.net[-1].out_features)
+
+    def _train_epoch(self, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                     loss_fn: torch.nn.Module, gen: torch.Generator) -> float:
+        assert self.net is not None
+        self.net.train()
+        dev = self.featurizer.device
+        order = torch.randperm(len(x), generator=gen)
+        total = 0.0
+        for i in range(0, len(x), self.settings["batch_size"]):
+            rows = order[i:i + self.settings["batch_size"]]
+            loss = loss_fn(self.net(x[rows].to(dev)), y[rows].to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(rows)
+        return total / max(len(x), 1)
+
+    def fit(self, windows: np.ndarray, labels: np.ndarray,
+            val: tuple[np.ndarray, np.ndarray] | None = None) -> ChronosMLP:
+        """Train the MLP on the training windows' features; ``val=(windows, labels)`` selects the epoch."""
+        from sensorllm.eval.metrics import classification_metrics
+
+        s = self.settings
+        y = np.asarray(labels, dtype=np.int64)
+        f = self.features(windows, "train windows")
+        self._fit_standardiser(f)
+        x = torch.from_numpy(self._standardise(f).astype(np.float32))
+        k = int(max(y.max(), -1 if val is None else np.max(val[1], initial=-1))) + 1
+        xv = yv = None
+        if val is not None:
+            xv = self._standardise(self.features(val[0], "val windows")).astype(np.float32)
+            yv = np.asarray(val[1], dtype=np.int64)
+        torch.manual_seed(self.seed)  # initialisation and dropout
+        gen = torch.Generator().manual_seed(self.seed)  # batch order
+        dev = self.featurizer.device
+        self.net = _mlp(x.shape[1], s["hidden"], k, s["dropout"]).to(dev)
+        opt = torch.optim.AdamW(self.net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
+        weight = None
+        if s["class_weight"] == "balanced":
+            counts = np.bincount(y, minlength=k).astype(np.float64)
+            weight = torch.tensor(np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 1.0),
+                                  dtype=torch.float32, device=dev)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+        names = [str(i) for i in range(k)]
+        best_state, bad = None, 0
+        self.history, self.best_epoch, self.best_val_f1 = [], 0, None
+        self._log(f"MLP {x.shape[1]} -> {s['hidden']} -> {k} ({self.trainable_params():,} parameters), "
+                  f"{len(x)} training windows, " + ("early stopping on validation F1-macro" if val is not None
+                                                    else f"{s['epochs']} epochs, no validation"))
+        for epoch in range(1, s["epochs"] + 1):
+            t0 = time.perf_counter()
+            loss = self._train_epoch(opt, x, torch.from_numpy(y), loss_fn, gen)
+            row: dict[str, Any] = {"epoch": epoch, "train_loss": loss, "val_f1_macro": None,
+                                   "val_accuracy": None}
+            if xv is not None:
+                m = classification_metrics(yv, self._logits(xv).argmax(1).numpy(), names)
+                row.update(val_f1_macro=m["f1_macro"], val_accuracy=m["accuracy"])
+                if self.best_val_f1 is None or m["f1_macro"] > self.best_val_f1:
+                    self.best_epoch, self.best_val_f1, bad = epoch, m["f1_macro"], 0
+                    best_state = {n: p.detach().clone() for n, p in self.net.state_dict().items()}
+                else:
+                    bad += 1
+            row["seconds"] = time.perf_counter() - t0
+            self.history.append(row)
+            if xv is not None and bad >= s["patience"]:
+                break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        else:
+            self.best_epoch = len(self.history)
+        self._log(f"{len(self.history)} epochs, kept epoch {self.best_epoch}"
+                  + (f" (val F1-macro {self.best_val_f1:.4f})" if self.best_val_f1 is not None else ""))
+        return self
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        f = self._standardise(self.features(windows)).astype(np.float32)
+        return self._logits(f).argmax(1).numpy().astype(np.int64)
+
+    def trainable_params(self) -> int:
+        return 0 if self.net is None else sum(p.numel() for p in self.net.parameters() if p.requires_grad)
+
+    def fit_summary(self) -> dict[str, Any]:
+        """Extras for the harness's metrics: training summary, ``history`` rows and report ``notes``."""
+        return {**self._encoder_summary(), "trainable_params": self.trainable_params(),
+                "best_epoch": self.best_epoch, "epochs_run": len(self.history),
+                "history": [dict(r) for r in self.history], "notes": self._notes()}
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        assert self.net is not None, "fit() first"
+        return {f"mlp.{n}": t for n, t in self.net.state_dict().items()}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        state = {n.removeprefix("mlp."): t for n, t in tensors.items() if n.startswith("mlp.")}
+        if len(state) != len(tensors) or not {"0.weight", "3.weight"} <= set(state):
+            raise ValueError(f"chronos-mlp weights: unexpected keys {sorted(tensors)}")
+        assert self.feat_mean is not None
+        hidden, d_in = state["0.weight"].shape
+        n_feat = len(self.feat_mean)
+        if hidden != self.settings["hidden"] or d_in != n_feat:
+            raise ValueError(f"chronos-mlp weights: first layer {tuple(state['0.weight'].shape)} does not "
+                             f"match hidden={self.settings['hidden']} and {n_feat} features")
+        self.net = _mlp(int(d_in), int(hidden), int(state["3.weight"].shape[0]), self.settings["dropout"])
+        self.net.load_state_dict(state, strict=True)
+        self.net.to(self.featurizer.device).eval()

@@ -1,0 +1,138 @@
+"""``sensorllm stream``: live recognition on a sensor stream (stdin, a followed file or a replayed recording).
+
+One output line per decision (every ``--hop`` samples once a full window has arrived), flushed at once; a
+summary (decisions, latency median/p95, real-time factor) goes to stderr at the end. The logic lives in
+:mod:`sensorllm.eval.stream`; this module only parses arguments and writes lines. See docs/streaming.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable, TextIO
+
+from sensorllm.datasets.spec import DataError
+from sensorllm.eval.stream import Decision
+
+
+def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: bool
+            ) -> Callable[[Decision], None]:
+    """A function writing one decision as a CSV row (header first) or a JSON line, flushed."""
+    if fmt == "jsonl":
+        def emit_json(d: Decision) -> None:
+            row: dict = {"decision": d.index, "start_sample": d.start_sample, "end_sample": d.end_sample,
+                         "start_s": d.start_s, "end_s": d.end_s, "label": d.label, "prob": d.prob}
+            if smooth:
+                row.update(smooth_label=d.smooth_label, smooth_prob=d.smooth_prob)
+            if all_probs:
+                row["probs"] = dict(zip(labels, d.probs, strict=True))
+            row["latency_ms"] = round(d.latency_ms, 3)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+        return emit_json
+
+    w = csv.writer(out, lineterminator="\n")
+    header = ["decision", "start_sample", "end_sample", "start_s", "end_s", "label", "prob"]
+    header += ["smooth_label", "smooth_prob"] if smooth else []
+    header += [f"p_{name}" for name in labels] if all_probs else []
+    w.writerow(header + ["latency_ms"])
+    out.flush()
+
+    def emit_csv(d: Decision) -> None:
+        row = [d.index, d.start_sample, d.end_sample, f"{d.start_s:.4f}", f"{d.end_s:.4f}", d.label,
+               f"{d.prob:.6f}"]
+        if smooth:
+            row += [d.smooth_label, f"{d.smooth_prob:.6f}"]
+        if all_probs:
+            row += [f"{p:.6f}" for p in d.probs]
+        w.writerow(row + [f"{d.latency_ms:.1f}"])
+        out.flush()
+    return emit_csv
+
+
+def _stream(args: argparse.Namespace) -> int:
+    import torch
+
+    from sensorllm.eval.evaluate import load_model
+    from sensorllm.eval.stream import (CsvRowParser, StreamClassifier, follow_lines, format_summary,
+                                       make_smoother, replay, run_stream, text_lines)
+
+    if args.no_follow and not args.follow:
+        raise ValueError("--no-follow only applies to --follow FILE")
+    if args.speed is not None and not args.replay:
+        raise ValueError("--speed only applies to --replay FILE")
+    for f in (args.follow, args.replay):
+        if f and not Path(f).is_file():  # before the slow model load
+            raise DataError(f"missing file {f}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    smoother = make_smoother(args.smooth, args.smooth_alpha, args.smooth_n)  # validates before the slow load
+    model, meta = load_model(args.model)
+    if args.device:
+        model.to(args.device)
+    clf = StreamClassifier(model, meta, hop=args.hop, smoother=smoother, batch_size=args.batch_size)
+    print(f"stream: window {clf.window} samples ({clf.window / clf.rate_hz:g} s at {clf.rate_hz:g} Hz), hop "
+          f"{clf.hop} samples, channels {clf.names}", file=sys.stderr, flush=True)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        emit = _writer(args.format, out, clf.labels, smoother is not None, args.all_probs)
+        try:
+            if args.replay:
+                summary = replay(clf, args.replay, 1.0 if args.speed is None else args.speed, emit)
+            elif args.follow:
+                lines = follow_lines(args.follow, follow=not args.no_follow, idle_timeout=args.idle_timeout,
+                                     poll_s=args.poll)
+                summary = run_stream(clf, lines, CsvRowParser(clf.names, args.follow), emit)
+            else:
+                summary = run_stream(clf, text_lines(sys.stdin), CsvRowParser(clf.names, "<stdin>"), emit)
+        except KeyboardInterrupt:
+            print(format_summary(clf.stats.summary()) + " (interrupted)", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other CLI tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            print(format_summary(clf.stats.summary()) + " (output closed)", file=sys.stderr)
+            return 0
+    finally:
+        if args.out:
+            out.close()
+    if clf.samples_seen < clf.window:
+        print(f"stream: only {clf.samples_seen} samples arrived, fewer than one window ({clf.window}): "
+              "no decision", file=sys.stderr)
+    print(format_summary(summary), file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stream", help="live recognition: a label every --hop samples from stdin, a followed "
+                       "file or a replayed recording", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True,
+                   help="Stage-2 run directory (with model/) or checkpoint directory")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--follow", metavar="FILE", help="tail a CSV file that is being appended to "
+                     "(default input: CSV on stdin)")
+    src.add_argument("--replay", metavar="FILE", help="replay a recorded CSV at --speed × real time")
+    p.add_argument("--no-follow", action="store_true", help="with --follow: stop at end of file")
+    p.add_argument("--idle-timeout", type=float, default=10.0,
+                   help="with --follow: stop after this many seconds without new data (default 10)")
+    p.add_argument("--poll", type=float, default=0.05,
+                   help="with --follow: polling interval in s (default 0.05)")
+    p.add_argument("--speed", type=float, help="with --replay: × real time at the model's rate; 0 = as fast "
+                   "as possible (default 1)")
+    p.add_argument("--hop", type=int, help="samples between decisions (default: the training stride, else "
+                   "window/2)")
+    p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    p.add_argument("--smooth", choices=["none", "ema", "vote"], default="none",
+                   help="ema: moving average of probabilities; vote: majority of the last --smooth-n labels")
+    p.add_argument("--smooth-alpha", type=float, default=0.3, help="EMA weight of the newest decision")
+    p.add_argument("--smooth-n", type=int, default=5, help="decisions in the majority vote")
+    p.add_argument("--all-probs", action="store_true", help="also write every class probability")
+    p.add_argument("--out", help="write decisions here instead of stdout")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per model call when several are ready")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--device", help="torch device for the model (default: where it loads, the CPU)")
+    p.set_defaults(func=_stream)

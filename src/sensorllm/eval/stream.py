@@ -1,0 +1,581 @@
+"""Streaming recognition: classify a live sensor stream window by window, as the samples arrive.
+
+:class:`StreamClassifier` keeps the last ``window`` samples of every channel in a ring buffer and, every
+``hop`` samples once the buffer is full, classifies that window with the Stage-2 model. Window ``i`` covers
+samples ``[i * hop, i * hop + window)``, its text is generated with the same per-window seed
+(``record_rng(text_seed, 2, "predict", i)``) and it goes through the same
+:func:`~sensorllm.eval.classify.predict_proba` as ``sensorllm predict``, so a stream gives the labels and
+probabilities that :func:`~sensorllm.eval.predict.predict_file` gives for the same recording and
+``stride = hop``. (``predict_file`` interpolates short NaN gaps and skips windows on long ones; a stream
+refuses non-finite values instead, so the window indices always agree.)
+
+Everything here is usable from Python without the CLI: the classifier does no I/O; :class:`CsvRowParser`,
+:func:`text_lines`, :func:`follow_lines`, :func:`run_stream` and :func:`replay` are the input side that
+``sensorllm stream`` (:mod:`sensorllm.cli.stream_cmd`) wires together.
+
+Encoder reuse between overlapping windows: none, on purpose. Both registered Chronos tokenisers normalise
+each window on its own (``std_uniform``: z-score with the window's mean/std; ``mean_scale``: divide by the
+window's mean |x|), so a sample shared by two overlapping windows gets different token ids in each, and the
+T5 encoder attends bidirectionally over the whole window, so even equal ids at a position would give
+different hidden states when the rest of the window differs. Reusing encoder outputs of the overlap would
+change results; every window is encoded in full. A model's embedding cache (``model.enable_cache``) stays
+exact (it keys on the full window's values) but only hits for bit-identical windows, and it writes one file
+per window, so the stream does not enable it.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, TextIO
+
+import numpy as np
+
+from sensorllm.datasets.spec import ChannelSpec, DataError
+
+__all__ = [
+    "CsvRowParser",
+    "Decision",
+    "EmaSmoother",
+    "RingBuffer",
+    "Smoother",
+    "StreamClassifier",
+    "StreamStats",
+    "VoteSmoother",
+    "follow_lines",
+    "format_summary",
+    "make_smoother",
+    "replay",
+    "run_stream",
+    "text_lines",
+]
+
+Clock = Callable[[], float]
+LineChunk = tuple[list[str], float]  # complete text lines and the clock time they were read
+
+
+# ---- ring buffer --------------------------------------------------------------------------------------
+
+
+class RingBuffer:
+    """The last ``capacity`` samples of ``n_channels`` channels (one column per channel, i.e. a ring per
+    channel sharing one write position, so channels can never drift apart).
+
+    Args:
+        capacity: samples kept (the model's window).
+        n_channels: channels per sample.
+    """
+
+    def __init__(self, capacity: int, n_channels: int) -> None:
+        if capacity < 1 or n_channels < 1:
+            raise ValueError(f"capacity and n_channels must be ≥ 1, got {capacity}, {n_channels}")
+        self._buf = np.zeros((capacity, n_channels), dtype=np.float64)  # (W, C)
+        self._pos = 0  # next row to write
+        self.total = 0  # samples ever written
+
+    @property
+    def capacity(self) -> int:
+        return int(self._buf.shape[0])
+
+    @property
+    def full(self) -> bool:
+        return self.total >= self.capacity
+
+    def extend(self, x: np.ndarray) -> None:
+        """Append ``(n, C)`` samples, overwriting the oldest ones."""
+        n, cap = len(x), self.capacity
+        if n >= cap:
+            self._buf[:] = x[n - cap :]
+            self._pos = 0
+        else:
+            first = min(n, cap - self._pos)
+            self._buf[self._pos : self._pos + first] = x[:first]
+            self._buf[: n - first] = x[first:]
+            self._pos = (self._pos + n) % cap
+        self.total += n
+
+    def window(self) -> np.ndarray:
+        """A copy of the buffered samples, oldest first: ``(min(total, capacity), C)``."""
+        if not self.full:
+            return self._buf[: self.total].copy()
+        return np.concatenate([self._buf[self._pos :], self._buf[: self._pos]])
+
+
+# ---- smoothing -----------------------------------------------------------------------------------------
+
+
+class Smoother(Protocol):
+    """Turns the sequence of per-window probabilities into a smoothed ``(class index, probability)``."""
+
+    def update(self, probs: np.ndarray) -> tuple[int, float]: ...  # pragma: no cover
+
+
+class EmaSmoother:
+    """Exponential moving average of the class probabilities.
+
+    ``s_0 = p_0``, ``s_t = alpha * p_t + (1 - alpha) * s_{t-1}``; the smoothed label is ``argmax s_t`` and
+    its probability ``s_t[label]`` (``s_t`` stays a distribution). ``alpha = 1`` is no smoothing; a small
+    ``alpha`` reacts slowly: a change of activity needs about ``1 / alpha`` decisions to win.
+    """
+
+    def __init__(self, alpha: float) -> None:
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"--smooth-alpha must be in (0, 1], got {alpha}")
+        self.alpha = float(alpha)
+        self._state: np.ndarray | None = None
+
+    def update(self, probs: np.ndarray) -> tuple[int, float]:
+        p = np.asarray(probs, dtype=np.float64)
+        self._state = p.copy() if self._state is None else self.alpha * p + (1.0 - self.alpha) * self._state
+        k = int(np.argmax(self._state))
+        return k, float(self._state[k])
+
+
+class VoteSmoother:
+    """Majority vote over the argmax labels of the last ``n`` decisions (fewer at the start).
+
+    Ties go to the tied class with the highest mean probability over those decisions, then to the lowest
+    class index. The reported probability is the winner's mean probability over the same decisions.
+    """
+
+    def __init__(self, n: int) -> None:
+        if n < 1:
+            raise ValueError(f"--smooth-n must be ≥ 1, got {n}")
+        self.n = int(n)
+        self._recent: deque[np.ndarray] = deque(maxlen=self.n)
+
+    def update(self, probs: np.ndarray) -> tuple[int, float]:
+        self._recent.append(np.asarray(probs, dtype=np.float64))
+        p = np.stack(list(self._recent))  # (m, K)
+        votes = np.bincount(p.argmax(axis=1), minlength=p.shape[1])
+        mean = p.mean(axis=0)
+        tied = np.flatnonzero(votes == votes.max())
+        k = int(tied[np.argmax(mean[tied])])  # argmax takes the first (lowest index) on equal means
+        return k, float(mean[k])
+
+
+SmoothKind = Literal["none", "ema", "vote"]
+
+
+def make_smoother(kind: SmoothKind, alpha: float = 0.3, n: int = 5) -> Smoother | None:
+    """The smoother named ``kind`` (``none`` → ``None``)."""
+    if kind == "none":
+        return None
+    if kind == "ema":
+        return EmaSmoother(alpha)
+    if kind == "vote":
+        return VoteSmoother(n)
+    raise ValueError(f"unknown smoothing {kind!r}; known: none, ema, vote")
+
+
+# ---- decisions and statistics ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One classified window.
+
+    Attributes:
+        index: decision number (0, 1, ...); also the window index ``predict`` gives it.
+        start_sample / end_sample: the window is samples ``[start_sample, end_sample)`` of the stream.
+        start_s / end_s: the same in seconds at the model's sampling rate.
+        label / prob: argmax class and its probability.
+        probs: all class probabilities, in the model's label order.
+        smooth_label / smooth_prob: after smoothing (``None`` without a smoother).
+        latency_ms: from the arrival of the window's last sample to the decision being available.
+    """
+
+    index: int
+    start_sample: int
+    end_sample: int
+    start_s: float
+    end_s: float
+    label: str
+    prob: float
+    probs: tuple[float, ...]
+    smooth_label: str | None
+    smooth_prob: float | None
+    latency_ms: float
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+@dataclass
+class StreamStats:
+    """Running totals of a stream: what the end-of-stream summary reports.
+
+    ``busy_s`` is the wall time spent inside :meth:`StreamClassifier.push` (buffering, text, model): the
+    processing cost, independent of how fast the samples came in. The real-time factor is signal seconds
+    per processing second (> 1 keeps up with the sensor). ``cpu_s`` is the process CPU time over the same
+    calls: on a machine shared with other jobs it shows what the work itself costs (with one torch thread,
+    ``signal_s / cpu_s`` is the real-time factor a dedicated core would give).
+    """
+
+    rate_hz: float
+    samples: int = 0
+    busy_s: float = 0.0
+    cpu_s: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def summary(self, wall_s: float | None = None) -> dict[str, float | int | None]:
+        """JSON-able totals: decisions, samples, signal_s, latency median/p95/max (ms), busy_s, cpu_s,
+        wall_s, real_time_factor."""
+        signal_s = self.samples / self.rate_hz
+        return {
+            "decisions": len(self.latencies_ms),
+            "samples": self.samples,
+            "signal_s": signal_s,
+            "latency_median_ms": _percentile(self.latencies_ms, 50),
+            "latency_p95_ms": _percentile(self.latencies_ms, 95),
+            "latency_max_ms": max(self.latencies_ms) if self.latencies_ms else float("nan"),
+            "busy_s": self.busy_s,
+            "cpu_s": self.cpu_s,
+            "wall_s": wall_s,
+            "real_time_factor": signal_s / self.busy_s if self.busy_s > 0 else float("nan"),
+        }
+
+
+def format_summary(s: dict[str, float | int | None]) -> str:
+    """The one-paragraph summary ``sensorllm stream`` prints to stderr."""
+    wall = f", wall {s['wall_s']:.1f} s" if s.get("wall_s") is not None else ""
+    return (f"stream: {s['decisions']} decisions over {s['signal_s']:.1f} s of signal ({s['samples']} "
+            f"samples); latency median {s['latency_median_ms']:.1f} ms, p95 {s['latency_p95_ms']:.1f} ms, "
+            f"max {s['latency_max_ms']:.1f} ms; processing {s['busy_s']:.1f} s (CPU {s['cpu_s']:.1f} s), "
+            f"real-time factor {s['real_time_factor']:.2f}x (signal s per processing s){wall}")
+
+
+# ---- the classifier ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    index: int
+    end: int  # exclusive end sample
+    window: np.ndarray  # (W, C)
+    arrival: float
+
+
+class StreamClassifier:
+    """Sliding-window Stage-2 classification of a sample stream (no I/O; feed it with :meth:`push`).
+
+    Args:
+        model: a Stage-2 :class:`~sensorllm.model.SensorLLM` (with a head), e.g. from
+            :func:`~sensorllm.eval.evaluate.load_model`.
+        meta: the checkpoint's ``config.json`` (``meta["extra"]`` carries dataset spec, rate, window,
+            stride and text settings, as ``sensorllm tune`` writes them).
+        hop: samples between decisions (default: the training stride, else ``window // 2``).
+        smoother: optional :class:`EmaSmoother` / :class:`VoteSmoother`.
+        batch_size: windows per model call when one push completes several windows.
+        clock: time source for latencies (seconds; ``time.perf_counter`` by default).
+
+    Raises:
+        ValueError: a Stage-1 model, a checkpoint without the stream metadata, or a bad ``hop``.
+    """
+
+    def __init__(self, model, meta: dict, hop: int | None = None, smoother: Smoother | None = None,
+                 batch_size: int = 8, clock: Clock = time.perf_counter) -> None:
+        if getattr(model, "head", None) is None:
+            raise ValueError("this is a Stage-1 model (no classifier head): streaming needs a Stage-2 model")
+        extra = meta.get("extra", {})
+        missing = [k for k in ("dataset", "window", "rate_hz") if k not in extra]
+        if missing:
+            raise ValueError(f"the checkpoint's config.json has no {missing} under 'extra' (written by "
+                             "`sensorllm tune`); cannot tell the window length, rate and channels")
+        self.model = model
+        self.extra = extra
+        self.channels = [ChannelSpec(**c) for c in extra["dataset"]["channels"]]
+        self.names = [c.name for c in self.channels]
+        self.window = int(extra["window"])
+        self.rate_hz = float(extra["rate_hz"])
+        self.hop = int(hop) if hop is not None else int(extra.get("stride") or max(1, self.window // 2))
+        if self.hop < 1:
+            raise ValueError(f"--hop must be ≥ 1 sample, got {self.hop}")
+        if batch_size < 1:
+            raise ValueError(f"--batch-size must be ≥ 1, got {batch_size}")
+        self.labels = list(model.config.labels)
+        self.smoother = smoother
+        self.batch_size = int(batch_size)
+        self.clock = clock
+        self._ring = RingBuffer(self.window, len(self.names))
+        self._next_end = self.window  # the stream length at which the next window is complete
+        self._decisions = 0
+        self.stats = StreamStats(self.rate_hz)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, **kwargs) -> StreamClassifier:
+        """Load a run or checkpoint directory and wrap it (``kwargs`` as for the constructor)."""
+        from sensorllm.eval.evaluate import load_model
+
+        model, meta = load_model(path)
+        return cls(model, meta, **kwargs)
+
+    @property
+    def samples_seen(self) -> int:
+        return self._ring.total
+
+    def samples_to_next_decision(self) -> int:
+        """How many more samples complete the next window."""
+        return self._next_end - self._ring.total
+
+    def push(self, samples: np.ndarray, arrival: float | np.ndarray | None = None) -> list[Decision]:
+        """Append samples and classify every window they complete.
+
+        Args:
+            samples: ``(n, C)`` (or ``(C,)`` for one sample) values in ``self.names`` order.
+            arrival: when the samples arrived (clock seconds): one time for all, or ``(n,)`` per sample;
+                default now.
+
+        Returns:
+            The decisions completed by these samples, in order (often none).
+
+        Raises:
+            DataError: wrong shape, or a NaN/inf value (naming the stream sample index and channel).
+        """
+        t0, c0 = self.clock(), time.process_time()
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != len(self.names):
+            raise DataError(f"expected samples of shape (n, {len(self.names)}) for channels {self.names}, "
+                            f"got {tuple(np.shape(samples))}")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            i, j = map(int, np.argwhere(bad)[0])
+            raise DataError(f"sample {self._ring.total + i}, channel {self.names[j]!r}: value {x[i, j]} "
+                            "is not finite (streams need every sample)")
+        n = len(x)
+        arr = np.full(n, t0) if arrival is None else np.broadcast_to(np.asarray(arrival, np.float64), (n,))
+        pending: list[_Pending] = []
+        pos = 0
+        while pos < n:
+            take = min(self._next_end - self._ring.total, n - pos)
+            self._ring.extend(x[pos : pos + take])
+            pos += take
+            if self._ring.total == self._next_end:
+                last_arrival = float(arr[pos - 1])  # the sample completing this window
+                pending.append(_Pending(self._decisions, self._next_end, self._ring.window(), last_arrival))
+                self._decisions += 1
+                self._next_end += self.hop
+        out: list[Decision] = []
+        for a in range(0, len(pending), self.batch_size):
+            out += self._classify(pending[a : a + self.batch_size])
+        self.stats.samples += n
+        self.stats.busy_s += self.clock() - t0
+        self.stats.cpu_s += time.process_time() - c0
+        return out
+
+    def _item(self, p: _Pending):
+        """The Stage-2 item of one window, built by the same function as ``predict_file`` builds window
+        ``p.index`` (same text seed, settings and channel order)."""
+        from .predict import window_item
+
+        return window_item(p.window, p.index, self.channels, self.rate_hz, self.extra)
+
+    def _classify(self, batch: list[_Pending]) -> list[Decision]:
+        from sensorllm.eval.classify import predict_proba
+
+        probs, _ = predict_proba(self.model, [self._item(p) for p in batch], len(batch))  # inference mode
+        done = self.clock()
+        out = []
+        for p, pr in zip(batch, probs, strict=True):
+            k = int(np.argmax(pr))
+            sk, sp = self.smoother.update(pr) if self.smoother is not None else (None, None)
+            latency = (done - p.arrival) * 1000.0
+            self.stats.latencies_ms.append(latency)
+            start = p.end - self.window
+            out.append(Decision(
+                index=p.index, start_sample=start, end_sample=p.end, start_s=start / self.rate_hz,
+                end_s=p.end / self.rate_hz, label=self.labels[k], prob=float(pr[k]),
+                probs=tuple(float(v) for v in pr), smooth_label=None if sk is None else self.labels[sk],
+                smooth_prob=sp, latency_ms=latency))
+        return out
+
+
+# ---- CSV input -------------------------------------------------------------------------------------------
+
+
+def _split(line: str) -> list[str]:
+    line = line.rstrip("\r\n")
+    return next(csv.reader([line])) if '"' in line else line.split(",")
+
+
+class CsvRowParser:
+    """Comma-separated text lines → ``(n, C)`` samples in the model's channel order.
+
+    The first non-blank line must be a header naming the columns; channels are matched by name (extra
+    columns such as a timestamp are ignored, order does not matter). Blank lines are skipped. Every error
+    names the source, the line number and, for values, the channel.
+
+    Args:
+        channels: the model's channel names, in the order samples are returned.
+        source: name of the input for messages (a path or ``<stdin>``).
+    """
+
+    def __init__(self, channels: Sequence[str], source: str) -> None:
+        self.channels = list(channels)
+        self.source = source
+        self.lineno = 0
+        self._cols: list[int] | None = None
+        self._n_fields = 0
+
+    def _header(self, line: str) -> None:
+        names = [f.strip() for f in _split(line.lstrip("\ufeff"))]
+        if all(_is_number(f) for f in names):
+            raise DataError(f"{self.source}, line {self.lineno}: expected a header row naming the columns "
+                            f"(the model's channels are {self.channels}), got numbers")
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise DataError(f"{self.source}, line {self.lineno}: duplicate columns {dup}")
+        missing = [c for c in self.channels if c not in names]
+        if missing:
+            raise DataError(f"{self.source}: missing channels {missing}; the model expects {self.channels}, "
+                            f"found {sorted(names)}")
+        self._cols = [names.index(c) for c in self.channels]
+        self._n_fields = len(names)
+
+    def _row(self, line: str) -> np.ndarray:
+        fields = _split(line)
+        if len(fields) != self._n_fields:
+            raise DataError(f"{self.source}, line {self.lineno}: {len(fields)} fields, the header has "
+                            f"{self._n_fields}")
+        out = np.empty(len(self.channels), dtype=np.float64)
+        for j, (c, k) in enumerate(zip(self.channels, self._cols or [], strict=True)):
+            raw = fields[k].strip()
+            try:
+                v = float(raw)
+            except ValueError:
+                what = "missing value" if not raw else f"non-numeric value {raw!r}"
+                raise DataError(f"{self.source}, line {self.lineno}, channel {c!r}: {what}") from None
+            if not np.isfinite(v):
+                raise DataError(f"{self.source}, line {self.lineno}, channel {c!r}: value {raw!r} is not "
+                                "finite (streams need every sample)")
+            out[j] = v
+        return out
+
+    def feed(self, lines: Iterable[str]) -> np.ndarray:
+        """Parse consecutive lines (the first non-blank one ever fed is the header): ``(n, C)`` samples."""
+        rows = []
+        for line in lines:
+            self.lineno += 1
+            if not line.strip():
+                continue
+            if self._cols is None:
+                self._header(line)
+            else:
+                rows.append(self._row(line))
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(self.channels))
+
+    def finish(self) -> None:
+        """Raise if the input ended before a header arrived."""
+        if self._cols is None:
+            raise DataError(f"{self.source}: no header row (the input was empty)")
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+# ---- line sources ------------------------------------------------------------------------------------------
+
+
+def text_lines(stream: TextIO, clock: Clock = time.perf_counter) -> Iterator[LineChunk]:
+    """Lines of a text stream (stdin) one at a time, each stamped with the time it was read."""
+    for line in stream:
+        yield [line], clock()
+
+
+def follow_lines(path: str | Path, *, follow: bool = True, idle_timeout: float = 10.0, poll_s: float = 0.05,
+                 clock: Clock = time.perf_counter, sleep: Callable[[float], None] = time.sleep
+                 ) -> Iterator[LineChunk]:
+    """Complete lines of a file that another process appends to (``tail -f``).
+
+    Reads whatever is new, yields the complete lines (a partial last line waits for its newline), and polls
+    every ``poll_s`` seconds. Stops at end of file when ``follow`` is False, else after ``idle_timeout``
+    seconds without new bytes; an unterminated last line is then yielded as the final line.
+
+    Raises:
+        DataError: the file is missing, or shrinks while followed (truncated or replaced).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing file {path}")
+    with open(path, "rb") as fh:
+        tail = b""
+        last = clock()
+        while True:
+            data = fh.read(1 << 16)
+            if data:
+                last = clock()
+                *complete, tail = (tail + data).split(b"\n")
+                if complete:
+                    yield [b.decode("utf-8", errors="replace") for b in complete], last
+                continue
+            if os.fstat(fh.fileno()).st_size < fh.tell():
+                raise DataError(f"{path} shrank while being followed (truncated or replaced)")
+            if not follow or clock() - last >= idle_timeout:
+                break
+            sleep(poll_s)
+        if tail.strip():
+            yield [tail.decode("utf-8", errors="replace")], clock()
+
+
+# ---- loops -----------------------------------------------------------------------------------------------
+
+
+def run_stream(clf: StreamClassifier, chunks: Iterable[LineChunk], parser: CsvRowParser,
+               emit: Callable[[Decision], None]) -> dict[str, float | int | None]:
+    """Feed parsed lines to ``clf`` as they come and ``emit`` every decision at once; returns the summary."""
+    t0 = clf.clock()
+    for lines, arrival in chunks:
+        x = parser.feed(lines)
+        if len(x):
+            for d in clf.push(x, arrival):
+                emit(d)
+    parser.finish()
+    return clf.stats.summary(wall_s=clf.clock() - t0)
+
+
+def replay(clf: StreamClassifier, path: str | Path, speed: float, emit: Callable[[Decision], None],
+           sleep: Callable[[float], None] = time.sleep) -> dict[str, float | int | None]:
+    """Replay a recorded CSV through ``clf`` at ``speed`` × real time (for tests and benchmarks).
+
+    ``speed > 0``: sample ``i`` is due ``(i + 1) / (rate * speed)`` s after the start, and latencies count
+    from that due time (so falling behind shows up as latency). Samples are handed over when the sample
+    completing the next window is due. ``speed = 0``: as fast as possible, one window's worth of new samples
+    per push, so each latency is the processing time of one decision.
+    """
+    if speed < 0:
+        raise ValueError(f"--speed must be ≥ 0, got {speed}")
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing file {path}")
+    parser = CsvRowParser(clf.names, str(path))
+    x = parser.feed(path.read_text(errors="replace").splitlines())
+    parser.finish()
+    t0 = clf.clock()
+    pos, n = 0, len(x)
+    due = t0 + (np.arange(n) + 1.0) / (clf.rate_hz * speed) if speed > 0 else None
+    while pos < n:
+        end = min(pos + clf.samples_to_next_decision(), n)
+        if due is None:
+            arrival: float | np.ndarray | None = None
+        else:
+            wait = due[end - 1] - clf.clock()
+            if wait > 0:
+                sleep(wait)
+            arrival = due[pos:end]
+        for d in clf.push(x[pos:end], arrival):
+            emit(d)
+        pos = end
+    return clf.stats.summary(wall_s=clf.clock() - t0)
