@@ -53,13 +53,7 @@ def write_prepared(root: Path, counts=None, window=48, channels=3, seed=0) -> Pa
     return root
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small nets: one thread avoids OpenMP oversubscription on shared CPUs (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

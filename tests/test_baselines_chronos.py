@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from sensorllm.baselines import get_baseline, list_baselines
 from sensorllm.baselines.chronos_feats import (
@@ -25,12 +24,7 @@ from test_baselines import write_prepared
 SMALL = {"train": 48, "val": 18, "test": 18}  # 84 windows x 2 channels x 32 samples: ~1 s of encoding
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -48,12 +48,7 @@ def write_prepared(root: Path, n: dict[str, int], noise: float, seed: int = 0) -
     return root
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(prepared: Path, out: Path, *overrides: str) -> PretrainEncoderConfig:

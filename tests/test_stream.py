@@ -25,15 +25,7 @@ SPEC = get_dataset_spec("uci-har")
 NAMES = [c.name for c in SPEC.channels]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: the tiny model gains nothing from more, and the CI machine is shared."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

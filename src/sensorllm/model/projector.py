@@ -40,11 +40,10 @@ __all__ = [
     "POOL_MODES",
     "PROJECTOR_PRESETS",
     "LearnedPatchPool",
-    "MeanPool",
+    "FixedPool",
     "PoolMode",
     "Projector",
     "ProjectorConfig",
-    "StridePool",
     "build_pooler",
     "pool_tokens",
     "pooled_length",
@@ -223,26 +222,18 @@ class Projector(nn.Module):
         return out  # type: ignore[return-value]
 
 
-class MeanPool(nn.Module):
-    """``pool_mode='mean'``: :func:`pool_tokens` as a module (no parameters)."""
+class FixedPool(nn.Module):
+    """``pool_mode='mean'`` (:func:`pool_tokens`) or ``'strided'`` (:func:`stride_tokens`) as a module; no
+    parameters."""
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, mode: str = "mean") -> None:
         super().__init__()
         self.k = k
+        self.mode = mode
+        self._fn = pool_tokens if mode == "mean" else stride_tokens
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return pool_tokens(x, self.k)
-
-
-class StridePool(nn.Module):
-    """``pool_mode='strided'``: :func:`stride_tokens` as a module (no parameters)."""
-
-    def __init__(self, k: int) -> None:
-        super().__init__()
-        self.k = k
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return stride_tokens(x, self.k)
+        return self._fn(x, self.k)
 
 
 class LearnedPatchPool(nn.Module):
@@ -307,14 +298,14 @@ class LearnedPatchPool(nn.Module):
         return out[0] if squeeze else out
 
 
-POOLERS: dict[str, type[nn.Module]] = {"mean": MeanPool, "strided": StridePool, "learned": LearnedPatchPool}
+POOLERS: dict[str, type[nn.Module]] = {"mean": FixedPool, "strided": FixedPool, "learned": LearnedPatchPool}
 
 
 def build_pooler(mode: str, d: int, k: int) -> nn.Module:
     """The pooling module for ``mode`` (a key of :data:`POOLERS`) on tokens of width ``d``, groups of ``k``."""
     if mode not in POOLERS:
         raise ValueError(f"Unknown pool_mode {mode!r}. Known: {', '.join(POOLERS)}")
-    return LearnedPatchPool(d, k) if mode == "learned" else POOLERS[mode](k)
+    return LearnedPatchPool(d, k) if mode == "learned" else FixedPool(k, mode)
 
 
 def pooled_length(n: int, k: int) -> int:
