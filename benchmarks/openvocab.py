@@ -23,7 +23,7 @@ RAW = {"basicmotions": "UEA-BasicMotions", "epilepsy": "UEA-Epilepsy"}
 # Label texts: the dataset's class names plus a one-line description (written here, not learned).
 LABELS = {
     "basicmotions": "standing: standing still, walking: walking at a normal pace, running: running, "
-                    "badminton: playing badminton, swinging a racket",
+                    "badminton: playing badminton by swinging a racket",
     "epilepsy": "epilepsy: an epileptic seizure with convulsions of the arm, walking: walking, running: running, "
                 "sawing: sawing wood with a hand saw",
 }
@@ -107,12 +107,18 @@ def main() -> int:
     rows = ["| dataset | method | runs | F1-macro (%) | accuracy (%) |", "|---|---|---|---|---|"]
     for name in args.datasets:
         data = prepared(name, Path(args.runs))
-        k = len(LABELS[name].split(","))
+        from sensorllm.datasets.prepared import open_prepared
+        from sensorllm.eval.openvocab import parse_labels
+
+        k = len(open_prepared(data).class_names)
+        if len(parse_labels(LABELS[name])) != k:  # a comma inside a description would add a distractor label
+            raise SystemExit(f"LABELS[{name!r}] must name exactly the {k} classes")
         results: dict[str, list[dict]] = {}
-        results["zero-shot, label names"] = [llm_run(stage1, data, out / name / "zs-names", LABELS[name], 0, "ncm",
-                                                     0, True)]
-        results["zero-shot, names + descriptions"] = [llm_run(stage1, data, out / name / "zs-desc", LABELS[name],
-                                                              0, "ncm", 0, False)]
+        for tag, names_only in (("label names", True), ("names + descriptions", False)):
+            m = llm_run(stage1, data, out / name / ("zs-names" if names_only else "zs-desc"), LABELS[name], 0, "ncm",
+                        0, names_only)
+            results[f"zero-shot, {tag}, uncalibrated"] = [m["uncalibrated"]]
+            results[f"zero-shot, {tag}, calibrated"] = [m]
         for head in ("ncm", "logreg"):
             results[f"{args.shots}-shot {head} on LLM features"] = [
                 llm_run(stage1, data, out / name / f"fs{args.shots}-{head}-seed{s}", LABELS[name], args.shots,
@@ -140,7 +146,8 @@ Epilepsy 138 windows, 4 classes); few-shot support windows are drawn per seed fr
 
 Methods: *zero-shot* scores every candidate label's text as
 the answer to an activity question listing the candidates and picks the most likely one
-(`sensorllm evaluate --labels …`); *k-shot* fits a nearest-class-mean (cosine) or logistic-regression head on
+(`sensorllm evaluate --labels …`); *calibrated* subtracts each label's mean score on 4 seeded white-noise
+windows first (the default; it removes the model's preference for some label texts whatever the data); *k-shot* fits a nearest-class-mean (cosine) or logistic-regression head on
 the LLM's final hidden state for k labelled windows per class (`--shots k`); the baseline fits the same
 nearest-class-mean head on mean-pooled frozen Chronos embeddings of the same windows. Label texts used:
 """ + "\n".join(f"- {n}: `{LABELS[n]}`" for n in args.datasets) + USAGE)

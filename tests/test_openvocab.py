@@ -11,6 +11,8 @@ import torch
 from sensorllm.cli.main import main
 from sensorllm.eval.openvocab import (
     FewShotHead,
+    calibrated,
+    noise_windows,
     LabelScorer,
     LabelText,
     label_question,
@@ -122,6 +124,10 @@ def test_evaluate_labels_cli(model, tmp_path, capsys):
                  "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["n"] == 6 and m["shots"] == 0 and 0 <= m["f1_macro"] <= 1 and len(m["labels"]) == 7
+    assert "calibrated" in m["mode"] and 0 <= m["uncalibrated"]["f1_macro"] <= 1
+    raw, cal = np.load(out / "scores_uncalibrated.npy"), np.load(out / "scores.npy")
+    shift = raw - cal  # one constant per label: the calibration does not depend on the window
+    assert np.allclose(shift, shift[:1], atol=1e-4) and not np.allclose(shift[0], 0)
     assert np.load(out / "scores.npy").shape == (6, 7)
     assert "RANDOM-INIT" in (out / "report.md").read_text()
 
@@ -149,3 +155,17 @@ def test_channels_the_model_lacks_are_an_error(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "--model", str(ckpt), "--data", str(data), "--labels", "a, b"]) == 1
     assert "no tokens for channels ['y_acc'" in capsys.readouterr().err
+
+
+def test_calibration_removes_a_label_prior():
+    rng = np.random.default_rng(0)
+    evidence = rng.normal(size=(50, 3))
+    truth = evidence.argmax(1)
+    prior_bias = np.array([0.0, 5.0, 0.0])  # the model prefers label 1 whatever the input
+    scores = evidence + prior_bias
+    content_free = rng.normal(scale=0.01, size=(4, 3)) + prior_bias
+    assert (scores.argmax(1) == 1).all()
+    assert (calibrated(scores, content_free).argmax(1) == truth).mean() > 0.95
+    w = noise_windows({"x_acc": np.zeros(30), "y_acc": np.zeros(30)}, n=3, seed=2)
+    assert len(w) == 3 and w[0]["x_acc"].shape == (30,) and not np.allclose(w[0]["x_acc"], w[1]["x_acc"])
+    assert np.array_equal(w[2]["y_acc"], noise_windows({"x_acc": np.zeros(30), "y_acc": np.zeros(30)}, 3, 2)[2]["y_acc"])

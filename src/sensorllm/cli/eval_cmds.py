@@ -14,7 +14,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         evaluate_open_vocab(args.model, args.data, parse_labels(args.labels), args.split, args.out, args.shots,
                             args.support_split, args.few_shot_head, args.seed, args.limit, args.batch_size,
-                            args.question or DEFAULT_QUESTION)
+                            args.question or DEFAULT_QUESTION, args.calibrate)
         return 0
     if args.shots:
         raise ValueError("--shots needs --labels (open-vocabulary evaluation)")
@@ -100,6 +100,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--support-split", default="train", choices=["train", "val", "test"])
     g.add_argument("--few-shot-head", default="ncm", choices=["ncm", "logreg"])
     g.add_argument("--question", help="the activity question (default: a generic one)")
+    g.add_argument("--calibrate", default="noise", choices=["noise", "none"],
+                   help="zero-shot: subtract each label's score on seeded noise windows (default) or not")
     g.add_argument("--seed", type=int, default=0, help="seed of the support draw and of --limit")
     p.set_defaults(func=_evaluate)
 

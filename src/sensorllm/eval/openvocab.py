@@ -8,7 +8,10 @@ Stage-1-aligned model (no head needed) is used two ways:
   candidates (name plus an optional one-line description), the same way for every window. The score of a
   label is the mean log-probability of its answer tokens — the label text and the chat template's end of
   turn, so that a label is not rewarded for being a prefix of a longer one (``walking`` vs ``walking
-  upstairs``). The predicted class is the best-scoring label.
+  upstairs``). By default the scores are calibrated: each label's mean score on a few seeded white-noise
+  windows (content-free inputs) is subtracted, which removes the model's preference for some label texts
+  regardless of the data (contextual calibration, Zhao et al., ICML 2021). The predicted class is the
+  best-scoring label.
 * **few-shot** (:class:`FewShotHead`): ``k`` labelled windows per class are embedded by the LLM (the final
   hidden state at the end of the same prompt, where the answer would begin) and a nearest-class-mean
   (cosine) or logistic-regression head is fitted on them. Fitting takes seconds and touches no model weight.
@@ -187,6 +190,19 @@ class LabelScorer:
         return out.reshape(len(windows), len(self.labels))
 
 
+def noise_windows(template: Mapping[str, np.ndarray], n: int = 4, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """``n`` seeded white-noise windows with the channels and length of ``template``: content-free inputs for
+    calibrating label scores (they carry no activity, so what the model prefers on them is label prior)."""
+    rng = np.random.default_rng([seed, 31337])
+    return [{c: rng.standard_normal(len(v)) for c, v in template.items()} for _ in range(n)]
+
+
+def calibrated(scores: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Label scores minus each label's mean score on content-free inputs (contextual calibration, Zhao et al.
+    2021): removes the preference a model has for some label texts whatever the sensor data say."""
+    return np.asarray(scores) - np.asarray(prior).mean(0, keepdims=True)
+
+
 @torch.inference_mode()
 def window_features(model, windows: Sequence[Mapping[str, np.ndarray]], rate_hz: float,
                     question: str = DEFAULT_QUESTION, batch_size: int = 8) -> np.ndarray:
@@ -282,10 +298,12 @@ def _windows(data, split: str, channels: Sequence[str], limit: int | None, seed:
 def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: Sequence[LabelText],
                         split: str = "test", out: str | Path | None = None, shots: int = 0,
                         support_split: str = "train", head: Literal["ncm", "logreg"] = "ncm", seed: int = 0,
-                        limit: int | None = None, batch_size: int = 8, question: str = DEFAULT_QUESTION) -> dict:
+                        limit: int | None = None, batch_size: int = 8, question: str = DEFAULT_QUESTION,
+                        calibrate: Literal["noise", "none"] = "noise") -> dict:
     """Score a model on ``split`` with label texts instead of its head; writes metrics.json and a report.
 
-    ``shots == 0``: zero-shot label scoring. ``shots > 0``: a few-shot head fitted on ``shots`` seeded
+    ``shots == 0``: zero-shot label scoring, by default calibrated (:func:`calibrated`) on seeded noise windows
+    (``calibrate="none"``: raw scores; the metrics keep the uncalibrated numbers too). ``shots > 0``: a few-shot head fitted on ``shots`` seeded
     windows per class of ``support_split`` (never the evaluated split).
     """
     from sensorllm.datasets.prepared import open_prepared
@@ -302,15 +320,28 @@ def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: S
         raise ValueError(f"{data_path} has no '{split}' windows (splits: {data.splits()})")
     order = match_labels(labels, data.class_names, str(data_path))
     channels = [c for c in model.channels if c in data.channel_names]
+    out_dir = Path(out) if out else Path(model_path) / f"eval-{split}-openvocab-{shots}shot"
+    out_dir.mkdir(parents=True, exist_ok=True)
     wins, y = _windows(data, split, channels, limit, seed)
     t0 = time.time()
+    extra: dict = {}
     if shots == 0:
-        scores = LabelScorer(model, labels, data.rate_hz, question, batch_size=batch_size).score(wins)
-        pred_label = scores.argmax(1)
+        scorer = LabelScorer(model, labels, data.rate_hz, question, batch_size=batch_size)
+        raw = scorer.score(wins)
         # Map predicted label indices to dataset classes; a distractor prediction counts as wrong (-1).
         to_class = {li: ci for ci, li in enumerate(order)}
-        y_pred = np.array([to_class.get(int(p), -1) for p in pred_label])
-        mode = "zero-shot label scoring"
+        to_pred = lambda sc: np.array([to_class.get(int(p), -1) for p in sc.argmax(1)])  # noqa: E731
+        if calibrate == "noise":
+            prior = scorer.score(noise_windows(wins[0], seed=seed))
+            scores = calibrated(raw, prior)
+            m_raw = classification_metrics(y.tolist(), np.where(to_pred(raw) < 0, len(data.class_names),
+                                                                 to_pred(raw)).tolist(), data.class_names)
+            extra["uncalibrated"] = {k: m_raw[k] for k in ("accuracy", "f1_macro", "f1_weighted")}
+            np.save(out_dir / "scores_uncalibrated.npy", raw.astype(np.float32))
+        else:
+            scores = raw
+        y_pred = to_pred(scores)
+        mode = "zero-shot label scoring" + (", calibrated on 4 noise windows" if calibrate == "noise" else "")
     else:
         s_wins, s_y = _windows(data, support_split, channels, None, seed)
         pick = support_indices(s_y, shots, len(data.class_names), seed)
@@ -324,19 +355,17 @@ def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: S
     # A distractor prediction is wrong for every class: it lowers accuracy and recall, not any precision.
     y_pred = np.where(y_pred < 0, len(names), y_pred)
     metrics = classification_metrics(y.tolist(), y_pred.tolist(), names)
-    metrics.update({"distractor_predictions": n_distractor,"split": split, "mode": mode, "shots": shots, "seed": seed,
+    metrics.update({**extra, "distractor_predictions": n_distractor,"split": split, "mode": mode, "shots": shots, "seed": seed,
                     "labels": [{"name": lab.name, "description": lab.description} for lab in labels],
                     "random_init_encoder": bool(meta["encoder"].get("is_random_init")),
                     "seconds": round(time.time() - t0, 2)})
-    out = Path(out) if out else Path(model_path) / f"eval-{split}-openvocab-{shots}shot"
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "scores.npy", np.asarray(scores, dtype=np.float32))
+    np.save(out_dir / "scores.npy", np.asarray(scores, dtype=np.float32))
     notes = [f"model: `{resolve_model_dir(model_path)}`", f"data: `{data_path}` split `{split}`", f"mode: {mode}",
              "labels: " + ", ".join(lab.name for lab in labels)]
     if meta["encoder"].get("is_random_init"):
         notes.append(f"the time-series encoder is RANDOM-INIT (`{meta['encoder']['source']}`; no pretrained "
                      "weights here): these numbers do not measure a pretrained encoder")
-    report = write_classification_report(metrics, out, f"SensorLLM open-vocabulary on {data.name} ({split})",
+    report = write_classification_report(metrics, out_dir, f"SensorLLM open-vocabulary on {data.name} ({split})",
                                          notes)
     print(f"{data.name} {split} ({mode}): accuracy {metrics['accuracy']:.4f}  F1-macro {metrics['f1_macro']:.4f}  "
           f"({metrics['n']} windows, {metrics['seconds']:.0f}s)\nreport: {report}")
