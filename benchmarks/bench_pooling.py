@@ -25,7 +25,6 @@ import gc
 import json
 import math
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from sensorllm.train.common import build_model
 from sensorllm.train.config import Stage2Config, load_config
 from sensorllm.train.data import Stage2Item, stage2_items
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, run_peak_rss
 
 
 def tune_overrides(args: argparse.Namespace, pool: int, mode: str, out: Path, cache: Path) -> list[str]:
@@ -97,18 +96,11 @@ def run_child(args: argparse.Namespace, pool: int, mode: str, tmp: Path) -> dict
     cmd = [sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / args.config), *overrides]
     t = time.time()
     with open(tmp / f"k{pool}-{mode}.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        p, peak = psutil.Process(proc.pid), 0
-        while proc.poll() is None:
-            try:
-                peak = max(peak, p.memory_info().rss)
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.1)
+        returncode, peak = run_peak_rss(cmd, log)
     wall = time.time() - t
-    if proc.returncode != 0:
+    if returncode != 0:
         tail = (tmp / f"k{pool}-{mode}.log").read_text()[-3000:]
-        raise RuntimeError(f"k={pool} {mode}: tune failed ({proc.returncode}):\n{' '.join(cmd)}\n{tail}")
+        raise RuntimeError(f"k={pool} {mode}: tune failed ({returncode}):\n{' '.join(cmd)}\n{tail}")
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     steady = rows[1:] or rows
     s_per_sample = float(np.mean([1.0 / float(r["examples_per_s"]) for r in steady]))

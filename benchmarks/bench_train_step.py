@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import psutil
 
 from sensorllm.datasets import open_prepared
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, run_peak_rss
 
 
 def run_one(args: argparse.Namespace, pool: int, tmp: Path) -> dict:
@@ -34,17 +30,9 @@ def run_one(args: argparse.Namespace, pool: int, tmp: Path) -> dict:
            f"data.prepared={args.data}", "init_from=null", f"optim.max_steps={args.steps}",
            f"optim.batch_size={args.batch}", f"projector.pool={pool}", "data.max_val_examples=2",
            f"run.out_dir={out}", f"run.cache_dir={tmp / 'cache'}", f"run.eval_every={10**6}", "run.log_every=1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    p = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, p.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.1)
-    if proc.returncode != 0:
-        raise RuntimeError(f"pool {pool}: tune failed ({proc.returncode}): {' '.join(cmd)}")
+    returncode, peak = run_peak_rss(cmd)
+    if returncode != 0:
+        raise RuntimeError(f"pool {pool}: tune failed ({returncode}): {' '.join(cmd)}")
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     steady = [float(r["examples_per_s"]) for r in rows[1:]] or [float(rows[0]["examples_per_s"])]
     return {"pool": pool, "s_per_sample": 1.0 / (sum(steady) / len(steady)), "peak_rss_gib": peak / 2**30}

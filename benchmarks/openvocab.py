@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, ensure_prepared
+
 RAW = {"basicmotions": "UEA-BasicMotions", "epilepsy": "UEA-Epilepsy"}
 # Label texts: the dataset's class names plus a one-line description (written here, not learned).
 LABELS = {
@@ -49,15 +49,6 @@ label scores; `window_features` + `FewShotHead` the few-shot path. The score of 
 log-probability of its answer tokens (label text + the chat template's end of turn), so a label is not
 favoured for being a prefix of a longer one.
 """
-
-
-def prepared(name: str, runs: Path) -> Path:
-    d = runs / name / "data"
-    if not (d / "manifest.json").exists():
-        raw = ROOT.parent / "shared" / "datasets" / RAW[name]
-        subprocess.run([sys.executable, "-m", "sensorllm.cli.main", "prepare", name, "--raw", str(raw), "--out",
-                        str(d), "-q"], check=True, cwd=ROOT)
-    return d
 
 
 def llm_run(stage1: Path, data: Path, out: Path, labels: str, shots: int, head: str, seed: int,
@@ -107,7 +98,7 @@ def main() -> int:
     rows = ["| dataset | method | runs | F1-macro (%) | accuracy (%) |", "|---|---|---|---|---|"]
     findings: list[str] = []
     for name in args.datasets:
-        data = prepared(name, Path(args.runs))
+        data = ensure_prepared(name, RAW[name], Path(args.runs) / name / "data", Path(args.runs) / name / "prepare.log")
         from sensorllm.datasets.prepared import open_prepared
         from sensorllm.eval.openvocab import parse_labels
 

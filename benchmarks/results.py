@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, run_logged
+
 PAPER_F1 = {  # paper Table 2, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
 }
@@ -44,24 +44,15 @@ SENSORLLM = {
 }
 
 
-def run(cmd: list[str], log: Path) -> None:
-    print("$", " ".join(cmd), flush=True)
-    with open(log, "a") as fh:
-        r = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
-    if r.returncode != 0:
-        raise RuntimeError(f"command failed ({r.returncode}); see {log}")
-
-
 def run_baseline(name: str, seed: int, data: Path, out: Path) -> None:
     d = out / name / f"seed{seed}"
     if (d / "metrics.json").exists():
         return
     d.mkdir(parents=True, exist_ok=True)
-    run([sys.executable, "-m", "sensorllm.cli.main", "baseline", name, "--data", str(data), "--out", str(d),
-         "--seed", str(seed), "--overwrite",
-         # the Chronos-embedding baselines share one embedding cache (the first seed encodes, the others read)
-         *(["--model-arg", f'cache_dir="{out / "embcache-chronos-feats"}"'] if name.startswith("chronos-") else [])],
-        d / "log.txt")
+    # the Chronos-embedding baselines share one embedding cache (the first seed encodes, the others read)
+    cache = ["--model-arg", f'cache_dir="{out / "embcache-chronos-feats"}"'] if name.startswith("chronos-") else []
+    run_logged([sys.executable, "-m", "sensorllm.cli.main", "baseline", name, "--data", str(data), "--out", str(d),
+                "--seed", str(seed), "--overwrite", *cache], d / "log.txt")
 
 
 def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Namespace) -> None:
@@ -75,18 +66,17 @@ def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Na
     t0 = time.time()
     s1 = out / f"stage1-{'-'.join(shared) or 'pool8'}" / f"seed{seed}"  # shared by variants with equal Stage 1
     if stage1 and not (s1 / "model" / "config.json").exists():
-        run([sys.executable, "-m", "sensorllm.cli.main", "align", "--config", str(ROOT / args.stage1_config),
-             *common, f"run.out_dir={s1}", f"optim.max_steps={args.stage1_steps}"], d / "log.txt")
+        run_logged([sys.executable, "-m", "sensorllm.cli.main", "align", "--config", str(ROOT / args.stage1_config),
+                    *common, f"run.out_dir={s1}", f"optim.max_steps={args.stage1_steps}"], d / "log.txt")
     init = [f"init_from={s1 / 'model'}"] if stage1 else []
-    run([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / (stage2_config or args.stage2_config)),
-         *common,
-         *init, *stage2_only, f"run.out_dir={d}", f"optim.max_steps={args.stage2_steps}"],
-        d / "log.txt")
+    stage2_yaml = ROOT / (stage2_config or args.stage2_config)
+    run_logged([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(stage2_yaml), *common,
+                *init, *stage2_only, f"run.out_dir={d}", f"optim.max_steps={args.stage2_steps}"], d / "log.txt")
     ev = [sys.executable, "-m", "sensorllm.cli.main", "evaluate", "--model", str(d), "--data", str(data),
           "--out", str(d / "eval-test")]
     if args.test_limit:
         ev += ["--limit", str(args.test_limit)]
-    run(ev, d / "log.txt")
+    run_logged(ev, d / "log.txt")
     m = json.loads((d / "eval-test" / "metrics.json").read_text())
     summary = json.loads((d / "train_summary.json").read_text())
     m.update({"train_time_s": time.time() - t0, "trainable_params": sum(
@@ -113,7 +103,8 @@ def table(out: Path, methods: list[str], seeds: list[int], args: argparse.Namesp
 
 
 def _mean_f1(out: Path, name: str, seeds: list[int]) -> float | None:
-    ms = [json.loads(p.read_text())["f1_macro"] for s in seeds if (p := out / name / f"seed{s}" / "metrics.json").exists()]
+    ms = [json.loads(p.read_text())["f1_macro"] for s in seeds
+          if (p := out / name / f"seed{s}" / "metrics.json").exists()]
     return float(np.mean(ms)) if ms else None
 
 
@@ -125,7 +116,8 @@ def verdict(out: Path, seeds: list[int]) -> str:
         return "SensorLLM and the baselines cannot be compared yet (runs missing)."
     best = max(base, key=base.get)
     if ours > base[best]:
-        return f"In this harness SensorLLM ({100 * ours:.1f}) beats every finished baseline (best: {best}, {100 * base[best]:.1f})."
+        return (f"In this harness SensorLLM ({100 * ours:.1f}) beats every finished baseline (best: {best}, "
+                f"{100 * base[best]:.1f}).")
     return (f"In this harness SensorLLM ({100 * ours:.1f} F1-macro) does **not** beat the baselines (best: {best}, "
             f"{100 * base[best]:.1f}); the points above are what limits it here.")
 

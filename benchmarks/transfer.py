@@ -13,22 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, ensure_prepared, run_logged
+
 RAW = {"basicmotions": "UEA-BasicMotions", "epilepsy": "UEA-Epilepsy"}
-
-
-def sh(cmd: list[str], log: Path) -> None:
-    print("$", " ".join(cmd), flush=True)
-    with open(log, "a") as fh:
-        if subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT).returncode:
-            raise RuntimeError(f"command failed; see {log}")
 
 
 def one(target: str, source: str, seed: int, args: argparse.Namespace) -> dict:
@@ -38,17 +31,15 @@ def one(target: str, source: str, seed: int, args: argparse.Namespace) -> dict:
         return json.loads(done.read_text())
     d.mkdir(parents=True, exist_ok=True)
     data = Path(args.runs) / target / "data"
-    if not (data / "manifest.json").exists():
-        sh([sys.executable, "-m", "sensorllm.cli.main", "prepare", target, "--raw",
-            str(ROOT.parent / "shared" / "datasets" / RAW[target]), "--out", str(data), "-q"], d / "log.txt")
+    ensure_prepared(target, RAW[target], data, d / "log.txt")
     init = f"init_from={args.stage1}" if source == "uci-har" else "init_from=null"
     t0 = time.time()
-    sh([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config",
-        str(ROOT / "configs" / "transfer" / f"here-uci-har-to-{target}" / "stage2.yaml"), init,
-        f"data.prepared={data}", f"run.out_dir={d}", f"run.seed={seed}", f"run.threads={args.threads}",
-        f"run.cache_dir={Path(args.out) / 'embcache'}", f"optim.max_steps={args.steps}"], d / "log.txt")
-    sh([sys.executable, "-m", "sensorllm.cli.main", "evaluate", "--model", str(d), "--data", str(data),
-        "--out", str(d / "eval-test")], d / "log.txt")
+    run_logged([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config",
+                str(ROOT / "configs" / "transfer" / f"here-uci-har-to-{target}" / "stage2.yaml"), init,
+                f"data.prepared={data}", f"run.out_dir={d}", f"run.seed={seed}", f"run.threads={args.threads}",
+                f"run.cache_dir={Path(args.out) / 'embcache'}", f"optim.max_steps={args.steps}"], d / "log.txt")
+    run_logged([sys.executable, "-m", "sensorllm.cli.main", "evaluate", "--model", str(d), "--data", str(data),
+                "--out", str(d / "eval-test")], d / "log.txt")
     m = json.loads((d / "eval-test" / "metrics.json").read_text())
     m["train_time_s"] = time.time() - t0
     done.write_text(json.dumps(m, indent=1))

@@ -1,0 +1,46 @@
+"""Pieces the benchmark scripts share. The scripts run as ``python benchmarks/NAME.py``, so this module is
+imported as ``_common`` (the script's folder is first on ``sys.path``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def run_logged(cmd: list[str], log: Path) -> None:
+    """Run ``cmd`` from the repository root, appending its output to ``log``; raise if it fails."""
+    print("$", " ".join(cmd), flush=True)
+    with open(log, "a") as fh:
+        r = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+    if r.returncode != 0:
+        raise RuntimeError(f"command failed ({r.returncode}); see {log}")
+
+
+def ensure_prepared(name: str, raw_folder: str, data: Path, log: Path) -> Path:
+    """``data`` holding ``sensorllm prepare NAME`` of ``../shared/datasets/<raw_folder>`` (prepared once)."""
+    if not (data / "manifest.json").exists():
+        log.parent.mkdir(parents=True, exist_ok=True)
+        run_logged([sys.executable, "-m", "sensorllm.cli.main", "prepare", name, "--raw",
+                    str(SHARED_DATASETS / raw_folder), "--out", str(data), "-q"], log)
+    return data
+
+
+def run_peak_rss(cmd: list[str], stdout: IO | int = subprocess.DEVNULL) -> tuple[int, int]:
+    """Run ``cmd`` as a child process, sampling its RSS every 0.1 s; returns ``(exit code, peak RSS bytes)``."""
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT)
+    p, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, p.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    return proc.returncode, peak
