@@ -46,6 +46,7 @@ __all__ = [
     "TokenizerMismatchError",
     "build_encoder",
     "chronos_t5_config",
+    "t5_shape_kwargs",
     "describe_encoders",
     "list_encoders",
     "register_encoder",
@@ -315,29 +316,38 @@ def chronos_t5_config(
     from chronos import ChronosConfig
     from transformers import T5Config
 
-    shape = CHRONOS_T5_SIZES[size]
     chronos_cfg = chronos_config_dict(tokenizer, prediction_length=prediction_length)
     ChronosConfig(**chronos_cfg)  # validates the block as Chronos would
     return T5Config(
         vocab_size=tokenizer.n_tokens,
-        d_model=shape["d_model"],
-        d_ff=shape["d_ff"],
-        d_kv=shape["d_kv"],
-        num_layers=shape["num_layers"],
-        num_decoder_layers=shape["num_layers"],
-        num_heads=shape["num_heads"],
-        feed_forward_proj="relu",
-        dropout_rate=dropout,
-        initializer_factor=0.05,
-        layer_norm_epsilon=1e-6,
+        **t5_shape_kwargs(size, dropout),
         relative_attention_num_buckets=32,
         relative_attention_max_distance=128,
-        pad_token_id=0,
-        eos_token_id=1,
-        decoder_start_token_id=0,
         chronos_config=chronos_cfg,
         **extra,
     )
+
+
+def t5_shape_kwargs(size: str, dropout: float = 0.1) -> dict[str, Any]:
+    """``T5Config`` arguments every Chronos model of a published ``size`` shares (Chronos-T5 and Chronos-Bolt):
+    widths, depth and heads from :data:`CHRONOS_T5_SIZES`, ReLU feed-forward, the init scale, and T5's
+    pad/EOS/decoder-start ids."""
+    shape = CHRONOS_T5_SIZES[size]
+    return {
+        "d_model": shape["d_model"],
+        "d_ff": shape["d_ff"],
+        "d_kv": shape["d_kv"],
+        "num_layers": shape["num_layers"],
+        "num_decoder_layers": shape["num_layers"],
+        "num_heads": shape["num_heads"],
+        "feed_forward_proj": "relu",
+        "dropout_rate": dropout,
+        "initializer_factor": 0.05,
+        "layer_norm_epsilon": 1e-6,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        "decoder_start_token_id": 0,
+    }
 
 
 def _random_chronos(cfg: EncoderConfig) -> ChronosEncoder:

@@ -17,7 +17,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
+from .encoder import (
+    EncoderConfig,
+    SensorEncoder,
+    register_encoder,
+    t5_shape_kwargs,
+    weights_fingerprint,
+)
 from .tokenizer import _check_and_truncate
 
 __all__ = ["BOLT_DEFAULT_CONTEXT", "BOLT_DEFAULT_PATCH", "BOLT_SIZES", "ChronosBoltEncoder"]
@@ -93,23 +99,10 @@ def _random_bolt(cfg: EncoderConfig) -> ChronosBoltEncoder:
     from chronos.chronos_bolt import ChronosBoltModelForForecasting
     from transformers import T5Config
 
-    shape = CHRONOS_T5_SIZES[cfg.size]
     context = cfg.context_length or BOLT_DEFAULT_CONTEXT
     patch = cfg.patch_size or BOLT_DEFAULT_PATCH
     t5_cfg = T5Config(
-        d_model=shape["d_model"],
-        d_ff=shape["d_ff"],
-        d_kv=shape["d_kv"],
-        num_layers=shape["num_layers"],
-        num_decoder_layers=shape["num_layers"],
-        num_heads=shape["num_heads"],
-        feed_forward_proj="relu",
-        dropout_rate=0.1,
-        initializer_factor=0.05,
-        layer_norm_epsilon=1e-6,
-        pad_token_id=0,
-        eos_token_id=1,
-        decoder_start_token_id=0,
+        **t5_shape_kwargs(cfg.size),
         chronos_config={
             "context_length": context,
             "prediction_length": 64,
