@@ -227,8 +227,9 @@ class FewShotHead:
     """A head fitted on a few labelled feature vectors.
 
     ``ncm``: cosine similarity to each class's mean of standardised, L2-normalised features (no
-    hyper-parameter). ``logreg``: multinomial logistic regression (scikit-learn, L2, C=1) on standardised
-    features. Standardisation statistics come from the support set only.
+    hyper-parameter; the nearest-class-mean rule of the ``chronos-ncm`` baseline,
+    :func:`~sensorllm.baselines.chronos_feats.fit_class_means`). ``logreg``: multinomial logistic regression
+    (scikit-learn, L2, C=1) on standardised features. Standardisation statistics come from the support set only.
     """
 
     def __init__(self, kind: Literal["ncm", "logreg"] = "ncm", seed: int = 0) -> None:
@@ -237,11 +238,8 @@ class FewShotHead:
         self.kind = kind
         self.seed = seed
 
-    def _prep(self, x: np.ndarray) -> np.ndarray:
-        z = (np.asarray(x, dtype=np.float64) - self.mean) / self.std
-        if self.kind == "ncm":
-            z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-12
-        return z
+    def _standardise(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.mean) / self.std
 
     def fit(self, x: np.ndarray, y: Sequence[int], num_classes: int) -> FewShotHead:
         x = np.asarray(x, dtype=np.float64)
@@ -252,10 +250,11 @@ class FewShotHead:
         self.num_classes = num_classes
         self.mean = x.mean(0)
         self.std = x.std(0) + 1e-6
-        z = self._prep(x)
+        z = self._standardise(x)
         if self.kind == "ncm":
-            c = np.stack([z[y == k].mean(0) for k in range(num_classes)])
-            self.centroids = c / (np.linalg.norm(c, axis=1, keepdims=True) + 1e-12)
+            from sensorllm.baselines.chronos_feats import fit_class_means
+
+            self.centroids = fit_class_means(z, y, num_classes)
         else:
             from sklearn.linear_model import LogisticRegression
 
@@ -264,9 +263,11 @@ class FewShotHead:
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """``(N, K)`` class scores (cosine similarities or log-probabilities)."""
-        z = self._prep(x)
+        z = self._standardise(x)
         if self.kind == "ncm":
-            return z @ self.centroids.T
+            from sensorllm.baselines.chronos_feats import class_mean_scores
+
+            return class_mean_scores(z, self.centroids)
         out = np.full((len(z), self.num_classes), -np.inf)
         out[:, self.clf.classes_] = self.clf.predict_log_proba(z)
         return out
