@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from sensorllm.model.encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder
+from sensorllm.utils import resolve_device
 
 __all__ = [
     "ChronosWindowFeatures",
@@ -61,12 +62,6 @@ _MEMO_SIZE = 4  # feature matrices kept in memory per featuriser (train, val, te
 
 # ---------------------------------------------------------------------------------------------------------
 # Features
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class ChronosWindowFeatures:
@@ -95,7 +90,7 @@ class ChronosWindowFeatures:
         self.include_eos = include_eos
         self.chunk_windows = chunk_windows
         self.progress = progress
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.encoder: SensorEncoder = build_encoder(encoder).to(self.device).eval()
         self.cache = None
         if cache_dir is not None:

@@ -31,6 +31,7 @@ from sensorllm import __version__
 from sensorllm.datasets.prepared import PreparedDataset, open_prepared
 from sensorllm.datasets.spec import DataError
 from sensorllm.eval.metrics import classification_metrics, write_classification_report, write_json_atomic
+from sensorllm.utils import resolve_device
 
 from . import BaselineSpec, get_baseline
 
@@ -192,14 +193,6 @@ def class_weight_vector(labels: np.ndarray, num_classes: int) -> np.ndarray:
 # Torch training
 
 
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class CenterLoss:
     """Centre loss (Wen et al., 2016) on L2-normalised embeddings: ``0.5 * ||z - c_y||^2`` averaged over the
     batch. Centres start at 0 and move towards their class's embeddings by ``lr`` per step (no gradient)."""
@@ -282,7 +275,7 @@ def _fit_torch(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, dat
 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
         torch.backends.cudnn.deterministic = True

@@ -44,7 +44,7 @@ from sensorllm.datasets.prepared import PreparedDataset, open_prepared
 from sensorllm.model.encoder import CHRONOS_T5_SIZES, TOKENIZER_RECORD_KEY, ChronosSize, chronos_t5_config
 from sensorllm.model.prompts import IGNORE_INDEX
 from sensorllm.model.tokenizer import TokenizerConfig
-from sensorllm.utils import sha256_file
+from sensorllm.utils import resolve_device, sha256_file
 
 from .config import ConfigError, config_to_dict, config_to_yaml
 from .loop import CsvLogger, micro_batch_indices
@@ -352,10 +352,7 @@ def _setup(cfg: PretrainEncoderConfig) -> tuple[Path, torch.device]:
     text = config_to_yaml(cfg)
     print(f"== sensorllm pretrain-encoder ==\n{text}", flush=True)
     (out / "config.yaml").write_text(text)
-    dev = cfg.run.device
-    if dev == "auto":
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-    return out, torch.device(dev)
+    return out, resolve_device(cfg.run.device)
 
 
 @dataclass
