@@ -38,23 +38,17 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from sensorllm.datasets.prepared import PreparedDataset, open_prepared
 from sensorllm.model.encoder import CHRONOS_T5_SIZES, TOKENIZER_RECORD_KEY, ChronosSize, chronos_t5_config
 from sensorllm.model.prompts import IGNORE_INDEX
 from sensorllm.model.tokenizer import TokenizerConfig
-from sensorllm.utils import resolve_device, sha256_file
+from sensorllm.utils import resolve_device
 
 from .config import ConfigError, config_to_dict, config_to_yaml
 from .loop import CsvLogger, micro_batch_indices
-from .state import (
-    CorruptCheckpoint,
-    _json_default,
-    _optimizer_from_flat,
-    _optimizer_to_flat,
-    verify_checksums,
-)
+from .state import CorruptCheckpoint, _optimizer_from_flat, save_training_state, verify_checksums
 
 __all__ = [
     "PretrainDataConfig",
@@ -287,30 +281,6 @@ def _save_model_dir(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _save_state(out: Path, model, opt, sched, state: dict, keep: int) -> Path:
-    root = out / _CKPTS
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"step-{state['step']:06d}"
-    tmp = root / f".tmp-{name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp / "model", safe_serialization=True)
-    tensors, meta = _optimizer_to_flat(opt)
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
-    rng = torch.get_rng_state().tolist()
-    full = {**state, "optimizer": meta, "scheduler": sched.state_dict(), "torch_rng": rng}
-    (tmp / "trainer_state.json").write_text(json.dumps(full, default=_json_default))
-    sums = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-    (tmp / "checksums.json").write_text(json.dumps(sums, indent=1))
-    final = root / name
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    (root / "latest.tmp").write_text(name)
-    os.replace(root / "latest.tmp", root / "latest")
-    for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
 def _latest_valid_checkpoint(out: Path) -> Path | None:
     """Newest checkpoint whose checksums verify; corrupt ones are reported and skipped."""
     root = out / _CKPTS
@@ -478,7 +448,9 @@ class _PretrainRun:
         _save_model_dir(self.model, self.out / "model")
 
     def save(self) -> None:
-        _save_state(self.out, self.model, self.opt, self.sched, self.state, self.cfg.run.keep_checkpoints)
+        save_training_state(self.out, self.model, self.opt, self.sched, self.state, {},
+                            keep=self.cfg.run.keep_checkpoints,
+                            write_model=lambda d: self.model.save_pretrained(d, safe_serialization=True))
 
 
 def _train(run: _PretrainRun) -> tuple[float, bool]:

@@ -18,6 +18,7 @@ import os
 import shutil
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -74,15 +75,25 @@ def verify_checksums(ckpt: Path) -> None:
 
 
 def save_training_state(
-    out_dir: Path, model, optimizer, scheduler, state: dict, extra: dict, keep: int = 2
+    out_dir: Path, model, optimizer, scheduler, state: dict, extra: dict, keep: int = 2,
+    write_model: Callable[[Path], Any] | None = None,
 ) -> Path:
-    """Write ``checkpoints/step-NNNNNN`` atomically (temp dir + rename) and point ``latest`` at it."""
+    """Write ``checkpoints/step-NNNNNN`` atomically (temp dir + rename) and point ``latest`` at it.
+
+    The model goes to ``<checkpoint>/model`` by ``write_model(dir)``; the default is the SensorLLM delta
+    checkpoint (:func:`~sensorllm.model.checkpoint.save_checkpoint` with ``extra``). ``pretrain-encoder``
+    passes a Hugging Face ``save_pretrained`` instead; the optimiser, scheduler, RNG state, checksums,
+    ``latest`` and pruning to the newest ``keep`` checkpoints are the same for both.
+    """
     root = Path(out_dir) / _CKPTS
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{state['step']:06d}"
     tmp = root / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
-    save_checkpoint(model, tmp / "model", extra=extra)
+    if write_model is None:
+        save_checkpoint(model, tmp / "model", extra=extra)
+    else:
+        write_model(tmp / "model")
     tensors, meta = _optimizer_to_flat(optimizer)
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     full_state = {**state, "optimizer": meta, "scheduler": scheduler.state_dict(),
