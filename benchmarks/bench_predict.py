@@ -1,4 +1,4 @@
-"""Prediction latency for one window and throughput on a 1-hour recording (CPU), through `predict_file`.
+"""Prediction latency for one window and throughput on a 1-hour recording (CPU, or a GPU with `--device cuda`), through `predict_file`.
 
 Uses a Stage-2 model directory (e.g. the demo's `runs/demo/stage2`). The 1-hour recording is synthesised
 by tiling real test windows of the model's dataset to 3600 s at its rate; a shorter `--seconds` is allowed.
@@ -30,8 +30,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3600.0)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU when one is visible)")
     args = ap.parse_args()
-    model, meta = load_model(args.model)
+    model, meta = load_model(args.model, args.device)
     extra = meta["extra"]
     rate, window = float(extra["rate_hz"]), int(extra["window"])
     d = open_prepared(args.data)
@@ -54,7 +55,7 @@ def main() -> None:
         df = predict_file(model, meta, path, batch_size=args.batch_size)
         total = time.perf_counter() - t
     print(f"model {args.model} ({meta['config']['llm']['name']}, pool {meta['config']['projector']['pool']}), "
-          f"window {window} samples @ {rate:g} Hz")
+          f"device {next(model.parameters()).device}, window {window} samples @ {rate:g} Hz")
     print(f"one window: {np.median(lat):.3f} s median over {args.repeats} (min {min(lat):.3f} s)")
     print(f"{args.seconds:.0f} s recording: {len(df)} windows in {total:.1f} s = {len(df) / total:.2f} windows/s, "
           f"real-time factor {args.seconds / total:.1f}x")

@@ -6,7 +6,10 @@ child process; its RSS is sampled every 0.1 s (psutil) and its `train_log.csv` g
 
     python benchmarks/bench_train_step.py --data runs/uci-har/data --pools 1 4 8 16 --steps 4
 
-Prints, per k: sensor tokens per window, seconds per training sample, peak RSS, and the speed-up over k = 1.
+Prints, per k: sensor tokens per window, seconds per training sample, peak RSS (and peak GPU memory when the
+runs train on a GPU, which `sensorllm tune` uses whenever one is visible), and the speed-up over k = 1.
+`--set KEY=VALUE ...` passes config overrides to every run, e.g. `run.mixed_precision=bf16` or
+`llm.attn_implementation=eager` on a GPU.
 (F1 at equal budget needs long runs: see benchmarks/results.py, methods sensorllm-pool4/-pool16.)
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import sys
 import tempfile
@@ -29,13 +33,19 @@ def run_one(args: argparse.Namespace, pool: int, tmp: Path) -> dict:
     cmd = [sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / args.config),
            f"data.prepared={args.data}", "init_from=null", f"optim.max_steps={args.steps}",
            f"optim.batch_size={args.batch}", f"projector.pool={pool}", "data.max_val_examples=2",
-           f"run.out_dir={out}", f"run.cache_dir={tmp / 'cache'}", f"run.eval_every={10**6}", "run.log_every=1"]
-    returncode, peak = run_peak_rss(cmd)
+           f"run.out_dir={out}", f"run.cache_dir={tmp / 'cache'}", f"run.eval_every={10**6}", "run.log_every=1",
+           f"run.save_every={10**6}", *args.set]
+    log = tmp / f"pool{pool}.log"
+    with open(log, "w") as fh:
+        returncode, peak = run_peak_rss(cmd, stdout=fh)
     if returncode != 0:
-        raise RuntimeError(f"pool {pool}: tune failed ({returncode}): {' '.join(cmd)}")
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        raise RuntimeError(f"pool {pool}: tune failed ({returncode}): {' '.join(cmd)}\n{tail}")
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     steady = [float(r["examples_per_s"]) for r in rows[1:]] or [float(rows[0]["examples_per_s"])]
-    return {"pool": pool, "s_per_sample": 1.0 / (sum(steady) / len(steady)), "peak_rss_gib": peak / 2**30}
+    summary = json.loads((out / "train_summary.json").read_text())
+    return {"pool": pool, "s_per_sample": 1.0 / (sum(steady) / len(steady)), "peak_rss_gib": peak / 2**30,
+            "device": summary.get("device", "cpu"), "peak_gpu_gib": summary.get("peak_gpu_mem_gib")}
 
 
 def main() -> None:
@@ -45,6 +55,7 @@ def main() -> None:
     ap.add_argument("--pools", type=int, nargs="+", default=[1, 4, 8, 16])
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every run")
     args = ap.parse_args()
     m = open_prepared(args.data).manifest
     c, length = len(m["channels"]), int(m["window"])
@@ -52,11 +63,13 @@ def main() -> None:
         res = [run_one(args, k, Path(tmp)) for k in args.pools]
     base = next((r for r in res if r["pool"] == 1), res[0])
     print(f"{m['dataset']}: {c} channels x {length} samples; batch {args.batch}; {args.steps} steps per k "
-          "(first step excluded); SmolLM2-135M, random-init Chronos-T5-tiny, CPU")
-    print(f"{'k':>3} {'sensor tokens':>14} {'s/sample':>9} {'peak RSS GiB':>13} {'speed-up':>9}")
+          f"(first step excluded); SmolLM2-135M, random-init Chronos-T5-tiny; device {res[0]['device']}; "
+          f"overrides: {' '.join(args.set) or 'none'}")
+    print(f"{'k':>3} {'sensor tokens':>14} {'s/sample':>9} {'peak RSS GiB':>13} {'peak GPU GiB':>13} {'speed-up':>9}")
     for r in res:
         tokens = c * math.ceil((length + 1) / r["pool"])
-        print(f"{r['pool']:>3} {tokens:>14} {r['s_per_sample']:>9.3f} {r['peak_rss_gib']:>13.2f} "
+        gpu = f"{r['peak_gpu_gib']:.2f}" if r["peak_gpu_gib"] is not None else "-"
+        print(f"{r['pool']:>3} {tokens:>14} {r['s_per_sample']:>9.4f} {r['peak_rss_gib']:>13.2f} {gpu:>13} "
               f"{base['s_per_sample'] / r['s_per_sample']:>8.2f}x")
 
 

@@ -8,6 +8,12 @@ exists is skipped, so the command can be started again after an interruption and
     python benchmarks/results.py --only cnn1d,features-rf         # a subset of methods
     python benchmarks/results.py --table-only                     # just rebuild docs/results.md
 
+On a GPU (`sensorllm align/tune/evaluate` use one whenever it is visible), write a separate document and take the
+baseline rows from the CPU runs (same windows, splits and metrics; the machine changes only their speed):
+
+    python benchmarks/results.py --out runs/results-gpu --doc docs/results-gpu.md --baselines-out runs/results \
+        --only sensorllm --set optim.batch_size=16 data.max_train_examples=null ...
+
 Long: run it in the background with its log saved (``nohup ... > runs/results.log 2>&1 &``).
 """
 
@@ -22,8 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sensorllm.train.config import Stage2Config, load_config
+
 from _common import ROOT, run_logged
 
+DEFAULT_DOC = "docs/results.md"
 PAPER_F1 = {  # paper Table 2, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
 }
@@ -67,51 +76,61 @@ def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Na
     s1 = out / f"stage1-{'-'.join(shared) or 'pool8'}" / f"seed{seed}"  # shared by variants with equal Stage 1
     if stage1 and not (s1 / "model" / "config.json").exists():
         run_logged([sys.executable, "-m", "sensorllm.cli.main", "align", "--config", str(ROOT / args.stage1_config),
-                    *common, f"run.out_dir={s1}", f"optim.max_steps={args.stage1_steps}"], d / "log.txt")
+                    *common, *args.set1, f"run.out_dir={s1}", f"optim.max_steps={args.stage1_steps}"], d / "log.txt")
     init = [f"init_from={s1 / 'model'}"] if stage1 else []
     stage2_yaml = ROOT / (stage2_config or args.stage2_config)
     run_logged([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(stage2_yaml), *common,
                 *init, *stage2_only, f"run.out_dir={d}", f"optim.max_steps={args.stage2_steps}"], d / "log.txt")
     ev = [sys.executable, "-m", "sensorllm.cli.main", "evaluate", "--model", str(d), "--data", str(data),
-          "--out", str(d / "eval-test")]
+          "--out", str(d / "eval-test"), "--batch-size", str(args.eval_batch)]
     if args.test_limit:
         ev += ["--limit", str(args.test_limit)]
     run_logged(ev, d / "log.txt")
     m = json.loads((d / "eval-test" / "metrics.json").read_text())
     summary = json.loads((d / "train_summary.json").read_text())
-    m.update({"train_time_s": time.time() - t0, "trainable_params": sum(
+    m.update({"train_time_s": time.time() - t0, "device": summary.get("device", "cpu"), "trainable_params": sum(
         v for k, v in summary["trainable"].items() if k != "llm_total")})
     (d / "metrics.json").write_text(json.dumps(m, indent=1))
 
 
-def table(out: Path, methods: list[str], seeds: list[int], args: argparse.Namespace) -> str:
-    rows = ["| method | seeds done | F1-macro (%) | accuracy (%) | train time (s) | trainable params | paper F1 (%) |",
-            "|---|---|---|---|---|---|---|"]
+def run_dir(name: str, args: argparse.Namespace) -> Path:
+    """Where ``name``'s runs live: the baselines may come from another results directory (``--baselines-out``)."""
+    return Path(args.baselines_out) if name in BASELINES and args.baselines_out else Path(args.out)
+
+
+def finished(name: str, seeds: list[int], args: argparse.Namespace) -> list[dict]:
+    return [json.loads(p.read_text()) for s in seeds
+            if (p := run_dir(name, args) / name / f"seed{s}" / "metrics.json").exists()]
+
+
+def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str:
+    rows = ["| method | seeds done | F1-macro (%) | accuracy (%) | train time (s) | trainable params | device | "
+            "paper F1 (%) |", "|---|---|---|---|---|---|---|---|"]
     for name in methods:
-        ms = [json.loads(p.read_text()) for s in seeds if (p := out / name / f"seed{s}" / "metrics.json").exists()]
+        ms = finished(name, seeds, args)
         paper = PAPER_F1.get(name, "")
         if not ms:
-            rows.append(f"| {name} | 0/{len(seeds)} | not run yet | | | | {paper} |")
+            rows.append(f"| {name} | 0/{len(seeds)} | not run yet | | | | | {paper} |")
             continue
         f1 = 100 * np.array([m["f1_macro"] for m in ms])
         acc = 100 * np.array([m["accuracy"] for m in ms])
         t = np.mean([m.get("train_time_s", np.nan) for m in ms])
         p = ms[0].get("trainable_params")
+        device = ", ".join(sorted({m.get("device", "cpu") for m in ms}))
         rows.append(f"| {name} | {len(ms)}/{len(seeds)} | {f1.mean():.1f} ± {f1.std():.1f} | {acc.mean():.1f} ± "
-                    f"{acc.std():.1f} | {t:.0f} | {p if p is not None else 'n/a (forest)'} | {paper} |")
+                    f"{acc.std():.1f} | {t:.0f} | {p if p is not None else 'n/a (forest)'} | {device} | {paper} |")
     return "\n".join(rows)
 
 
-def _mean_f1(out: Path, name: str, seeds: list[int]) -> float | None:
-    ms = [json.loads(p.read_text())["f1_macro"] for s in seeds
-          if (p := out / name / f"seed{s}" / "metrics.json").exists()]
+def _mean_f1(name: str, seeds: list[int], args: argparse.Namespace) -> float | None:
+    ms = [m["f1_macro"] for m in finished(name, seeds, args)]
     return float(np.mean(ms)) if ms else None
 
 
-def verdict(out: Path, seeds: list[int]) -> str:
+def verdict(seeds: list[int], args: argparse.Namespace) -> str:
     """One sentence comparing SensorLLM with the best finished baseline, from the finished runs."""
-    ours = _mean_f1(out, "sensorllm", seeds)
-    base = {b: f for b in BASELINES if (f := _mean_f1(out, b, seeds)) is not None}
+    ours = _mean_f1("sensorllm", seeds, args)
+    base = {b: f for b in BASELINES if (f := _mean_f1(b, seeds, args)) is not None}
     if ours is None or not base:
         return "SensorLLM and the baselines cannot be compared yet (runs missing)."
     best = max(base, key=base.get)
@@ -122,32 +141,52 @@ def verdict(out: Path, seeds: list[int]) -> str:
             f"{100 * base[best]:.1f}); the points above are what limits it here.")
 
 
-def write_doc(out: Path, methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
-    doc = ROOT / "docs" / "results.md"
+def stage2_setting(args: argparse.Namespace) -> Stage2Config:
+    """The Stage-2 config the SensorLLM rows ran with (the YAML plus ``--set``), for the text around the table."""
+    return load_config(Stage2Config, ROOT / args.stage2_config, [f"data.prepared={args.data}", *args.set])
+
+
+def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
+    doc = ROOT / args.doc
     cmd = "python benchmarks/results.py " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in (("data", args.data), ("out", args.out), ("seeds", seeds), ("stage1_steps", args.stage1_steps),
-                     ("stage2_steps", args.stage2_steps), ("test_limit", args.test_limit), ("set", args.set))
-        if v not in ([], 0))
+        for k, v in (("data", args.data), ("out", args.out), ("doc", args.doc), ("baselines_out", args.baselines_out),
+                     ("seeds", seeds), ("stage1_steps", args.stage1_steps), ("stage2_steps", args.stage2_steps),
+                     ("test_limit", args.test_limit), ("eval_batch", args.eval_batch), ("set", args.set),
+                     ("set1", args.set1))
+        if v not in ([], 0, None) and not (k == "doc" and v == DEFAULT_DOC) and not (k == "eval_batch" and v == 8))
+    s2 = stage2_setting(args)
+    batch = s2.optim.batch_size * s2.optim.grad_accum
+    manifest = Path(args.data) / "manifest.json"
+    n_train = json.loads(manifest.read_text())["splits"]["train"]["windows"] if manifest.exists() else None
+    used = min(n_train, s2.data.max_train_examples or n_train) if n_train else None
+    windows = args.stage2_steps * batch
+    epochs = f"{windows / used:.2f} passes over" if used else "part of"
+    subset = (f"a seeded subset of {used:,} of the {n_train:,} training windows"
+              if used and used < n_train else f"all {n_train:,} training windows" if n_train else "the training windows")
+    llm_devices = sorted({m.get("device", "cpu") for name in SENSORLLM for m in finished(name, seeds, args)})
+    other = [o for o in (args.other_doc or []) if (ROOT / o).exists() and o != args.doc]
     text = f"""# Results: UCI-HAR (subject-wise, official test subjects)
 
 Produced by `{cmd}` (resumable; this file is rewritten from the finished runs).
-Machine: {platform.machine()}, {platform.system()}, CPU only. Every method sees the same prepared windows
-(128 samples / stride 64 from the raw UCI HAPT recordings, `sensorllm prepare uci-har`), selects its model on
-the validation subjects (never on test) and is scored once on the nine official test subjects by the same
-metrics code. Mean ± standard deviation over seeds. Baselines train with one torch thread each (their
-default); up to two runs may share the 2 cores, so training times are indicative only.
+SensorLLM rows ran on: {', '.join(llm_devices) or 'nothing yet'} (the `device` column; `cpu` is this project's
+2-core {platform.machine()} machine). Every method sees the same prepared windows (128 samples / stride 64 from the
+raw UCI HAPT recordings, `sensorllm prepare uci-har`), selects its model on the validation subjects (never on test)
+and is scored once on the nine official test subjects by the same metrics code. Mean ± standard deviation over
+seeds. Baselines train on the CPU with one torch thread each (their default); up to two runs may share the 2 cores,
+so CPU training times are indicative only.{' Baseline rows are read from `' + args.baselines_out + '`.' if args.baselines_out else ''}
+{''.join(chr(10) + 'See also: ' + ', '.join(f'[`{o}`]({Path(o).name})' for o in other) + '.') if other else ''}
 
-{table(out, methods, seeds, args)}
+{table(methods, seeds, args)}
 
 SensorLLM here is **not** the paper's setting: SmolLM2-135M-Instruct instead of Llama-3-8B, a seeded
 **random-init** Chronos-T5-tiny instead of pretrained Chronos-T5-large (no weights are obtainable here),
-sensor tokens mean-pooled by 8 (`projector.pool`), {args.stage1_steps} Stage-1 and {args.stage2_steps}
-Stage-2 optimiser steps on a seeded subset (`configs/here/uci-har/`){', test scored on a seeded subset of '
-+ str(args.test_limit) + ' windows' if args.test_limit else ''}. Paper numbers (Table 2) are shown for
-reference only; the data source differs too (raw HAPT windows, 10,411 vs the official 10,299; see
-`docs/deviations.md`). Ablations: `-no-stage1` (Stage 2 from scratch), `-no-stats` (no statistics text,
-`preprocess_type=none`), `-no-tokens` (no `<c_start>`/`<c_end>` channel tokens in either stage,
+sensor tokens mean-pooled by {s2.projector.pool} (`projector.pool`), {args.stage1_steps} Stage-1 and {args.stage2_steps}
+Stage-2 optimiser steps of batch {batch} ({epochs} {subset}; `{args.stage2_config}`, overrides
+`{' '.join(args.set) or 'none'}`){', test scored on a seeded subset of ' + str(args.test_limit) + ' windows' if args.test_limit else ', test scored on all test windows'}.
+Paper numbers (Table 2) are shown for reference only; the data source differs too (raw HAPT windows, 10,411 vs the
+official 10,299; see `docs/deviations.md`). Ablations: `-no-stage1` (Stage 2 from scratch), `-no-stats` (no
+statistics text, `preprocess_type=none`), `-no-tokens` (no `<c_start>`/`<c_end>` channel tokens in either stage,
 `channel_markers=false`), `-pool4` / `-pool16` (pooling factor). Encoders (Stage 2 without Stage 1, so compare
 with `-no-stage1`; `docs/encoders.md`): `-raw-patch` (no pretrained encoder: z-normalised raw patches of 8 samples
 → a trained linear layer), `-bolt` (random-init Chronos-Bolt-tiny), `-pretrained-encoder` (Chronos-T5-tiny
@@ -161,15 +200,15 @@ seeded **random-init** Chronos-T5-tiny embeddings SensorLLM reads here, mean-poo
   random-init Chronos-T5-tiny embeddings carry: far less than raw windows give a 1-D CNN or hand-made features.
   Its per-window z-normalisation also removes the gravity offset, which is most of what separates sitting,
   standing and laying; in SensorLLM only the statistics text (per-channel means with units) carries it.
-- **The budget is tiny.** {args.stage2_steps} Stage-2 steps of batch 4 are {args.stage2_steps * 4} windows, a fraction
-  of one epoch of the 6,269 training windows (the paper: 8 epochs, batch 32, Llama-3-8B on GPUs). One such run takes
-  hours on the 2 CPU cores here, so SensorLLM rows have fewer seeds than the baselines, and rows still marked "not run
-  yet" are resumed by the command above.
+- **The budget.** {args.stage2_steps} Stage-2 steps of batch {batch} are {windows:,} windows ({epochs} {subset});
+  the paper trains 8 epochs at an effective batch of 64 with Llama-3-8B on GPUs. On the 2 CPU cores here one
+  SensorLLM seed at 300 steps of batch 4 takes about two hours, so CPU rows have fewer seeds than the baselines;
+  rows still marked "not run yet" are resumed by the command above.
 - **The LLM is small and frozen.** SmolLM2-135M's last-token state after the statistics text is, by itself, close
   to chance for these classes (a logistic regression on it scored 0.18 validation accuracy in an earlier check),
   so the projector must learn to write the signal into the sequence; that takes many steps.
 
-{verdict(out, seeds)}
+{verdict(seeds, args)}
 """
     doc.write_text(text)
     return doc
@@ -188,6 +227,13 @@ def main() -> int:
     ap.add_argument("--test-limit", type=int, default=0, help="score SensorLLM on a seeded test subset (0 = all)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="extra config overrides for both SensorLLM stages (e.g. run.threads=1)")
+    ap.add_argument("--set1", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="extra overrides for Stage 1 only (e.g. eval_generate=0: no generated descriptions)")
+    ap.add_argument("--doc", default=DEFAULT_DOC, help="the Markdown file to (re)write")
+    ap.add_argument("--other-doc", nargs="*", default=["docs/results.md", "docs/results-gpu.md"],
+                    help="results documents to link to when they exist")
+    ap.add_argument("--baselines-out", help="read the baseline rows from this results directory (e.g. the CPU runs)")
+    ap.add_argument("--eval-batch", type=int, default=8, help="windows per batch when scoring SensorLLM on test")
     ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)
@@ -202,10 +248,10 @@ def main() -> int:
                              "../shared/datasets/UCI-HAPT/RawData --out " + str(data))
         for seed in args.seeds:
             for name in todo:
-                (run_baseline(name, seed, data, out) if name in BASELINES
+                (run_baseline(name, seed, data, run_dir(name, args)) if name in BASELINES
                  else run_sensorllm(name, seed, data, out, args))
-                write_doc(out, methods, args.seeds, args)
-    print(write_doc(out, methods, args.seeds, args).read_text())
+                write_doc(methods, args.seeds, args)
+    print(write_doc(methods, args.seeds, args).read_text())
     return 0
 
 

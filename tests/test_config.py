@@ -37,3 +37,14 @@ def test_errors_are_collected_with_valid_choices(tmp_path):
         load_config(Stage2Config, None, ["projector.preset=huge"])
     with pytest.raises(ConfigError, match="not key=value"):
         load_config(Stage2Config, None, ["optim.lr"])
+
+
+def test_yaml_booleans_that_spell_a_choice(tmp_path):
+    # YAML 1.1 reads `no` as False; `run.mixed_precision=no` (an accepted choice) must still mean "no"
+    cfg = load_config(Stage2Config, None, ["run.mixed_precision=bf16", "run.mixed_precision=no"])
+    assert cfg.run.mixed_precision == "no"
+    p = tmp_path / "c.yaml"
+    p.write_text("run:\n  mixed_precision: no\n")
+    assert load_config(Stage2Config, p).run.mixed_precision == "no"
+    with pytest.raises(ConfigError, match="optim.schedule=True"):  # no choice spells a boolean here
+        load_config(Stage2Config, None, ["optim.schedule=yes"])

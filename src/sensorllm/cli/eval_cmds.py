@@ -14,13 +14,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         evaluate_open_vocab(args.model, args.data, parse_labels(args.labels), args.split, args.out, args.shots,
                             args.support_split, args.few_shot_head, args.seed, args.limit, args.batch_size,
-                            args.question or DEFAULT_QUESTION, args.calibrate)
+                            args.question or DEFAULT_QUESTION, args.calibrate, args.device)
         return 0
     if args.shots:
         raise ValueError("--shots needs --labels (open-vocabulary evaluation)")
     from sensorllm.eval.evaluate import evaluate
 
-    evaluate(args.model, args.data, args.split, args.out, args.batch_size, args.limit)
+    evaluate(args.model, args.data, args.split, args.out, args.batch_size, args.limit, args.device)
     return 0
 
 
@@ -28,7 +28,7 @@ def _predict(args: argparse.Namespace) -> int:
     from sensorllm.eval.evaluate import load_model
     from sensorllm.eval.predict import predict_file
 
-    model, meta = load_model(args.model)
+    model, meta = load_model(args.model, args.device)
     df = predict_file(model, meta, args.file, args.stride, args.batch_size)
     if df.attrs.get("skipped_windows"):
         print(f"skipped {df.attrs['skipped_windows']} windows with long gaps of missing samples", file=sys.stderr)
@@ -47,7 +47,7 @@ def _describe(args: argparse.Namespace) -> int:
     from sensorllm.eval.evaluate import load_model
     from sensorllm.eval.predict import describe_file
 
-    model, meta = load_model(args.model)
+    model, meta = load_model(args.model, args.device)
     res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens)
     if args.json:
         print(json.dumps(res, indent=1, ensure_ascii=False))
@@ -92,6 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output directory (default: <model>/eval-<split>)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int, help="seeded subset of windows (Stage 1 default: 32)")
+    p.add_argument("--device", default="auto",
+                   help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
     g = p.add_argument_group("open-vocabulary recognition (any model; a Stage-1 model is enough)")
     g.add_argument("--labels", help='candidate labels instead of the head: "walking, running: moving fast, …" or '
                                     "@file (.json or .txt); every dataset class needs one, extras are distractors")
@@ -111,6 +113,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stride", type=int, help="window stride in samples (default: the model's)")
     p.add_argument("--out", help="CSV or .json output (default: CSV on stdout)")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="auto",
+                   help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("describe", help="a Stage-1 model's trend description of one channel of a window")
@@ -121,6 +125,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--length", type=int, help="samples (default: the dataset's longest Stage-1 window)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="auto",
+                   help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
     p.set_defaults(func=_describe)
 
     p = sub.add_parser("models", help="LLMs and encoders available here")

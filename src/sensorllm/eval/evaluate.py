@@ -32,11 +32,15 @@ def resolve_model_dir(path: str | Path) -> Path:
     raise FileNotFoundError(f"{p} is neither a run directory with model/ nor a SensorLLM checkpoint directory")
 
 
-def load_model(path: str | Path):
-    """``(model, meta)`` from a run or checkpoint directory; ``meta["extra"]`` holds dataset/text settings."""
+def load_model(path: str | Path, device: str = "cpu"):
+    """``(model, meta)`` from a run or checkpoint directory, on ``device`` (``auto`` = the GPU when one is
+    visible); ``meta["extra"]`` holds dataset/text settings."""
+    from sensorllm.utils import resolve_device
+
     d = resolve_model_dir(path)
     meta = read_checkpoint_config(d)
     model = load_checkpoint(d)
+    model.to(resolve_device(device))
     model.eval()
     return model, meta
 
@@ -50,9 +54,9 @@ def _check_channels(model_channels: list[str], data_channels: list[str], where: 
 
 
 def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test", out: str | Path | None = None,
-             batch_size: int = 8, limit: int | None = None) -> dict:
+             batch_size: int = 8, limit: int | None = None, device: str = "cpu") -> dict:
     """Evaluate and write ``metrics.json`` + report into ``out`` (default ``<model run>/eval-<split>``)."""
-    model, meta = load_model(model_path)
+    model, meta = load_model(model_path, device)
     extra = meta.get("extra", {})
     data = open_prepared(data_path)
     _check_channels(model.channels, data.channel_names, str(data_path))

@@ -300,7 +300,7 @@ def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: S
                         split: str = "test", out: str | Path | None = None, shots: int = 0,
                         support_split: str = "train", head: Literal["ncm", "logreg"] = "ncm", seed: int = 0,
                         limit: int | None = None, batch_size: int = 8, question: str = DEFAULT_QUESTION,
-                        calibrate: Literal["noise", "none"] = "noise") -> dict:
+                        calibrate: Literal["noise", "none"] = "noise", device: str = "cpu") -> dict:
     """Score a model on ``split`` with label texts instead of its head; writes metrics.json and a report.
 
     ``shots == 0``: zero-shot label scoring, by default calibrated (:func:`calibrated`) on seeded noise windows
@@ -314,7 +314,7 @@ def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: S
 
     if shots and support_split == split:
         raise ValueError(f"the few-shot support set must come from another split than the evaluated {split!r}")
-    model, meta = load_model(model_path)
+    model, meta = load_model(model_path, device)
     data = open_prepared(data_path)
     _check_model_channels(model, data.channel_names, str(data_path))
     if split not in data.splits():

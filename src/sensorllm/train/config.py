@@ -147,6 +147,11 @@ def _check_type(value: Any, tp: Any, key: str, errors: list[str]) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _check_type(value, inner[0], key, errors)
     if origin is Literal:
+        if isinstance(value, bool) and not any(isinstance(a, bool) for a in get_args(tp)):
+            # YAML 1.1 reads no/off/false (yes/on/true) as booleans: `run.mixed_precision=no` means the word
+            words = [a for a in get_args(tp) if isinstance(a, str)
+                     and a.lower() in (("yes", "on", "true") if value else ("no", "off", "false"))]
+            value = words[0] if len(words) == 1 else value
         if value not in get_args(tp):
             errors.append(f"{key}={value!r}; valid: {', '.join(map(repr, get_args(tp)))}")
         return value

@@ -34,6 +34,8 @@ class LoopResult:
     best_step: int | None
     train_time_s: float
     resumed_from: int | None
+    device: str = "cpu"
+    peak_gpu_mem_gib: float | None = None  # torch.cuda.max_memory_allocated over the run (None on the CPU)
 
 
 class CsvLogger:
@@ -191,6 +193,9 @@ def train_loop(
     bar = tqdm(total=steps, initial=state["step"], desc="train", file=sys.stderr, disable=None)
     model.train()
     running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
+    on_gpu = accelerator.device.type == "cuda"
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats(accelerator.device)
 
     def do_validation(step: int) -> None:
         if validate is None:
@@ -247,4 +252,6 @@ def train_loop(
         do_validation(steps)
     log.close()
     vlog.close()
-    return LoopResult(steps, state["best_metric"], state["best_step"], time.time() - t0, resumed_from)
+    peak = torch.cuda.max_memory_allocated(accelerator.device) / 2**30 if on_gpu else None
+    device = torch.cuda.get_device_name(accelerator.device) if on_gpu else "cpu"
+    return LoopResult(steps, state["best_metric"], state["best_step"], time.time() - t0, resumed_from, device, peak)

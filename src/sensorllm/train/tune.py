@@ -82,6 +82,8 @@ def run_tune(cfg: Stage2Config) -> dict:
         f"best_val_{cfg.metric}": result.best_metric,
         "train_time_s": result.train_time_s,
         "resumed_from": result.resumed_from,
+        "device": result.device,
+        "peak_gpu_mem_gib": result.peak_gpu_mem_gib,
         "trainable": model.trainable_summary(),
         "model_dir": str(out / "model"),
     }
