@@ -36,7 +36,13 @@ DEFAULT_DOC = "docs/results.md"
 PAPER_F1 = {  # paper Table 2, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
 }
-BASELINES = ["features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp", "chronos-ncm"]
+BASELINES = ["features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp", "chronos-ncm",
+             "chronos-mlp-pretrained-encoder"]
+# baseline rows that run a registered baseline with model arguments: row name → (baseline, --model-arg values)
+BASELINE_VARIANTS = {
+    # the paper's Chronos+MLP on the Chronos-T5-tiny that `sensorllm pretrain-encoder` trained on UCI-HAR windows
+    "chronos-mlp-pretrained-encoder": ("chronos-mlp", ['pretrained="runs/uci-har/pretrain-encoder/model"']),
+}
 # SensorLLM variants: name → (overrides of both stages, Stage-2-only overrides, run Stage 1 first, Stage-2 config
 # replacing --stage2-config or None). The encoder variants start Stage 2 from scratch (a Stage-1 model is tied to
 # its encoder's weights): compare them with `sensorllm-no-stage1`.
@@ -60,8 +66,10 @@ def run_baseline(name: str, seed: int, data: Path, out: Path) -> None:
     d.mkdir(parents=True, exist_ok=True)
     # the Chronos-embedding baselines share one embedding cache (the first seed encodes, the others read)
     cache = ["--model-arg", f'cache_dir="{out / "embcache-chronos-feats"}"'] if name.startswith("chronos-") else []
-    run_logged([sys.executable, "-m", "sensorllm.cli.main", "baseline", name, "--data", str(data), "--out", str(d),
-                "--seed", str(seed), "--overwrite", *cache], d / "log.txt")
+    base, model_args = BASELINE_VARIANTS.get(name, (name, []))
+    extra = [a for v in model_args for a in ("--model-arg", v)]
+    run_logged([sys.executable, "-m", "sensorllm.cli.main", "baseline", base, "--data", str(data), "--out", str(d),
+                "--seed", str(seed), "--overwrite", *cache, *extra], d / "log.txt")
 
 
 def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Namespace) -> None:
@@ -193,6 +201,9 @@ with `-no-stage1`; `docs/encoders.md`): `-raw-patch` (no pretrained encoder: z-n
 pre-trained here on UCI-HAR training windows by `sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder`).
 `chronos-mlp` / `chronos-ncm`: the paper's Chronos+MLP baseline (and a nearest-class-mean variant) on the same
 seeded **random-init** Chronos-T5-tiny embeddings SensorLLM reads here, mean-pooled over time.
+`chronos-mlp-pretrained-encoder`: the same Chronos+MLP on the Chronos-T5-tiny pre-trained here on UCI-HAR training
+windows (`sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder/model`; its tokeniser mean-scales instead of
+z-normalising, so the gravity offset survives): what motion-domain pretraining gives the frozen features.
 
 ## What limits SensorLLM here
 
@@ -204,9 +215,18 @@ seeded **random-init** Chronos-T5-tiny embeddings SensorLLM reads here, mean-poo
   the paper trains 8 epochs at an effective batch of 64 with Llama-3-8B on GPUs. On the 2 CPU cores here one
   SensorLLM seed at 300 steps of batch 4 takes about two hours, so CPU rows have fewer seeds than the baselines;
   rows still marked "not run yet" are resumed by the command above.
-- **The LLM is small and frozen.** SmolLM2-135M's last-token state after the statistics text is, by itself, close
-  to chance for these classes (a logistic regression on it scored 0.18 validation accuracy in an earlier check),
-  so the projector must learn to write the signal into the sequence; that takes many steps.
+- **More steps alone did not help at this scale.** On an NVIDIA H200 (`docs/results-gpu.md`), 250 Stage-2 steps
+  of batch 16 over the full training set also ended at chance. From step 60 to step 250 the Stage-2 training loss
+  there stayed between 1.77 and 1.97 (logged every 10 steps, both seeds; `runs/results-gpu/sensorllm/seed*/
+  train_log.csv`), around ln 6 ≈ 1.79, which is the loss of always predicting the class prior.
+- **The features hold more than the head uses.** A linear probe on the final hidden states of the CPU-trained
+  model (`python benchmarks/probe_stage2_features.py --model runs/results/sensorllm/seed0 --data runs/uci-har/data
+  --train 240 --val 120 --threads 1`: standardised logistic regression on 240 training windows, scored on 120
+  validation windows, where the largest class is 25.0 %) reached 38.3 % accuracy (F1-macro 35.7) on the last-token
+  state the head reads, and 45.0 % (F1-macro 41.8) on the mean over all positions. The model's own head scored
+  23.3 % (F1-macro 16.5) on the same windows. Some class information reaches those states, but the projector and
+  head, trained together from this start, do not pick it up within these budgets. Not yet measured: LoRA on the
+  LLM (`llm.lora`), a separate learning rate for the head, mean pooling for the head, and several epochs on a GPU.
 
 {verdict(seeds, args)}
 """

@@ -461,13 +461,15 @@ class SensorLLM(nn.Module):
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     # ---- Stage 2 ----------------------------------------------------------------------------------
-    def last_hidden(self, batch: SensorBatch) -> torch.Tensor:
-        """``(B, H)`` final hidden state (after the final norm) at each sequence's last non-pad token."""
+    def sequence_hidden(self, batch: SensorBatch) -> torch.Tensor:
+        """``(B, S, H)`` final hidden states (after the final norm) at every position (pads included)."""
         embeds = self.build_inputs_embeds(batch)
         decoder = self.hf_model.get_decoder()
-        h = decoder(
-            inputs_embeds=embeds, attention_mask=batch.attention_mask, use_cache=False
-        ).last_hidden_state
+        return decoder(inputs_embeds=embeds, attention_mask=batch.attention_mask, use_cache=False).last_hidden_state
+
+    def last_hidden(self, batch: SensorBatch) -> torch.Tensor:
+        """``(B, H)`` final hidden state (after the final norm) at each sequence's last non-pad token."""
+        h = self.sequence_hidden(batch)
         S = batch.attention_mask.shape[1]
         positions = torch.arange(S, device=batch.attention_mask.device)
         last = (batch.attention_mask * positions).argmax(dim=1)  # (B,) works for left and right padding
