@@ -6,6 +6,11 @@ mean over all non-pad positions, and fits a standardised logistic regression on 
 well above the head's own validation score means the head/projector optimisation, not the features, is what
 fails; a probe near chance means the information does not reach those states.
 
+It also trains a fresh linear head (no bias, as the model's) with AdamW the way Stage 2 does (``--adam-steps``
+steps of ``--adam-batch`` windows at ``--adam-lr``), on the fixed last-token features, raw and standardised: if
+the raw features train far slower than standardised ones, the head's optimisation (feature scale and offset),
+not the information in the features, limits Stage 2.
+
     python benchmarks/probe_stage2_features.py --model runs/results/sensorllm/seed0 --data runs/uci-har/data \\
         --train 240 --val 120
 
@@ -48,6 +53,29 @@ def features(model, items, batch_size: int) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in out.items() if v}
 
 
+def adam_head(x: np.ndarray, y: np.ndarray, xv: np.ndarray, steps: int, batch: int, lr: float,
+              standardise: bool) -> tuple[float, np.ndarray]:
+    """Train ``Linear(H, K, bias=False)`` with AdamW on fixed features; returns (train loss, val predictions)."""
+    x, xv = torch.as_tensor(x), torch.as_tensor(xv)
+    if standardise:
+        mu, sd = x.mean(0), x.std(0) + 1e-6
+        x, xv = (x - mu) / sd, (xv - mu) / sd
+    yt = torch.as_tensor(y, dtype=torch.long)
+    gen = torch.Generator().manual_seed(0)
+    head = torch.nn.Linear(x.shape[1], int(y.max()) + 1, bias=False)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.02)  # the model's head init
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.0)
+    for _ in range(steps):
+        idx = torch.randint(0, len(yt), (batch,), generator=gen)
+        loss = torch.nn.functional.cross_entropy(head(x[idx]), yt[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float(torch.nn.functional.cross_entropy(head(x), yt)), head(xv).argmax(1).numpy()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="run or checkpoint directory (Stage 2, or Stage 1 for no head)")
@@ -57,6 +85,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    ap.add_argument("--adam-steps", type=int, default=250)
+    ap.add_argument("--adam-batch", type=int, default=16)
+    ap.add_argument("--adam-lr", type=float, default=1e-3, help="the Stage-2 learning rate of the configs here")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,6 +114,12 @@ def main() -> None:
         pred = probe.predict(fva[name])
         print(f"probe on {name:4s} token state: accuracy {np.mean(pred == yva):.3f}  F1-macro "
               f"{f1_score(yva, pred, average='macro'):.3f}  (spread across windows / mean |x|: {spread:.3f})")
+    for standardise in (False, True):
+        loss, pred = adam_head(ftr["last"], ytr, fva["last"], args.adam_steps, args.adam_batch, args.adam_lr,
+                               standardise)
+        print(f"AdamW head on last-token state, {'standardised' if standardise else 'raw         '}: "
+              f"{args.adam_steps} steps of {args.adam_batch} at lr {args.adam_lr:g}: training loss {loss:.3f}, "
+              f"validation accuracy {np.mean(pred == yva):.3f}  F1-macro {f1_score(yva, pred, average='macro'):.3f}")
 
 
 if __name__ == "__main__":

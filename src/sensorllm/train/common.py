@@ -16,7 +16,7 @@ from sensorllm.model.llm import cache_root
 
 from .config import config_to_dict, config_to_yaml
 
-__all__ = ["setup_run", "build_model", "checkpoint_extra", "open_data", "embedding_cache_dir"]
+__all__ = ["setup_run", "build_model", "compile_llm", "checkpoint_extra", "open_data", "embedding_cache_dir"]
 
 
 def setup_run(cfg: Any, stage: str):
@@ -67,10 +67,22 @@ def build_model(cfg: Any, data: PreparedDataset, labels: bool) -> SensorLLM:
     else:
         print("note: the encoder trains, so the embedding cache is bypassed (its outputs change every step)",
               flush=True)
+    if cfg.run.compile:
+        compile_llm(model)
     if model.encoder.is_random_init:
         print(f"note: the time-series encoder has no pretrained weights ({model.encoder.source}); "
               "results must say so", flush=True)
     return model
+
+
+def compile_llm(model: SensorLLM) -> None:
+    """``torch.compile`` the LLM's decoder stack in place (``nn.Module.compile``), so parameter names, the
+    checkpoints and LoRA are unchanged. ``dynamic=True``: sequence lengths vary from batch to batch, and static
+    shapes would recompile for each new length. The first training step pays the compilation (minutes for
+    SmolLM2-135M on a CPU); ``benchmarks/bench_train_step.py --set run.compile=true`` measures the rest."""
+    model.hf_model.get_decoder().compile(dynamic=True)
+    print("note: the LLM decoder is compiled with torch.compile (dynamic shapes); the first step compiles it",
+          flush=True)
 
 
 def checkpoint_extra(cfg: Any, data: PreparedDataset, stage: str, **more: Any) -> dict:

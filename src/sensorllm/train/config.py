@@ -94,6 +94,8 @@ class RunConfig:
     tensorboard: bool = False
     cache_dir: str | None = None  # frozen-encoder embedding cache (None = $SENSORLLM_CACHE/embeddings)
     threads: int | None = None  # torch CPU threads (None = torch default)
+    # torch.compile the LLM decoder (in place, dynamic shapes: text lengths vary); the first step pays the compile
+    compile: bool = False
 
 
 @dataclass
