@@ -53,6 +53,7 @@ SENSORLLM = {
     "sensorllm-no-tokens": (["channel_markers=false"], [], True, None),
     "sensorllm-pool16": (["projector.pool=16"], [], True, None),
     "sensorllm-pool4": (["projector.pool=4"], [], True, None),
+    "sensorllm-std-head": ([], ["head_standardize=true"], True, None),  # not the paper: standardised head
     "sensorllm-raw-patch": ([], [], False, "configs/here/uci-har/stage2-raw-patch.yaml"),
     "sensorllm-bolt": ([], [], False, "configs/here/uci-har/stage2-bolt.yaml"),
     "sensorllm-pretrained-encoder": ([], [], False, "configs/here/uci-har/stage2-pretrained-encoder.yaml"),
@@ -195,7 +196,8 @@ Stage-2 optimiser steps of batch {batch} ({epochs} {subset}; `{args.stage2_confi
 Paper numbers (Table 2) are shown for reference only; the data source differs too (raw HAPT windows, 10,411 vs the
 official 10,299; see `docs/deviations.md`). Ablations: `-no-stage1` (Stage 2 from scratch), `-no-stats` (no
 statistics text, `preprocess_type=none`), `-no-tokens` (no `<c_start>`/`<c_end>` channel tokens in either stage,
-`channel_markers=false`), `-pool4` / `-pool16` (pooling factor). Encoders (Stage 2 without Stage 1, so compare
+`channel_markers=false`), `-pool4` / `-pool16` (pooling factor); `-std-head` (not the paper: the head reads
+per-feature standardised states, `head_standardize=true`). Encoders (Stage 2 without Stage 1, so compare
 with `-no-stage1`; `docs/encoders.md`): `-raw-patch` (no pretrained encoder: z-normalised raw patches of 8 samples
 → a trained linear layer), `-bolt` (random-init Chronos-Bolt-tiny), `-pretrained-encoder` (Chronos-T5-tiny
 pre-trained here on UCI-HAR training windows by `sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder`).

@@ -116,3 +116,31 @@ def test_corrupt_checkpoint_falls_back_to_previous(work, recwarn):
     assert main([*args, *_common(work, "corrupt")]) == 0
     assert json.loads((run / "train_summary.json").read_text())["resumed_from"] == 2
     assert any("does not match its checksum" in str(x.message) for x in recwarn)
+
+
+def test_tune_with_standardised_head(work):
+    """head_standardize: statistics measured before Stage 2 from the training windows' last-token states,
+    saved with the model, and used by evaluation after loading."""
+    import torch
+
+    from sensorllm.eval.classify import last_token_features
+    from sensorllm.eval.evaluate import load_model
+    from sensorllm.train.data import stage2_items
+    from sensorllm.datasets import open_prepared
+
+    args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6",
+            "head_standardize=true", "head_stats_windows=12", "optim.max_steps=1"]
+    assert main([*args, *_common(work, "stdhead")]) == 0
+    model, meta = load_model(work / "stdhead")
+    assert meta["config"]["head_standardize"] is True and model.head.standardize
+    mean, std = model.head.feature_mean.clone(), model.head.feature_std.clone()
+    assert mean.abs().sum() > 0 and not torch.allclose(std, torch.ones_like(std))
+    # the statistics are those of 12 seeded training windows' states before training; recompute them from a
+    # model with the trained weights but the same frozen LLM: only the projector moved, so compare loosely
+    data = open_prepared(work / "data")
+    train = stage2_items(data, "train", 0, meta["extra"].get("preprocess_type") or "smry+Q",
+                         meta["extra"].get("trend_mode", "exact"))
+    feats = last_token_features(model, train[:40], 8)
+    z = (feats - mean) / std
+    assert z.mean(0).abs().median() < 3 and 0.05 < z.std(0).median() < 20
+    assert main(["evaluate", "--model", str(work / "stdhead"), "--data", str(work / "data"), "--limit", "8"]) == 0

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-__all__ = ["predict_proba"]
+__all__ = ["predict_proba", "last_token_features"]
 
 
 @torch.inference_mode()
@@ -31,3 +31,19 @@ def predict_proba(model, items: Sequence, batch_size: int = 8, class_weights: to
     base.train(was_training)
     p = np.concatenate(probs) if probs else np.zeros((0, 0))
     return p, (sum(losses) / counts if counts else None)
+
+
+@torch.inference_mode()
+def last_token_features(model, items: Sequence, batch_size: int = 8) -> torch.Tensor:
+    """``(N, H)`` float32 last-token final hidden states (what the Stage-2 head reads) for Stage-2 items, on the
+    CPU; computed where the model is."""
+    base = getattr(model, "module", model)
+    was_training = base.training
+    base.eval()
+    device = next(base.projector.parameters()).device
+    out = []
+    for a in range(0, len(items), batch_size):
+        exs = [base.prompts.stage2(it.series, text=it.text) for it in items[a : a + batch_size]]
+        out.append(base.last_hidden(base.prompts.collate(exs).to(device)).float().cpu())
+    base.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, base.hidden_size)

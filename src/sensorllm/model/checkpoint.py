@@ -7,6 +7,7 @@ A checkpoint directory holds two files::
                           tokens.input_rows      (n_added, H) input-embedding rows of the added tokens
                           tokens.output_rows     (n_added, H) output rows (untied LLMs only)
                           head.weight            (K, H) Stage-2 classifier (models with labels)
+                          head.feature_mean/_std (H,)   its standardisation (``head_standardize`` only)
                           lora.*                 peft LoRA adapter weights (models with LoRA)
                           encoder.*              encoder weights (only when the encoder was trainable)
     config.json           {"format": "sensorllm-delta", "format_version": 1,
@@ -85,6 +86,9 @@ def trained_state_dict(model: SensorLLM) -> dict[str, torch.Tensor]:
             out["tokens.output_rows"] = w_out.detach()[ids.to(w_out.device)]
     if model.head is not None:
         out["head.weight"] = model.head.weight
+        if model.head.standardize:
+            out["head.feature_mean"] = model.head.feature_mean
+            out["head.feature_std"] = model.head.feature_std
     for k, v in _lora_state(model).items():
         out[f"lora.{k}"] = v
     if model.config.encoder.trainable:
@@ -132,7 +136,7 @@ def load_trained_state(model: SensorLLM, state: dict[str, torch.Tensor], where: 
     if "tokens.output_rows" in state:
         _write_rows(hf.get_output_embeddings().weight, model.layout.added_ids, state["tokens.output_rows"])
     if model.head is not None:
-        model.head.load_state_dict({"weight": state["head.weight"]}, strict=True)
+        model.head.load_state_dict(_sub(state, "head."), strict=True)
     lora = _sub(state, "lora.")
     if lora:
         from peft import set_peft_model_state_dict

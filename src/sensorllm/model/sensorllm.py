@@ -5,7 +5,8 @@
 - ``llm``: any ``AutoModelForCausalLM`` (possibly wrapped by peft LoRA), frozen by default;
 - ``encoder``: a :class:`~sensorllm.model.encoder.SensorEncoder` (Chronos-T5), frozen by default;
 - ``projector``: the MLP mapping encoder embeddings to the LLM's hidden size;
-- ``head``: Stage-2 ``Linear(H, K, bias=False)`` on the last non-pad token (only with class labels).
+- ``head``: Stage-2 ``Linear(H, K, bias=False)`` on the last non-pad token (only with class labels),
+  optionally on per-feature standardised states (``head_standardize``, :class:`ClassifierHead`).
 
 Data flow (``N`` = series in the batch, ``n_i`` = sensor tokens of series ``i``)::
 
@@ -74,6 +75,10 @@ class SensorLLMConfig:
             paper). ``False`` is the paper's "without special tokens" ablation: channels follow each other
             as bare placeholder runs separated by a newline, matched to the data by their order in the text
             (the model's channel order), and no token row trains.
+        head_standardize: the Stage-2 head reads ``(h - mean) / std`` with per-feature statistics of the
+            last-token states, measured once before Stage 2 (:meth:`SensorLLM.set_head_statistics`; not the
+            paper, whose head reads ``h``). The raw states carry large constant components and little spread
+            across windows, which makes a plain linear head slow to train (``benchmarks/probe_stage2_features.py``).
     """
 
     channels: tuple[str, ...]
@@ -85,6 +90,7 @@ class SensorLLMConfig:
     allow_truncation: bool = False
     max_length: int | None = None
     channel_markers: bool = True
+    head_standardize: bool = False
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -105,6 +111,7 @@ class SensorLLMConfig:
             "allow_truncation": self.allow_truncation,
             "max_length": self.max_length,
             "channel_markers": self.channel_markers,
+            "head_standardize": self.head_standardize,
         }
 
     @classmethod
@@ -119,6 +126,7 @@ class SensorLLMConfig:
             allow_truncation=d["allow_truncation"],
             max_length=d["max_length"],
             channel_markers=d.get("channel_markers", True),  # checkpoints before the option had markers
+            head_standardize=d.get("head_standardize", False),
         )
 
 
@@ -166,6 +174,26 @@ def class_weights_from_labels(labels: Sequence[int], num_classes: int) -> torch.
         )
         w[~present] = w[present].max()
     return w.float()
+
+
+class ClassifierHead(nn.Linear):
+    """The Stage-2 head: ``Linear(H, K, bias=False)``, optionally on standardised features.
+
+    With ``standardize`` it holds two buffers, ``feature_mean`` and ``feature_std`` ``(H,)`` (0 and 1 until
+    :meth:`SensorLLM.set_head_statistics` fills them), saved in checkpoints; the weight is what trains.
+    """
+
+    def __init__(self, in_features: int, out_features: int, standardize: bool = False) -> None:
+        super().__init__(in_features, out_features, bias=False)
+        self.standardize = standardize
+        if standardize:
+            self.register_buffer("feature_mean", torch.zeros(in_features))
+            self.register_buffer("feature_std", torch.ones(in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.standardize:
+            x = (x - self.feature_mean.to(x.dtype)) / self.feature_std.to(x.dtype)
+        return super().forward(x)
 
 
 class SensorLLM(nn.Module):
@@ -481,6 +509,18 @@ class SensorLLM(nn.Module):
             raise ValueError("this model has no classification head (SensorLLMConfig.labels is None)")
         return self.head(hidden.to(self.head.weight.dtype))
 
+    def set_head_statistics(self, features: torch.Tensor, min_std: float = 1e-4) -> None:
+        """Fill the standardised head's per-feature mean and std from ``features`` ``(N, H)`` (last-token
+        states of training windows); a std under ``min_std`` (a constant feature) is raised to it."""
+        if self.head is None or not self.head.standardize:
+            raise ValueError("this model's head does not standardise (SensorLLMConfig.head_standardize)")
+        if features.ndim != 2 or features.shape[1] != self.head.in_features or features.shape[0] < 2:
+            raise ValueError(f"expected (N >= 2, {self.head.in_features}) features, got {tuple(features.shape)}")
+        f = features.detach().double()
+        with torch.no_grad():
+            self.head.feature_mean.copy_(f.mean(0).to(self.head.feature_mean))
+            self.head.feature_std.copy_(f.std(0).clamp_min(min_std).to(self.head.feature_std))
+
     def forward_stage2(self, batch: SensorBatch, class_weights: torch.Tensor | None = None) -> Stage2Output:
         """Class logits from the last non-pad token; weighted CE when ``batch.class_labels`` is set.
 
@@ -539,7 +579,7 @@ def build_sensor_llm(
     projector = Projector.from_config(config.projector, encoder.d_model, hidden)
     head = None
     if config.labels is not None:
-        head = nn.Linear(hidden, len(config.labels), bias=False)
+        head = ClassifierHead(hidden, len(config.labels), standardize=config.head_standardize)
         gen = torch.Generator().manual_seed(head_seed)
         with torch.no_grad():
             head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.02)

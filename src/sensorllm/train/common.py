@@ -59,6 +59,7 @@ def build_model(cfg: Any, data: PreparedDataset, labels: bool) -> SensorLLM:
         labels=tuple(data.class_names) if labels else None,
         max_length=cfg.max_length,
         channel_markers=cfg.channel_markers,
+        head_standardize=labels and getattr(cfg, "head_standardize", False),
     )
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
     print(f"encoder: {model.encoder.describe()}", flush=True)

@@ -129,6 +129,10 @@ class Stage2Config(StageConfig):
     init_from: str | None = None  # Stage-1 checkpoint dir; None = the paper's "without alignment" ablation
     weighted_loss: bool = True
     metric: Literal["f1_macro", "accuracy"] = "f1_macro"
+    # not the paper: the head reads per-feature standardised last-token states, statistics measured once on
+    # this many seeded training windows before Stage 2 (docs/deviations.md)
+    head_standardize: bool = False
+    head_stats_windows: int = 512
 
 
 C = TypeVar("C")

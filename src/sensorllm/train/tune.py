@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from sensorllm.eval.classify import predict_proba
+from sensorllm.eval.classify import last_token_features, predict_proba
 from sensorllm.eval.metrics import classification_metrics, write_json_atomic
 from sensorllm.model import class_weights_from_labels, init_from_stage1, save_checkpoint
 
@@ -42,6 +42,13 @@ def run_tune(cfg: Stage2Config) -> dict:
     if cfg.init_from:
         parts = init_from_stage1(model, cfg.init_from)
         print(f"initialised from Stage 1 {cfg.init_from}: {', '.join(parts)}")
+    if cfg.head_standardize:  # (a resumed run then restores the statistics saved with its checkpoint)
+        pick = np.random.default_rng([cfg.run.seed, 47]).permutation(len(train))[: cfg.head_stats_windows]
+        t = time.time()
+        model.to(acc.device)
+        model.set_head_statistics(last_token_features(model, [train[i] for i in pick], 2 * cfg.optim.batch_size))
+        print(f"head standardisation: per-feature mean/std of the last-token states of {len(pick)} training "
+              f"windows ({time.time() - t:.0f}s)", flush=True)
     # Paper: Stage 2 trains projector + head; without Stage 1 the new token rows train too.
     model.set_trainable(projector=True, head=True, token_rows=cfg.init_from is None)
     print("trainable:", model.trainable_summary(), flush=True)
