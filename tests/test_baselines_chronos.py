@@ -139,6 +139,13 @@ def test_registry_and_model_arg_errors(tmp_path, capsys):
         resolve_config("chronos-mlp", "D", "O", model_args={"encoder_size": "huge", "hidden": 0, "lr": "x"})
     with pytest.raises(ValueError, match="no model argument.*hiden.*valid: .*hidden"):
         resolve_config("chronos-mlp", "D", "O", model_args={"hiden": 8})
+    with pytest.raises(ValueError, match="tokenizer must be null, std_uniform or mean_scale, got 'zscore'"):
+        resolve_config("chronos-ncm", "D", "O", model_args={"tokenizer": "zscore"})
+    mean_scale = ChronosNCM(0, 20.0, device="cpu", tokenizer="mean_scale")
+    assert mean_scale.encoder_config.tokenizer.kind == "mean_scale"
+    assert ChronosNCM(0, 20.0, device="cpu").encoder_config.tokenizer is None  # the encoder's default
+    # another tokeniser is another cache namespace: features of the two never mix
+    assert mean_scale.featurizer.encoder.identity() != ChronosNCM(0, 20.0, device="cpu").featurizer.encoder.identity()
     # through the CLI: one clear line, before any data is read (the data directory does not exist)
     argv = ["baseline", "chronos-ncm", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"),
             "--model-arg", "standardize=maybe"]

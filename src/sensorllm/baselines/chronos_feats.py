@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from sensorllm.model.encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder
+from sensorllm.model.tokenizer import TokenizerConfig
 from sensorllm.utils import resolve_device
 
 __all__ = [
@@ -296,6 +297,8 @@ def _problems_of_encoder_args(args: dict[str, Any]) -> list[str]:
         problems.append(f"include_eos must be true or false, got {args.get('include_eos')!r}")
     if not _is_int(args.get("chunk_windows")) or args["chunk_windows"] < 1:
         problems.append(f"chunk_windows must be an integer >= 1, got {args.get('chunk_windows')!r}")
+    if args.get("tokenizer") not in (None, "std_uniform", "mean_scale"):
+        problems.append(f"tokenizer must be null, std_uniform or mean_scale, got {args.get('tokenizer')!r}")
     dev = args.get("device")
     if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
         problems.append(f"device must be auto, cpu, cuda or cuda:N, got {dev!r}")
@@ -321,8 +324,10 @@ class _ChronosFeatureModel:
         self.seed = int(seed)
         self.rate_hz = float(rate_hz)
         self.settings = dict(settings)
+        kind = settings.get("tokenizer")  # None: the encoder's default (z-normalising, or a pretrained dir's own)
         self.encoder_config = EncoderConfig(pretrained=settings["pretrained"], size=settings["encoder_size"],
-                                            seed=settings["encoder_seed"])
+                                            seed=settings["encoder_seed"],
+                                            tokenizer=TokenizerConfig(kind=kind) if kind else None)
         self.featurizer = ChronosWindowFeatures(
             self.encoder_config, include_eos=settings["include_eos"], cache_dir=settings["cache_dir"],
             chunk_windows=settings["chunk_windows"], device=settings["device"])
@@ -451,6 +456,8 @@ class ChronosNCM(_ChronosFeatureModel):
         encoder_size: Chronos-T5 shape of the random initialisation (ignored with ``pretrained``).
         encoder_seed: seed of the random initialisation.
         pretrained: hub id or local directory of a Chronos-T5 checkpoint; ``None`` = random init.
+        tokenizer: ``std_uniform`` (z-normalising, the paper's) or ``mean_scale`` (Chronos' own, keeps the offset
+            relative to the scale); ``None`` = the encoder's default (a pretrained directory's recorded one).
         cache_dir: embedding cache directory (``None`` = none).
         include_eos: add the EOS position to the time mean.
         chunk_windows: windows per encoder chunk.
@@ -463,10 +470,12 @@ class ChronosNCM(_ChronosFeatureModel):
 
     def __init__(self, seed: int, rate_hz: float, *, encoder_size: str = "tiny", encoder_seed: int = 0,
                  pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
-                 chunk_windows: int = 256, device: str = "auto", standardize: bool = True) -> None:
+                 chunk_windows: int = 256, device: str = "auto", standardize: bool = True,
+                 tokenizer: str | None = None) -> None:
         super().__init__(seed, rate_hz, dict(
             encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
-            include_eos=include_eos, chunk_windows=chunk_windows, device=device, standardize=standardize))
+            include_eos=include_eos, chunk_windows=chunk_windows, device=device, standardize=standardize,
+            tokenizer=tokenizer))
         self.means: np.ndarray | None = None
 
     @classmethod
@@ -542,12 +551,12 @@ class ChronosMLP(_ChronosFeatureModel):
                  pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
                  chunk_windows: int = 256, device: str = "auto", hidden: int = 256, dropout: float = 0.2,
                  epochs: int = 200, patience: int = 20, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 batch_size: int = 64, class_weight: str | None = None) -> None:
+                 batch_size: int = 64, class_weight: str | None = None, tokenizer: str | None = None) -> None:
         super().__init__(seed, rate_hz, dict(
             encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
             include_eos=include_eos, chunk_windows=chunk_windows, device=device, hidden=hidden,
             dropout=dropout, epochs=epochs, patience=patience, lr=lr, weight_decay=weight_decay,
-            batch_size=batch_size, class_weight=class_weight))
+            batch_size=batch_size, class_weight=class_weight, tokenizer=tokenizer))
         self.net: torch.nn.Sequential | None = None
         self.history: list[dict[str, Any]] = []
         self.best_epoch = 0
