@@ -2,7 +2,8 @@
 
 Resumable: every (method, seed) run has its own directory under ``--out``; a run whose ``metrics.json``
 exists is skipped, so the command can be started again after an interruption and only what is missing runs.
-``docs/results.md`` is rewritten from whatever runs have finished (missing ones are listed as such).
+``docs/results.md`` is rewritten from whatever runs have finished (missing ones are listed as such), with
+``<out>/NOTES.md`` (facts about how the runs went) as a section when that file exists.
 
     python benchmarks/results.py --data runs/uci-har/data --out runs/results --seeds 0 1 2
     python benchmarks/results.py --only cnn1d,features-rf         # a subset of methods
@@ -158,6 +159,12 @@ def stage2_setting(args: argparse.Namespace) -> Stage2Config:
     return load_config(Stage2Config, ROOT / args.stage2_config, [f"data.prepared={args.data}", *args.set])
 
 
+def run_notes(args: argparse.Namespace) -> str:
+    """``<out>/NOTES.md`` (facts about how these runs went, kept beside them) as a section, if it exists."""
+    notes = Path(args.out) / "NOTES.md"
+    return f"\n## Notes on these runs (`{notes}`)\n\n{notes.read_text().strip()}\n" if notes.exists() else ""
+
+
 def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
     doc = ROOT / args.doc
     cmd = "python benchmarks/results.py " + " ".join(
@@ -190,7 +197,7 @@ so CPU training times are indicative only.{' Baseline rows are read from `' + ar
 {''.join(chr(10) + 'See also: ' + ', '.join(f'[`{o}`]({Path(o).name})' for o in other) + '.') if other else ''}
 
 {table(methods, seeds, args)}
-
+{run_notes(args)}
 SensorLLM here is **not** the paper's setting: SmolLM2-135M-Instruct instead of Llama-3-8B, a seeded
 **random-init** Chronos-T5-tiny instead of pretrained Chronos-T5-large (no weights are obtainable here),
 sensor tokens mean-pooled by {s2.projector.pool} (`projector.pool`), {args.stage1_steps} Stage-1 and {args.stage2_steps}
@@ -232,8 +239,14 @@ the tokeniser's share of that gain from the pretraining's.
   validation windows, where the largest class is 25.0 %) reached 38.3 % accuracy (F1-macro 35.7) on the last-token
   state the head reads, and 45.0 % (F1-macro 41.8) on the mean over all positions. The model's own head scored
   23.3 % (F1-macro 16.5) on the same windows. Some class information reaches those states, but the projector and
-  head, trained together from this start, do not pick it up within these budgets. Not yet measured: LoRA on the
-  LLM (`llm.lora`), a separate learning rate for the head, mean pooling for the head, and several epochs on a GPU.
+  head, trained together from this start, do not pick it up within these budgets.
+- **The raw states make the head hard to train.** They have a large constant part and little spread across
+  windows (the median per-feature std is 0.20 of the mean magnitude). The same probe command trains a fresh head the
+  way Stage 2 does (AdamW, lr 1e-3, 250 steps of 16) on those fixed features: on the raw states its training loss
+  only reached 1.551 and it scored 20.8 % validation accuracy (F1-macro 6.8); on standardised states, 0.867 and
+  35.8 % (F1-macro 33.2). `head_standardize=true` (the `-std-head` row; not the paper) gives the model's head such
+  standardised states. Not yet measured: LoRA on the LLM (`llm.lora`), mean pooling for the head, and several
+  epochs on a GPU.
 
 {verdict(seeds, args)}
 """
