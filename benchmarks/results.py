@@ -265,8 +265,14 @@ the tokeniser's share of that gain from the pretraining's.
   way Stage 2 does (AdamW, lr 1e-3, 250 steps of 16) on those fixed features: on the raw states its training loss
   only reached 1.551 and it scored 20.8 % validation accuracy (F1-macro 6.8); on standardised states, 0.867 and
   35.8 % (F1-macro 33.2). `head_standardize=true` (the `-std-head` row; not the paper) gives the model's head such
-  standardised states. Not yet measured: LoRA on the LLM (`llm.lora`), mean pooling for the head, and several
-  epochs on a GPU.
+  standardised states. A short CPU check did not get off chance either: from the seed-0 Stage-1 model, 100 steps
+  of batch 4 (`sensorllm tune --config configs/here/uci-har/stage2.yaml data.prepared=runs/uci-har/data run.seed=0
+  run.cache_dir=runs/results/embcache run.threads=1 data.max_val_examples=150 data.trend_mode=tolerant
+  init_from=runs/results/stage1-pool8/seed0/model run.out_dir=runs/exp/stdhead-seed0 optim.max_steps=100
+  run.eval_every=50 head_standardize=true head_stats_windows=256`) scored validation F1-macro 13.8 at step 50 and
+  11.8 at step 100. Those 400 windows are a tenth of the probe's 4,000, so the `-std-head` row on a GPU is the
+  real test. Not yet measured: LoRA on the LLM (`llm.lora`), mean pooling for the head, and several epochs on a
+  GPU.
 
 {verdict(seeds, args)}
 """
