@@ -144,3 +144,19 @@ def test_tune_with_standardised_head(work):
     z = (feats - mean) / std
     assert z.mean(0).abs().median() < 3 and 0.05 < z.std(0).median() < 20
     assert main(["evaluate", "--model", str(work / "stdhead"), "--data", str(work / "data"), "--limit", "8"]) == 0
+
+
+def test_align_without_the_text_scorers_still_succeeds(work, monkeypatch, capsys):
+    """A missing nltk/rouge-score (seen on a GPU image) costs the description scores, not the trained run."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nltk", None)  # `import nltk` now raises ImportError
+    monkeypatch.setitem(sys.modules, "nltk.translate.bleu_score", None)
+    args = ["align", "--config", str(CONFIGS / "stage1.yaml"), "optim.max_steps=1", "eval_generate=2",
+            "max_new_tokens=4", *_common(work, "s1-noscore")]
+    assert main(args) == 0
+    m = json.loads((work / "s1-noscore" / "metrics.json").read_text())
+    assert "not scored" in m["generation"]["error"] and m["generation"]["n"] == 2
+    assert len((work / "s1-noscore" / "samples.jsonl").read_text().splitlines()) == 2
+    assert (work / "s1-noscore" / "model" / "config.json").exists()
+    assert "warning: descriptions not scored" in capsys.readouterr().out
