@@ -45,11 +45,11 @@ def features(model, items, batch_size: int) -> dict[str, np.ndarray]:
         batch = model.prompts.collate([model.prompts.stage2(it.series, text=it.text) for it in chunk]).to(device)
         h = model.sequence_hidden(batch).float()  # (B, S, H)
         m = batch.attention_mask.unsqueeze(-1).float()
-        last = (batch.attention_mask * torch.arange(h.shape[1], device=h.device)).argmax(dim=1)
-        out["last"].append(h[torch.arange(h.shape[0]), last].cpu().numpy())
+        last = model.take_last(h, batch.attention_mask)
+        out["last"].append(last.cpu().numpy())
         out["mean"].append(((h * m).sum(1) / m.sum(1)).cpu().numpy())
         if model.head is not None:
-            out["head"].append(model.forward_head(h[torch.arange(h.shape[0]), last]).argmax(-1).cpu().numpy())
+            out["head"].append(model.forward_head(last).argmax(-1).cpu().numpy())
     return {k: np.concatenate(v) for k, v in out.items() if v}
 
 

@@ -34,6 +34,7 @@ from sensorllm.train.config import Stage2Config, load_config
 from _common import ROOT, run_logged
 
 DEFAULT_DOC = "docs/results.md"
+DEFAULT_EVAL_BATCH = 8
 PAPER_F1 = {  # paper Table 2, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
 }
@@ -191,7 +192,7 @@ def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
                      ("seeds", seeds), ("stage1_steps", args.stage1_steps), ("stage2_steps", args.stage2_steps),
                      ("test_limit", args.test_limit), ("eval_batch", args.eval_batch), ("set", args.set),
                      ("set1", args.set1))
-        if v not in ([], 0, None) and not (k == "doc" and v == DEFAULT_DOC) and not (k == "eval_batch" and v == 8))
+        if v not in ([], 0, None) and (k, v) not in (("doc", DEFAULT_DOC), ("eval_batch", DEFAULT_EVAL_BATCH)))
     s2 = stage2_setting(args)
     batch = s2.optim.batch_size * s2.optim.grad_accum
     manifest = Path(args.data) / "manifest.json"
@@ -299,7 +300,8 @@ def main() -> int:
     ap.add_argument("--other-doc", nargs="*", default=["docs/results.md", "docs/results-gpu.md"],
                     help="results documents to link to when they exist")
     ap.add_argument("--baselines-out", help="read the baseline rows from this results directory (e.g. the CPU runs)")
-    ap.add_argument("--eval-batch", type=int, default=8, help="windows per batch when scoring SensorLLM on test")
+    ap.add_argument("--eval-batch", type=int, default=DEFAULT_EVAL_BATCH,
+                    help="windows per batch when scoring SensorLLM on test")
     ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)

@@ -495,13 +495,16 @@ class SensorLLM(nn.Module):
         decoder = self.hf_model.get_decoder()
         return decoder(inputs_embeds=embeds, attention_mask=batch.attention_mask, use_cache=False).last_hidden_state
 
+    @staticmethod
+    def take_last(h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(B, H)``: the rows of ``h`` ``(B, S, H)`` at each sequence's last non-pad position."""
+        positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+        last = (attention_mask * positions).argmax(dim=1)  # (B,) works for left and right padding
+        return h[torch.arange(h.shape[0], device=h.device), last]
+
     def last_hidden(self, batch: SensorBatch) -> torch.Tensor:
         """``(B, H)`` final hidden state (after the final norm) at each sequence's last non-pad token."""
-        h = self.sequence_hidden(batch)
-        S = batch.attention_mask.shape[1]
-        positions = torch.arange(S, device=batch.attention_mask.device)
-        last = (batch.attention_mask * positions).argmax(dim=1)  # (B,) works for left and right padding
-        return h[torch.arange(h.shape[0], device=h.device), last]
+        return self.take_last(self.sequence_hidden(batch), batch.attention_mask)
 
     def forward_head(self, hidden: torch.Tensor) -> torch.Tensor:
         """``(B, H)`` → ``(B, K)`` class logits."""

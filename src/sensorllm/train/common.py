@@ -80,7 +80,7 @@ def compile_llm(model: SensorLLM) -> None:
     """``torch.compile`` the LLM's decoder stack in place (``nn.Module.compile``), so parameter names, the
     checkpoints and LoRA are unchanged. ``dynamic=True``: sequence lengths vary from batch to batch, and static
     shapes would recompile for each new length. The first training step pays the compilation (minutes for
-    SmolLM2-135M on a CPU); ``benchmarks/bench_train_step.py --set run.compile=true`` measures the rest."""
+    SmolLM2-135M on a CPU); ``benchmarks/bench_train_step.py --compare run.compile=true`` measures the rest."""
     model.hf_model.get_decoder().compile(dynamic=True)
     print("note: the LLM decoder is compiled with torch.compile (dynamic shapes); the first step compiles it",
           flush=True)
