@@ -23,6 +23,7 @@ UCI-HAR's ``x_acc … z_gyro`` reads BasicMotions, same names, and Epilepsy's ac
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import time
@@ -36,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from sensorllm.model import default_system_prompt
-from sensorllm.model.prompts import IGNORE_INDEX
+from sensorllm.model.prompts import IGNORE_INDEX, Stage1Example
 
 __all__ = [
     "DEFAULT_QUESTION",
@@ -143,30 +144,48 @@ def _base(model):
 class LabelScorer:
     """Zero-shot scores: mean answer-token log-probability of each label given each window's prompt.
 
+    The prompt (system text, sensor tokens, question with the candidate list) is the same for every label of a
+    window, so it runs through the LLM once: its key/value cache is shared by the ``K`` label continuations,
+    which are only the answer tokens. That is the same score as ``K`` full forward passes (tested against the
+    Stage-1 loss) at about ``1/K`` of the compute, and each window's series are encoded once.
+
     Args:
         model: a :class:`~sensorllm.model.SensorLLM` (Stage-1-aligned; a head, if any, is not used).
         labels: the candidates.
         rate_hz: sampling rate written in the system prompt.
         question: the activity question (the candidate list is appended).
         normalize: ``mean`` (per answer token, default) or ``sum`` log-probability.
-        batch_size: sequences per forward pass.
+        batch_size: windows per prompt forward pass (their ``K`` continuations run together).
     """
 
     def __init__(self, model, labels: Sequence[LabelText], rate_hz: float, question: str = DEFAULT_QUESTION,
                  normalize: Literal["mean", "sum"] = "mean", batch_size: int = 8) -> None:
         if normalize not in ("mean", "sum"):
             raise ValueError(f"normalize must be 'mean' or 'sum', not {normalize!r}")
+        if not labels:
+            raise ValueError("no candidate labels to score")
         self.model = _base(model)
         self.labels = list(labels)
         self.rate_hz = float(rate_hz)
         self.question = label_question(self.labels, question)
         self.normalize = normalize
-        self.batch_size = batch_size
+        self.batch_size = max(1, int(batch_size))
 
     def _examples(self, series: Mapping[str, np.ndarray]) -> list:
         n = max(len(v) for v in series.values())
         system = default_system_prompt(n, self.rate_hz)
         return [self.model.prompts.stage1(series, self.question, lab.name, system=system) for lab in self.labels]
+
+    def _split(self, series: Mapping[str, np.ndarray]) -> tuple[Stage1Example, list[list[int]]]:
+        """One window → (its prompt as a generation example, the ``K`` answers' token ids)."""
+        exs = self._examples(series)
+        starts = [next(i for i, t in enumerate(e.labels) if t != IGNORE_INDEX) for e in exs]
+        cut = starts[0]
+        for e, first in zip(exs, starts, strict=True):
+            if first != cut or e.input_ids[:cut] != exs[0].input_ids[:cut]:
+                raise RuntimeError("the label prompts of one window differ before the answer; cannot share them")
+        prompt = Stage1Example(exs[0].input_ids[:cut], [IGNORE_INDEX] * cut, exs[0].series)
+        return prompt, [e.input_ids[cut:] for e in exs]
 
     @torch.inference_mode()
     def score(self, windows: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
@@ -175,19 +194,50 @@ class LabelScorer:
         was_training = m.training
         m.eval()
         device = next(m.projector.parameters()).device
-        exs = [e for w in windows for e in self._examples(w)]
-        out = np.empty(len(exs), dtype=np.float64)
-        for a in range(0, len(exs), self.batch_size):
-            batch = m.prompts.collate(exs[a : a + self.batch_size]).to(device)
-            logits = m.lm_logits(batch)[:, :-1].float()  # (B, S-1, V): position t predicts t+1
-            targets = batch.labels[:, 1:]
-            mask = targets != IGNORE_INDEX
-            lp = torch.log_softmax(logits, dim=-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            total = (lp * mask).sum(1)
-            val = total / mask.sum(1) if self.normalize == "mean" else total
-            out[a : a + len(val)] = val.cpu().numpy()
+        K = len(self.labels)
+        out = np.empty((len(windows), K), dtype=np.float64)
+        for a in range(0, len(windows), self.batch_size):
+            split = [self._split(w) for w in windows[a : a + self.batch_size]]
+            out[a : a + len(split)] = self._score_batch(m, split, device).reshape(len(split), K).cpu().numpy()
         m.train(was_training)
-        return out.reshape(len(windows), len(self.labels))
+        return out
+
+    def _score_batch(self, m, split, device) -> torch.Tensor:
+        """``(B·K,)`` scores: one left-padded prompt pass, then the answers on the repeated cache."""
+        K = len(self.labels)
+        prompts = m.prompts.collate([p for p, _ in split], padding_side="left").to(device)
+        pmask = prompts.attention_mask  # (B, P)
+        ppos = (pmask.cumsum(1) - 1).clamp(min=0)  # positions count real tokens only (left padding)
+        keep = {"logits_to_keep": 1} if m._uses_logits_to_keep else {}
+        res = m.hf_model(inputs_embeds=m.build_inputs_embeds(prompts), attention_mask=pmask, position_ids=ppos,
+                         use_cache=True, **keep)
+        name = _cache_kwarg(m.hf_model)
+        cache = getattr(res, name)
+        cache.batch_repeat_interleave(K)
+        first = torch.log_softmax(res.logits[:, -1].float(), dim=-1).repeat_interleave(K, dim=0)  # (B·K, V)
+        answers = [ids for _, ans in split for ids in ans]
+        T = max(len(x) for x in answers)
+        ids = torch.full((len(answers), T), m.layout.pad_id, dtype=torch.long, device=device)
+        amask = torch.zeros_like(ids)
+        for i, x in enumerate(answers):
+            ids[i, : len(x)] = torch.tensor(x, device=device)
+            amask[i, : len(x)] = 1
+        start = pmask.sum(1).repeat_interleave(K).unsqueeze(1)  # (B·K, 1) prompt lengths
+        apos = start + torch.arange(T, device=device).unsqueeze(0)
+        mask = torch.cat([pmask.repeat_interleave(K, dim=0), amask], dim=1)
+        logits = m.hf_model(input_ids=ids, attention_mask=mask, position_ids=apos, use_cache=True,
+                            **{name: cache}).logits.float()  # (B·K, T, V): position t predicts t+1
+        lp = torch.cat([first.gather(-1, ids[:, :1]),
+                        torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)],
+                       dim=1)  # (B·K, T) log-probability of every answer token
+        total = (lp * amask).sum(1)
+        return total / amask.sum(1) if self.normalize == "mean" else total
+
+
+def _cache_kwarg(hf_model) -> str:
+    """The name of a key/value cache, as forward argument and output field: ``cache`` in newer transformers,
+    ``past_key_values`` before (newer ones still accept it, with a deprecation warning)."""
+    return "cache" if "cache" in inspect.signature(hf_model.forward).parameters else "past_key_values"
 
 
 def noise_windows(template: Mapping[str, np.ndarray], n: int = 4, seed: int = 0) -> list[dict[str, np.ndarray]]:
