@@ -39,7 +39,7 @@ PAPER_F1 = {  # paper Table 2, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
 }
 BASELINES = ["features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp", "chronos-ncm",
-             "chronos-mlp-mean-scale", "chronos-mlp-pretrained-encoder"]
+             "chronos-mlp-mean-scale", "chronos-mlp-pretrained-encoder", "chronos-mlp-bolt"]
 # baseline rows that run a registered baseline with model arguments: row name → (baseline, --model-arg values)
 BASELINE_VARIANTS = {
     # the same random-init encoder read through Chronos' mean-scaling tokeniser (the pretrained one's), so that
@@ -47,6 +47,8 @@ BASELINE_VARIANTS = {
     "chronos-mlp-mean-scale": ("chronos-mlp", ['tokenizer="mean_scale"']),
     # the paper's Chronos+MLP on the Chronos-T5-tiny that `sensorllm pretrain-encoder` trained on UCI-HAR windows
     "chronos-mlp-pretrained-encoder": ("chronos-mlp", ['pretrained="runs/uci-har/pretrain-encoder/model"']),
+    # the same on a seeded random-init Chronos-Bolt-tiny (one token per 16-sample patch, mean-pooled)
+    "chronos-mlp-bolt": ("chronos-mlp", ['encoder="chronos-bolt"']),
 }
 # SensorLLM variants: name → (overrides of both stages, Stage-2-only overrides, run Stage 1 first, Stage-2 config
 # replacing --stage2-config or None). The encoder variants start Stage 2 from scratch (a Stage-1 model is tied to
@@ -237,7 +239,9 @@ seeded **random-init** Chronos-T5-tiny embeddings SensorLLM reads here, mean-poo
 windows (`sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder/model`; its tokeniser mean-scales instead of
 z-normalising, so the gravity offset survives): what motion-domain pretraining gives the frozen features;
 `chronos-mlp-mean-scale`: the random-init encoder read through that same mean-scaling tokeniser, which separates
-the tokeniser's share of that gain from the pretraining's.
+the tokeniser's share of that gain from the pretraining's. `chronos-mlp-bolt`: the same on a seeded random-init
+Chronos-Bolt-tiny (one output per 16-sample patch, mean-pooled over patches; Bolt scales each series by its own
+mean and standard deviation, so it drops the offset as z-normalisation does).
 
 ## What limits SensorLLM here
 

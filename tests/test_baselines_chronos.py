@@ -141,6 +141,12 @@ def test_registry_and_model_arg_errors(tmp_path, capsys):
         resolve_config("chronos-mlp", "D", "O", model_args={"hiden": 8})
     with pytest.raises(ValueError, match="tokenizer must be null, std_uniform or mean_scale, got 'zscore'"):
         resolve_config("chronos-ncm", "D", "O", model_args={"tokenizer": "zscore"})
+    with pytest.raises(ValueError, match=r"encoder must be one of chronos, chronos-bolt, got 'raw-patch'"):
+        resolve_config("chronos-mlp", "D", "O", model_args={"encoder": "raw-patch"})
+    with pytest.raises(ValueError, match=r"encoder_size must be one of tiny, mini, small, base for chronos-bolt, "
+                                         r"got 'large'.*tokenizer must be null with encoder=chronos-bolt"):
+        resolve_config("chronos-ncm", "D", "O", model_args={"encoder": "chronos-bolt", "encoder_size": "large",
+                                                            "tokenizer": "mean_scale"})
     mean_scale = ChronosNCM(0, 20.0, device="cpu", tokenizer="mean_scale")
     assert mean_scale.encoder_config.tokenizer.kind == "mean_scale"
     assert ChronosNCM(0, 20.0, device="cpu").encoder_config.tokenizer is None  # the encoder's default
@@ -223,3 +229,16 @@ def test_load_refuses_a_different_encoder(prepared, tmp_path):
         ChronosNCM.load(tmp_path / "other.safetensors", device="cpu")
     with pytest.raises(ValueError, match="not a chronos-mlp model"):
         ChronosMLP.load(path, device="cpu")
+
+
+def test_chronos_bolt_features_end_to_end(prepared, tmp_path):
+    """``encoder=chronos-bolt``: one token per 16-sample patch, mean-pooled; the saved model rebuilds Bolt."""
+    out = tmp_path / "bolt"
+    m = _run(prepared, out, "chronos-ncm", "--model-arg", "encoder=chronos-bolt")
+    assert m["encoder_random_init"] is True and m["feature_dim"] == 2 * 256
+    assert "bolt" in m["encoder"].lower()
+    assert m["accuracy"] > 0.5  # chance is 1/3
+    loaded = load_baseline_model(out)
+    assert loaded.encoder_config.kind == "chronos-bolt"
+    test = np.load(prepared / "stage2" / "test" / "windows.npy")
+    np.testing.assert_array_equal(loaded.predict(test), np.load(out / "test_predictions.npy"))

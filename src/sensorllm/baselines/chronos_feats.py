@@ -2,9 +2,10 @@
 one.
 
 :class:`ChronosWindowFeatures` maps windows ``(N, T, C)`` to features ``(N, C * d)``: every channel of every
-window is encoded separately by the frozen Chronos-T5 encoder (``sensorllm.model.encoder.build_encoder``),
-the encoder outputs are **mean-pooled over the sample positions**, and the channels are concatenated in
-their order (columns ``c*d … (c+1)*d - 1`` are channel ``c``).
+window is encoded separately by the frozen Chronos-T5 encoder (``sensorllm.model.encoder.build_encoder``; or
+Chronos-Bolt with the ``encoder="chronos-bolt"`` model argument), the encoder outputs are **mean-pooled over the
+sample positions** (Bolt: over its patch positions), and the channels are concatenated in their order (columns
+``c*d … (c+1)*d - 1`` are channel ``c``).
 
 Pooling choice: the mean runs over the ``T'`` sample positions only, and only over the observed (finite)
 ones; the EOS position is left out by default, because it is not a time step but a summary slot whose value a
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from sensorllm.model.encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder
+from sensorllm.model.encoder_bolt import BOLT_SIZES
 from sensorllm.model.tokenizer import TokenizerConfig
 from sensorllm.utils import resolve_device
 
@@ -281,11 +283,18 @@ def predict_class_means(features: np.ndarray, means: np.ndarray) -> np.ndarray:
 # Baseline models (``features`` kind: built as Class(seed=..., rate_hz=..., **model_args))
 
 
+FEATURE_ENCODERS = {"chronos": CHRONOS_T5_SIZES, "chronos-bolt": BOLT_SIZES}  # encoder kind → random-init sizes
+
+
 def _problems_of_encoder_args(args: dict[str, Any]) -> list[str]:
     problems = []
-    size, pretrained = args.get("encoder_size"), args.get("pretrained")
-    if pretrained is None and size not in CHRONOS_T5_SIZES:
-        problems.append(f"encoder_size must be one of {', '.join(CHRONOS_T5_SIZES)}, got {size!r}")
+    kind, size, pretrained = args.get("encoder", "chronos"), args.get("encoder_size"), args.get("pretrained")
+    if kind not in FEATURE_ENCODERS:
+        problems.append(f"encoder must be one of {', '.join(FEATURE_ENCODERS)}, got {kind!r}")
+    elif pretrained is None and size not in FEATURE_ENCODERS[kind]:
+        problems.append(f"encoder_size must be one of {', '.join(FEATURE_ENCODERS[kind])} for {kind}, got {size!r}")
+    if kind == "chronos-bolt" and args.get("tokenizer") is not None:
+        problems.append("tokenizer must be null with encoder=chronos-bolt (Bolt reads real values, no bins)")
     if pretrained is not None and (not isinstance(pretrained, str) or not pretrained.strip()):
         problems.append(f"pretrained must be a hub id or a directory (string) or null, got {pretrained!r}")
     if not _is_int(args.get("encoder_seed")):
@@ -325,8 +334,8 @@ class _ChronosFeatureModel:
         self.rate_hz = float(rate_hz)
         self.settings = dict(settings)
         kind = settings.get("tokenizer")  # None: the encoder's default (z-normalising, or a pretrained dir's own)
-        self.encoder_config = EncoderConfig(pretrained=settings["pretrained"], size=settings["encoder_size"],
-                                            seed=settings["encoder_seed"],
+        self.encoder_config = EncoderConfig(kind=settings["encoder"], pretrained=settings["pretrained"],
+                                            size=settings["encoder_size"], seed=settings["encoder_seed"],
                                             tokenizer=TokenizerConfig(kind=kind) if kind else None)
         self.featurizer = ChronosWindowFeatures(
             self.encoder_config, include_eos=settings["include_eos"], cache_dir=settings["cache_dir"],
@@ -471,9 +480,10 @@ class ChronosNCM(_ChronosFeatureModel):
     def __init__(self, seed: int, rate_hz: float, *, encoder_size: str = "tiny", encoder_seed: int = 0,
                  pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
                  chunk_windows: int = 256, device: str = "auto", standardize: bool = True,
-                 tokenizer: str | None = None) -> None:
+                 tokenizer: str | None = None,
+                 encoder: str = "chronos") -> None:
         super().__init__(seed, rate_hz, dict(
-            encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
+            encoder=encoder, encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
             include_eos=include_eos, chunk_windows=chunk_windows, device=device, standardize=standardize,
             tokenizer=tokenizer))
         self.means: np.ndarray | None = None
@@ -551,9 +561,10 @@ class ChronosMLP(_ChronosFeatureModel):
                  pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
                  chunk_windows: int = 256, device: str = "auto", hidden: int = 256, dropout: float = 0.2,
                  epochs: int = 200, patience: int = 20, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 batch_size: int = 64, class_weight: str | None = None, tokenizer: str | None = None) -> None:
+                 batch_size: int = 64, class_weight: str | None = None, tokenizer: str | None = None,
+                 encoder: str = "chronos") -> None:
         super().__init__(seed, rate_hz, dict(
-            encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
+            encoder=encoder, encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
             include_eos=include_eos, chunk_windows=chunk_windows, device=device, hidden=hidden,
             dropout=dropout, epochs=epochs, patience=patience, lr=lr, weight_decay=weight_decay,
             batch_size=batch_size, class_weight=class_weight, tokenizer=tokenizer))
