@@ -173,7 +173,7 @@ def run_notes(args: argparse.Namespace) -> str:
 def tokenizer_sentence(seeds: list[int], args: argparse.Namespace) -> str:
     """The measured effect of the encoder's tokeniser and of its pretraining on frozen features, if run."""
     f = {n: _mean_f1(n, seeds, args) for n in ("chronos-mlp", "chronos-mlp-mean-scale",
-                                               "chronos-mlp-pretrained-encoder")}
+                                               "chronos-mlp-pretrained-encoder", "chronos-mlp-bolt")}
     if f["chronos-mlp"] is None or f["chronos-mlp-mean-scale"] is None:
         return ""
     text = (f"Reading the same random-init encoder through Chronos' mean-scaling tokeniser instead, which keeps "
@@ -183,7 +183,12 @@ def tokenizer_sentence(seeds: list[int], args: argparse.Namespace) -> str:
         gain = 100 * (f["chronos-mlp-pretrained-encoder"] - f["chronos-mlp-mean-scale"])
         text += (f"; pre-training the encoder on UCI-HAR windows (same tokeniser) then gives "
                  f"{100 * f['chronos-mlp-pretrained-encoder']:.1f} ({gain:+.1f} points)")
-    return text + ". The `-mean-scale` row tries that tokeniser in SensorLLM."
+    text += ". The `-mean-scale` row tries that tokeniser in SensorLLM."
+    if f["chronos-mlp-bolt"] is not None:
+        text += (f" A random-init Chronos-Bolt-tiny, which embeds real-valued patches (continuous in the values) "
+                 f"but also removes the offset, gives {100 * f['chronos-mlp-bolt']:.1f}; the `-bolt` row puts it in "
+                 "SensorLLM.")
+    return text
 
 
 def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
@@ -245,11 +250,13 @@ mean and standard deviation, so it drops the offset as z-normalisation does).
 
 ## What limits SensorLLM here
 
-- **The encoder reads z-normalised series.** `chronos-mlp` shows how much activity information the frozen
-  random-init Chronos-T5-tiny embeddings carry: far less than raw windows give a 1-D CNN or hand-made features.
-  The paper's tokeniser z-normalises every window, which removes the gravity offset, and that offset is most of
-  what separates sitting, standing and laying; in SensorLLM only the statistics text (per-channel means with
-  units) carries it. {tokenizer_sentence(seeds, args)}
+- **The random-init encoder reads z-normalised, unordered bins.** `chronos-mlp` shows how much activity
+  information the frozen random-init Chronos-T5-tiny embeddings carry: far less than raw windows give a 1-D CNN or
+  hand-made features. Two causes (`docs/encoders.md`). The paper's tokeniser z-normalises every window, which
+  removes the gravity offset, and that offset is most of what separates sitting, standing and laying; in
+  SensorLLM only the statistics text (per-channel means with units) carries it. And a random initialisation gives
+  each of Chronos-T5's 4,096 value bins an unrelated embedding, so the encoder cannot tell how the signal moves;
+  pre-training is what orders them. {tokenizer_sentence(seeds, args)}
 - **The budget.** {args.stage2_steps} Stage-2 steps of batch {batch} are {windows:,} windows ({epochs} {subset});
   the paper trains 8 epochs at an effective batch of 64 with Llama-3-8B on GPUs. On the 2 CPU cores here one
   SensorLLM seed at 300 steps of batch 4 takes about two hours, so CPU rows have fewer seeds than the baselines;
