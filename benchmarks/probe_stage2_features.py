@@ -7,7 +7,8 @@ well above the head's own validation score means the head/projector optimisation
 fails; a probe near chance means the information does not reach those states.
 
 It also trains a fresh linear head (no bias, as the model's) with AdamW the way Stage 2 does (``--adam-steps``
-steps of ``--adam-batch`` windows at ``--adam-lr``), on the fixed last-token features, raw and standardised: if
+steps of ``--adam-batch`` windows at ``--adam-lr``; several values of each give every combination), on the fixed
+last-token features, raw and standardised: if
 the raw features train far slower than standardised ones, the head's optimisation (feature scale and offset),
 not the information in the features, limits Stage 2.
 
@@ -21,6 +22,7 @@ to chance (the largest class share) and the model's own head on the same validat
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -86,8 +88,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     ap.add_argument("--adam-steps", type=int, default=250)
-    ap.add_argument("--adam-batch", type=int, default=16)
-    ap.add_argument("--adam-lr", type=float, default=1e-3, help="the Stage-2 learning rate of the configs here")
+    ap.add_argument("--adam-batch", type=int, nargs="+", default=[16], help="one or more batch sizes")
+    ap.add_argument("--adam-lr", type=float, nargs="+", default=[1e-3],
+                    help="one or more learning rates (1e-3: the Stage-2 learning rate of the configs here)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,11 +117,10 @@ def main() -> None:
         pred = probe.predict(fva[name])
         print(f"probe on {name:4s} token state: accuracy {np.mean(pred == yva):.3f}  F1-macro "
               f"{f1_score(yva, pred, average='macro'):.3f}  (spread across windows / mean |x|: {spread:.3f})")
-    for standardise in (False, True):
-        loss, pred = adam_head(ftr["last"], ytr, fva["last"], args.adam_steps, args.adam_batch, args.adam_lr,
-                               standardise)
+    for batch, lr, standardise in itertools.product(args.adam_batch, args.adam_lr, (False, True)):
+        loss, pred = adam_head(ftr["last"], ytr, fva["last"], args.adam_steps, batch, lr, standardise)
         print(f"AdamW head on last-token state, {'standardised' if standardise else 'raw         '}: "
-              f"{args.adam_steps} steps of {args.adam_batch} at lr {args.adam_lr:g}: training loss {loss:.3f}, "
+              f"{args.adam_steps} steps of {batch} at lr {lr:g}: training loss {loss:.3f}, "
               f"validation accuracy {np.mean(pred == yva):.3f}  F1-macro {f1_score(yva, pred, average='macro'):.3f}")
 
 
