@@ -153,7 +153,10 @@ def verdict(seeds: list[int], args: argparse.Namespace) -> str:
     if ours is None or not base:
         return "SensorLLM and the baselines cannot be compared yet (runs missing)."
     best = max(base, key=base.get)
-    beats = lambda f: "beats every finished baseline" if f > base[best] else "does **not** beat the baselines"  # noqa: E731
+
+    def beats(f: float) -> str:
+        return "beats every finished baseline" if f > base[best] else "does **not** beat the baselines"
+
     text = (f"In this harness SensorLLM in the paper's setting ({100 * ours:.1f} F1-macro) {beats(ours)} (best: "
             f"{best}, {100 * base[best]:.1f}).")
     variants = {n: f for n in SENSORLLM if n != "sensorllm" and (f := _mean_f1(n, seeds, args)) is not None}

@@ -288,7 +288,7 @@ FEATURE_ENCODERS = {"chronos": CHRONOS_T5_SIZES, "chronos-bolt": BOLT_SIZES}  # 
 
 def _problems_of_encoder_args(args: dict[str, Any]) -> list[str]:
     problems = []
-    kind, size, pretrained = args.get("encoder", "chronos"), args.get("encoder_size"), args.get("pretrained")
+    kind, size, pretrained = args.get("encoder"), args.get("encoder_size"), args.get("pretrained")
     if kind not in FEATURE_ENCODERS:
         problems.append(f"encoder must be one of {', '.join(FEATURE_ENCODERS)}, got {kind!r}")
     elif pretrained is None and size not in FEATURE_ENCODERS[kind]:
@@ -480,12 +480,11 @@ class ChronosNCM(_ChronosFeatureModel):
     def __init__(self, seed: int, rate_hz: float, *, encoder_size: str = "tiny", encoder_seed: int = 0,
                  pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
                  chunk_windows: int = 256, device: str = "auto", standardize: bool = True,
-                 tokenizer: str | None = None,
-                 encoder: str = "chronos") -> None:
+                 tokenizer: str | None = None, encoder: str = "chronos") -> None:
         super().__init__(seed, rate_hz, dict(
-            encoder=encoder, encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
-            include_eos=include_eos, chunk_windows=chunk_windows, device=device, standardize=standardize,
-            tokenizer=tokenizer))
+            encoder=encoder, encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained,
+            cache_dir=cache_dir, include_eos=include_eos, chunk_windows=chunk_windows, device=device,
+            standardize=standardize, tokenizer=tokenizer))
         self.means: np.ndarray | None = None
 
     @classmethod
@@ -564,7 +563,8 @@ class ChronosMLP(_ChronosFeatureModel):
                  batch_size: int = 64, class_weight: str | None = None, tokenizer: str | None = None,
                  encoder: str = "chronos") -> None:
         super().__init__(seed, rate_hz, dict(
-            encoder=encoder, encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained, cache_dir=cache_dir,
+            encoder=encoder, encoder_size=encoder_size, encoder_seed=encoder_seed, pretrained=pretrained,
+            cache_dir=cache_dir,
             include_eos=include_eos, chunk_windows=chunk_windows, device=device, hidden=hidden,
             dropout=dropout, epochs=epochs, patience=patience, lr=lr, weight_decay=weight_decay,
             batch_size=batch_size, class_weight=class_weight, tokenizer=tokenizer))

@@ -23,7 +23,6 @@ UCI-HAR's ``x_acc … z_gyro`` reads BasicMotions, same names, and Epilepsy's ac
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import time
@@ -211,7 +210,7 @@ class LabelScorer:
         keep = {"logits_to_keep": 1} if m._uses_logits_to_keep else {}
         res = m.hf_model(inputs_embeds=m.build_inputs_embeds(prompts), attention_mask=pmask, position_ids=ppos,
                          use_cache=True, **keep)
-        name = _cache_kwarg(m.hf_model)
+        name = m._cache_arg
         cache = getattr(res, name)
         cache.batch_repeat_interleave(K)
         first = torch.log_softmax(res.logits[:, -1].float(), dim=-1).repeat_interleave(K, dim=0)  # (B·K, V)
@@ -232,12 +231,6 @@ class LabelScorer:
                        dim=1)  # (B·K, T) log-probability of every answer token
         total = (lp * amask).sum(1)
         return total / amask.sum(1) if self.normalize == "mean" else total
-
-
-def _cache_kwarg(hf_model) -> str:
-    """The name of a key/value cache, as forward argument and output field: ``cache`` in newer transformers,
-    ``past_key_values`` before (newer ones still accept it, with a deprecation warning)."""
-    return "cache" if "cache" in inspect.signature(hf_model.forward).parameters else "past_key_values"
 
 
 def noise_windows(template: Mapping[str, np.ndarray], n: int = 4, seed: int = 0) -> list[dict[str, np.ndarray]]:

@@ -232,7 +232,11 @@ class SensorLLM(nn.Module):
                                        layout.trainable_ids if config.channel_markers else ())
         # LoRA parameters = what peft left trainable right after wrapping (before anything else is unfrozen).
         self._lora_params = [p for p in llm.parameters() if p.requires_grad] if config.llm.lora else []
-        self._uses_logits_to_keep = "logits_to_keep" in inspect.signature(hf.forward).parameters
+        forward_args = inspect.signature(hf.forward).parameters
+        self._uses_logits_to_keep = "logits_to_keep" in forward_args
+        # the key/value cache's name as forward argument and output field: ``cache`` in newer transformers,
+        # ``past_key_values`` before (newer ones still accept it, with a deprecation warning)
+        self._cache_arg = "cache" if "cache" in forward_args else "past_key_values"
         self.cache: EmbeddingCache | None = None
         max_len = config.max_length or getattr(hf.config, "max_position_embeddings", None)
         self.prompts = PromptBuilder(
