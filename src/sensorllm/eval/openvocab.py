@@ -207,13 +207,9 @@ class LabelScorer:
         prompts = m.prompts.collate([p for p, _ in split], padding_side="left").to(device)
         pmask = prompts.attention_mask  # (B, P)
         ppos = (pmask.cumsum(1) - 1).clamp(min=0)  # positions count real tokens only (left padding)
-        keep = {"logits_to_keep": 1} if m._uses_logits_to_keep else {}
-        res = m.hf_model(inputs_embeds=m.build_inputs_embeds(prompts), attention_mask=pmask, position_ids=ppos,
-                         use_cache=True, **keep)
-        name = m._cache_arg
-        cache = getattr(res, name)
+        last, cache = m.prompt_pass(prompts, position_ids=ppos)
         cache.batch_repeat_interleave(K)
-        first = torch.log_softmax(res.logits[:, -1].float(), dim=-1).repeat_interleave(K, dim=0)  # (B·K, V)
+        first = torch.log_softmax(last.float(), dim=-1).repeat_interleave(K, dim=0)  # (B·K, V)
         answers = [ids for _, ans in split for ids in ans]
         T = max(len(x) for x in answers)
         ids = torch.full((len(answers), T), m.layout.pad_id, dtype=torch.long, device=device)
@@ -224,8 +220,7 @@ class LabelScorer:
         start = pmask.sum(1).repeat_interleave(K).unsqueeze(1)  # (B·K, 1) prompt lengths
         apos = start + torch.arange(T, device=device).unsqueeze(0)
         mask = torch.cat([pmask.repeat_interleave(K, dim=0), amask], dim=1)
-        logits = m.hf_model(input_ids=ids, attention_mask=mask, position_ids=apos, use_cache=True,
-                            **{name: cache}).logits.float()  # (B·K, T, V): position t predicts t+1
+        logits = m.continue_from_cache(ids, mask, apos, cache).float()  # (B·K, T, V): position t predicts t+1
         lp = torch.cat([first.gather(-1, ids[:, :1]),
                         torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)],
                        dim=1)  # (B·K, T) log-probability of every answer token

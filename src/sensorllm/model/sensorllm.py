@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -470,6 +470,24 @@ class SensorLLM(nn.Module):
             logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE_INDEX
         )
         return Stage1Output(loss=loss, num_tokens=int((tgt != IGNORE_INDEX).sum()))
+
+    def prompt_pass(self, batch: SensorBatch, position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
+        """Run a (left-padded) prompt batch once with the key/value cache on.
+
+        Returns the next-token logits at the last position ``(B, V)`` and the cache, which
+        :meth:`continue_from_cache` extends with token ids (so ``K`` continuations of one prompt share its pass).
+        """
+        keep = {"logits_to_keep": 1} if self._uses_logits_to_keep else {}
+        res = self.hf_model(inputs_embeds=self.build_inputs_embeds(batch), attention_mask=batch.attention_mask,
+                            position_ids=position_ids, use_cache=True, **keep)
+        return res.logits[:, -1], getattr(res, self._cache_arg)
+
+    def continue_from_cache(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                            position_ids: torch.Tensor, cache: Any) -> torch.Tensor:
+        """Logits ``(B, T, V)`` of ``input_ids`` read after the cached prompt; ``attention_mask`` covers prompt
+        and continuation. The cache's argument name differs between transformers versions; this hides it."""
+        return self.hf_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             use_cache=True, **{self._cache_arg: cache}).logits
 
     @torch.no_grad()
     def generate(self, batch: SensorBatch, max_new_tokens: int = 128, **generate_kwargs) -> list[str]:
