@@ -108,6 +108,24 @@ def run_baseline(name: str, seed: int, data: Path, out: Path) -> None:
                 "--seed", str(seed), "--overwrite", *cache, *extra], d / "log.txt")
 
 
+def stage1_dir(name: str, seed: int, out: Path) -> Path:
+    """One Stage-1 model per (data, overrides of both stages, seed), shared by the rows that have it in common."""
+    v = SENSORLLM[name]
+    return out / f"stage1-{v.stage1_data + '-' if v.stage1_data else ''}{'-'.join(v.both) or 'pool8'}" / f"seed{seed}"
+
+
+def sensorllm_train_time(name: str, seed: int, out: Path) -> float:
+    """Seconds of training (validation included, test scoring not) behind a SensorLLM run: its Stage 2 plus the
+    Stage 1 it started from, read from the stages' own summaries (a shared Stage 1 counts in every row using it).
+    A Stage 1 copied back without its summary (the GPU runs) counts up to its last logged step."""
+    t = json.loads((out / name / f"seed{seed}" / "train_summary.json").read_text())["train_time_s"]
+    if SENSORLLM[name].stage1:
+        s1 = stage1_dir(name, seed, out)
+        t += (json.loads((s1 / "metrics.json").read_text())["train_time_s"] if (s1 / "metrics.json").exists()
+              else float(np.loadtxt(s1 / "train_log.csv", delimiter=",", skiprows=1, ndmin=2)[-1, -1]))
+    return t
+
+
 def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Namespace) -> None:
     v = SENSORLLM[name]
     d = out / name / f"seed{seed}"
@@ -116,8 +134,7 @@ def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Na
     d.mkdir(parents=True, exist_ok=True)
     common = [f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *v.both, *args.set]
     t0 = time.time()
-    # one Stage-1 model per (data, overrides of both stages, seed), shared by the rows that have it in common
-    s1 = out / f"stage1-{v.stage1_data + '-' if v.stage1_data else ''}{'-'.join(v.both) or 'pool8'}" / f"seed{seed}"
+    s1 = stage1_dir(name, seed, out)
     s1_data = data
     if v.stage1_data:  # the source set is prepared once beside the UCI-HAR data (the same registry and splits)
         s1_data = ensure_prepared(v.stage1_data, TRANSFER_SOURCES[v.stage1_data], data.parent.parent / v.stage1_data
@@ -138,8 +155,9 @@ def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Na
     run_logged(ev, d / "log.txt")
     m = json.loads((d / "eval-test" / "metrics.json").read_text())
     summary = json.loads((d / "train_summary.json").read_text())
-    m.update({"train_time_s": time.time() - t0, "device": summary.get("device", "cpu"), "trainable_params": sum(
-        v for k, v in summary["trainable"].items() if k != "llm_total")})
+    m.update({"train_time_s": sensorllm_train_time(name, seed, out), "wall_time_s": time.time() - t0,
+              "device": summary.get("device", "cpu"),
+              "trainable_params": sum(n for k, n in summary["trainable"].items() if k != "llm_total")})
     (d / "metrics.json").write_text(json.dumps(m, indent=1))
 
 
@@ -164,7 +182,9 @@ def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str
             continue
         f1 = 100 * np.array([m["f1_macro"] for m in ms])
         acc = 100 * np.array([m["accuracy"] for m in ms])
-        t = np.mean([m.get("train_time_s", np.nan) for m in ms])
+        t = np.mean([sensorllm_train_time(name, seed, run_dir(name, args)) for seed in seeds
+                     if (run_dir(name, args) / name / f"seed{seed}" / "metrics.json").exists()]
+                    if name in SENSORLLM else [m.get("train_time_s", np.nan) for m in ms])
         p = ms[0].get("trainable_params")
         device = ", ".join(sorted({m.get("device", "cpu") for m in ms}))
         rows.append(f"| {name} | {len(ms)}/{len(seeds)} | {f1.mean():.1f} ± {f1.std():.1f} | {acc.mean():.1f} ± "
@@ -303,7 +323,8 @@ SensorLLM rows ran on: {', '.join(llm_devices) or 'nothing yet'} (the `device` c
 raw UCI HAPT recordings, `sensorllm prepare uci-har`), selects its model on the validation subjects (never on test)
 and is scored once on the nine official test subjects by the same metrics code. Mean ± standard deviation over
 seeds. Baselines train on the CPU with one torch thread each (their default); up to two runs may share the 2 cores,
-so CPU training times are indicative only.{' Baseline rows are read from `' + args.baselines_out + '`.' if args.baselines_out else ''}
+so CPU training times are indicative only. Train time is training with its validation, not the test scoring;
+for SensorLLM it adds Stage 1 and Stage 2 (a Stage-1 model shared by several rows counts in each).{' Baseline rows are read from `' + args.baselines_out + '`.' if args.baselines_out else ''}
 {''.join(chr(10) + 'See also: ' + ', '.join(f'[`{o}`]({Path(o).name})' for o in other) + '.') if other else ''}
 
 {table(methods, seeds, args)}

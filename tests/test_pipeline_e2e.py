@@ -95,9 +95,11 @@ def test_tune_resumes_from_checkpoint_and_matches_uninterrupted_run(work):
     for f in ("model", "metrics_val.json", "train_summary.json"):
         p = cut / f
         shutil.rmtree(p) if p.is_dir() else p.unlink()
+    before = json.loads((cut / "checkpoints" / "step-000002" / "trainer_state.json").read_text())["train_time_s"]
     assert main([*args, *_common(work, "cut")]) == 0
     s = json.loads((cut / "train_summary.json").read_text())
     assert s["resumed_from"] == 2 and s["steps"] == 4
+    assert s["train_time_s"] > before > 0  # the clock carries on from the checkpoint instead of restarting
     from safetensors.numpy import load_file
     a = load_file(str(work / "full" / "checkpoints" / "step-000004" / "model" / "weights.safetensors"))
     b = load_file(str(cut / "checkpoints" / "step-000004" / "model" / "weights.safetensors"))

@@ -174,12 +174,14 @@ def train_loop(
     sched = get_scheduler(optim.schedule, opt, num_warmup_steps=int(optim.warmup_ratio * steps),
                           num_training_steps=steps)
     model, opt = accelerator.prepare(model, opt)
-    state = {"step": 0, "best_metric": None, "best_step": None}
+    # train_time_s: training seconds before this process (a resumed run's clock carries on from its checkpoint)
+    state = {"step": 0, "best_metric": None, "best_step": None, "train_time_s": 0.0}
     resumed_from = None
     if run.resume:
         got = load_latest_training_state(out_dir, accelerator.unwrap_model(model), opt, sched)
         if got is not None:
             state.update({k: got[k] for k in ("step", "best_metric", "best_step")})
+            state["train_time_s"] = float(got.get("train_time_s", 0.0))  # absent in older checkpoints
             resumed_from = state["step"]
     trainable = [p for p in model.parameters() if p.requires_grad]
     n_train = sum(p.numel() for p in trainable)
@@ -189,7 +191,7 @@ def train_loop(
     tb = out_dir / "tensorboard" if run.tensorboard and accelerator.is_main_process else None
     log = CsvLogger(out_dir / "train_log.csv", ["step", "loss", "lr", "examples_per_s", "elapsed_s"], tb)
     vlog = CsvLogger(out_dir / "val_log.csv", ["step", "loss", "f1_macro", "accuracy"])
-    t0 = time.time()
+    t0 = time.time() - state["train_time_s"]
     bar = tqdm(total=steps, initial=state["step"], desc="train", file=sys.stderr, disable=None)
     model.train()
     running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
@@ -246,6 +248,7 @@ def train_loop(
         if step % run.eval_every == 0 and step != steps:
             do_validation(step)
         if (step % run.save_every == 0 or step == steps) and accelerator.is_main_process:
+            state["train_time_s"] = time.time() - t0
             save_training_state(out_dir, accelerator.unwrap_model(model), opt, sched, dict(state), save_extra())
     bar.close()
     if resumed_from != steps:  # a finished run that is started again does not validate twice
