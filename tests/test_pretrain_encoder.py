@@ -109,8 +109,10 @@ def test_resume_continues_from_the_saved_step_exactly(run_a, tmp_path):
     out_b = tmp_path / "b"
     shutil.copytree(out_a, out_b)
     shutil.rmtree(out_b / "checkpoints" / "step-000006")  # as if stopped after the step-4 checkpoint
+    before = json.loads((out_b / "checkpoints" / "step-000004" / "trainer_state.json").read_text())["train_time_s"]
     summary = run_pretrain(_cfg(prepared, out_b))
     assert summary["resumed_from"] == 4 and summary["steps"] == 6
+    assert summary["train_time_s"] > before > 0  # the clock carries on from the checkpoint
     a = load_file(out_a / "checkpoints" / "step-000006" / "model" / "model.safetensors")
     b = load_file(out_b / "checkpoints" / "step-000006" / "model" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

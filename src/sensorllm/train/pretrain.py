@@ -402,14 +402,16 @@ class _PretrainRun:
         self.opt = torch.optim.AdamW(groups, lr=o.lr)
         self.sched = get_scheduler(o.schedule, self.opt, num_warmup_steps=int(o.warmup_ratio * o.max_steps),
                                    num_training_steps=o.max_steps)
+        # train_time_s: training seconds before this process (a resumed run's clock carries on)
         self.state: dict[str, Any] = {"step": 0, "best_val_loss": None, "best_step": None, "val_curve": [],
-                                      "config": current}
+                                      "config": current, "train_time_s": 0.0}
         self.resumed_from: int | None = None
         if saved is not None:
             _optimizer_from_flat(self.opt, load_file(str(ckpt / "optimizer.safetensors")), saved["optimizer"])
             self.sched.load_state_dict(saved["scheduler"])
             torch.set_rng_state(torch.tensor(saved["torch_rng"], dtype=torch.uint8))
             self.state.update({k: saved[k] for k in ("step", "best_val_loss", "best_step", "val_curve")})
+            self.state["train_time_s"] = float(saved.get("train_time_s", 0.0))  # absent in older checkpoints
             self.resumed_from = int(saved["step"])
             print(f"resumed from {ckpt} (step {self.resumed_from})", flush=True)
 
@@ -454,13 +456,16 @@ class _PretrainRun:
 
 
 def _train(run: _PretrainRun) -> tuple[float, bool]:
-    """The step loop with logging, validation and checkpoints; returns (training seconds, stopped by time)."""
+    """The step loop with logging, validation and checkpoints; returns (training seconds, stopped by time).
+
+    The seconds include earlier sittings of a resumed run; ``run.max_time_s`` budgets this sitting alone."""
     cfg, o = run.cfg, run.cfg.optim
     log = CsvLogger(run.out / "train_log.csv", ["step", "loss", "lr", "series_per_s", "elapsed_s"])
     vlog = CsvLogger(run.out / "val_log.csv", ["step", "val_loss"])
     if run.state["step"] == 0 and cfg.run.eval_at_start and not run.state["val_curve"]:
         run.validate(vlog)
     t0 = t_last = time.time()
+    before = run.state["train_time_s"]
     running, n_run, stopped = 0.0, 0, False
     while run.state["step"] < o.max_steps:
         running, n_run = running + run.train_step(), n_run + 1
@@ -468,7 +473,7 @@ def _train(run: _PretrainRun) -> tuple[float, bool]:
         if step % cfg.run.log_every == 0 or step == o.max_steps:
             rate = n_run * o.batch_size / max(time.time() - t_last, 1e-9)
             log.log({"step": step, "loss": running / n_run, "lr": run.sched.get_last_lr()[0],
-                     "series_per_s": rate, "elapsed_s": time.time() - t0})
+                     "series_per_s": rate, "elapsed_s": before + time.time() - t0})
             print(f"step {step}: train loss {running / n_run:.4f} ({rate:.0f} series/s)", flush=True)
             t_last, running, n_run = time.time(), 0.0, 0
         stopped = cfg.run.max_time_s is not None and time.time() - t0 > cfg.run.max_time_s
@@ -476,13 +481,14 @@ def _train(run: _PretrainRun) -> tuple[float, bool]:
         if step % cfg.run.eval_every == 0 or last:
             run.validate(vlog)
         if step % cfg.run.save_every == 0 or last:
+            run.state["train_time_s"] = before + time.time() - t0
             run.save()
         if stopped:
             print(f"stopping at step {step}: run.max_time_s={cfg.run.max_time_s:g} s used", flush=True)
             break
     log.close()
     vlog.close()
-    return time.time() - t0, stopped
+    return before + time.time() - t0, stopped
 
 
 def run_pretrain(cfg: PretrainEncoderConfig) -> dict[str, Any]:
