@@ -166,25 +166,26 @@ def run_dir(name: str, args: argparse.Namespace) -> Path:
     return Path(args.baselines_out) if name in BASELINES and args.baselines_out else Path(args.out)
 
 
-def finished(name: str, seeds: list[int], args: argparse.Namespace) -> list[dict]:
-    return [json.loads(p.read_text()) for s in seeds
-            if (p := run_dir(name, args) / name / f"seed{s}" / "metrics.json").exists()]
+def finished(name: str, seeds: list[int], args: argparse.Namespace) -> dict[int, dict]:
+    """Seed → test metrics of ``name``'s finished runs among ``seeds``."""
+    return {s: json.loads(p.read_text()) for s in seeds
+            if (p := run_dir(name, args) / name / f"seed{s}" / "metrics.json").exists()}
 
 
 def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str:
     rows = ["| method | seeds done | F1-macro (%) | accuracy (%) | train time (s) | trainable params | device | "
             "paper F1 (%) |", "|---|---|---|---|---|---|---|---|"]
     for name in methods:
-        ms = finished(name, seeds, args)
+        done = finished(name, seeds, args)
+        ms = list(done.values())
         paper = PAPER_F1.get(name, "")
         if not ms:
             rows.append(f"| {name} | 0/{len(seeds)} | not run yet | | | | | {paper} |")
             continue
         f1 = 100 * np.array([m["f1_macro"] for m in ms])
         acc = 100 * np.array([m["accuracy"] for m in ms])
-        t = np.mean([sensorllm_train_time(name, seed, run_dir(name, args)) for seed in seeds
-                     if (run_dir(name, args) / name / f"seed{seed}" / "metrics.json").exists()]
-                    if name in SENSORLLM else [m.get("train_time_s", np.nan) for m in ms])
+        t = np.mean([sensorllm_train_time(name, seed, run_dir(name, args)) for seed in done] if name in SENSORLLM
+                    else [m.get("train_time_s", np.nan) for m in ms])
         p = ms[0].get("trainable_params")
         device = ", ".join(sorted({m.get("device", "cpu") for m in ms}))
         rows.append(f"| {name} | {len(ms)}/{len(seeds)} | {f1.mean():.1f} ± {f1.std():.1f} | {acc.mean():.1f} ± "
@@ -193,7 +194,7 @@ def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str
 
 
 def _mean_f1(name: str, seeds: list[int], args: argparse.Namespace) -> float | None:
-    ms = [m["f1_macro"] for m in finished(name, seeds, args)]
+    ms = [m["f1_macro"] for m in finished(name, seeds, args).values()]
     return float(np.mean(ms)) if ms else None
 
 
@@ -265,8 +266,7 @@ def mean_scale_sentence(seeds: list[int], args: argparse.Namespace) -> str:
 
 
 def _f1_by_seed(name: str, seeds: list[int], args: argparse.Namespace) -> dict[int, float]:
-    return {s: json.loads(p.read_text())["f1_macro"] for s in seeds
-            if (p := run_dir(name, args) / name / f"seed{s}" / "metrics.json").exists()}
+    return {s: m["f1_macro"] for s, m in finished(name, seeds, args).items()}
 
 
 MEAN_SCALE_ABLATIONS = (("-no-stage1", "without Stage 1"), ("-no-stats", "without the statistics text"),
@@ -319,7 +319,8 @@ def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
     epochs = f"{windows / used:.2f} passes over" if used else "part of"
     subset = (f"a seeded subset of {used:,} of the {n_train:,} training windows"
               if used and used < n_train else f"all {n_train:,} training windows" if n_train else "the training windows")
-    llm_devices = sorted({m.get("device", "cpu") for name in SENSORLLM for m in finished(name, seeds, args)})
+    llm_devices = sorted({m.get("device", "cpu") for name in SENSORLLM
+                          for m in finished(name, seeds, args).values()})
     other = [o for o in (args.other_doc or []) if (ROOT / o).exists() and o != args.doc]
     text = f"""# Results: UCI-HAR (subject-wise, official test subjects)
 
