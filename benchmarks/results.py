@@ -85,6 +85,10 @@ SENSORLLM = {
     "sensorllm-mean-scale-no-stats": Variant(both=(MS,), stage2=("data.preprocess_type=none",)),
     "sensorllm-mean-scale-no-tokens": Variant(both=(MS, "channel_markers=false")),
     "sensorllm-mean-scale-pool16": Variant(both=(MS, "projector.pool=16")),
+    "sensorllm-mean-scale-pool4": Variant(both=(MS, "projector.pool=4")),
+    # k = 1 is the paper's one token per sample: 129 sensor tokens per channel of a 128-sample window against 17
+    # at k = 8; it runs on the same seeded training and test subsets as every other row
+    "sensorllm-mean-scale-pool1": Variant(both=(MS, "projector.pool=1")),
     # cross-dataset transfer into UCI-HAR (the paper's Table 5 direction): Stage 1 on BasicMotions, whose six
     # channels carry the same names (x_acc … z_gyro), so every channel token carries over
     "sensorllm-mean-scale-s1-basicmotions": Variant(both=(MS,), stage1_data="basicmotions"),
@@ -271,6 +275,7 @@ def _f1_by_seed(name: str, seeds: list[int], args: argparse.Namespace) -> dict[i
 
 MEAN_SCALE_ABLATIONS = (("-no-stage1", "without Stage 1"), ("-no-stats", "without the statistics text"),
                         ("-no-tokens", "without the channel tokens"), ("-pool16", "pooled by 16 instead of 8"),
+                        ("-pool4", "pooled by 4 instead of 8"), ("-pool1", "not pooled (k = 1) instead of pooled by 8"),
                         ("-s1-basicmotions", "with Stage 1 on BasicMotions instead of UCI-HAR"))
 
 
@@ -346,7 +351,7 @@ official 10,299; see `docs/deviations.md`). Ablations: `-no-stage1` (Stage 2 fro
 statistics text, `preprocess_type=none`), `-no-tokens` (no `<c_start>`/`<c_end>` channel tokens in either stage,
 `channel_markers=false`), `-pool4` / `-pool16` (pooling factor); `-std-head` (not the paper: the head reads
 per-feature standardised states, `head_standardize=true`); `-mean-scale` (not the paper: the encoder's tokeniser
-mean-scales instead of z-normalising, `encoder.tokenizer.kind=mean_scale`, in both stages); `-mean-scale-no-stage1` / `-no-stats` / `-no-tokens` / `-pool16`: the same ablations on top of `-mean-scale` (run there first: with the paper's tokeniser SensorLLM stays at chance here, where removing a part cannot show what that part is worth); `-mean-scale-s1-basicmotions`: Stage 1 on UEA BasicMotions (same six channel names), Stage 2 on UCI-HAR, the paper's cross-dataset question (Table 5) in the direction `docs/transfer.md` does not cover. Encoders (Stage 2 without Stage 1, so compare
+mean-scales instead of z-normalising, `encoder.tokenizer.kind=mean_scale`, in both stages); `-mean-scale-no-stage1` / `-no-stats` / `-no-tokens` / `-pool16` / `-pool4` / `-pool1` (k = 1, the paper's one token per sample): the same ablations on top of `-mean-scale` (run there first: with the paper's tokeniser SensorLLM stays at chance here, where removing a part cannot show what that part is worth); `-mean-scale-s1-basicmotions`: Stage 1 on UEA BasicMotions (same six channel names), Stage 2 on UCI-HAR, the paper's cross-dataset question (Table 5) in the direction `docs/transfer.md` does not cover. Encoders (Stage 2 without Stage 1, so compare
 with `-no-stage1`; `docs/encoders.md`): `-raw-patch` (no pretrained encoder: z-normalised raw patches of 8 samples
 → a trained linear layer), `-bolt` (random-init Chronos-Bolt-tiny), `-pretrained-encoder` (Chronos-T5-tiny
 pre-trained here on UCI-HAR training windows by `sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder`).
