@@ -306,6 +306,32 @@ def ablation_sentence(seeds: list[int], args: argparse.Namespace) -> str:
     return text + "\n"
 
 
+ENCODER_ROWS = (("sensorllm-raw-patch", "no pretrained encoder (raw patches, a trained linear layer)"),
+                ("sensorllm-bolt", "random-init Chronos-Bolt-tiny"),
+                ("sensorllm-pretrained-encoder", "Chronos-T5-tiny pre-trained here (`sensorllm pretrain-encoder`)"),
+                ("sensorllm-no-stage1", "random-init Chronos-T5-tiny, the paper's tokeniser"),
+                ("sensorllm-mean-scale-no-stage1", "random-init Chronos-T5-tiny, mean-scaling tokeniser"))
+
+
+def encoder_sentence(seeds: list[int], args: argparse.Namespace) -> str:
+    """A bullet on which time-series encoder works inside SensorLLM: the encoder rows and the Chronos-T5 rows with
+    the same training (Stage 2 from scratch), each with the seeds it has finished."""
+    parts, found = [], set()
+    for name, what in ENCODER_ROWS:
+        f1 = _f1_by_seed(name, seeds, args)
+        if f1:
+            found.add(name)
+            v = 100 * np.array(list(f1.values()))
+            parts.append(f"{what} (`{name.removeprefix('sensorllm')}`) {v.mean():.1f}"
+                         + (f" ± {v.std():.1f}" if len(v) > 1 else "")
+                         + f" (seed{'s' if len(f1) > 1 else ''} {', '.join(map(str, f1))})")
+    if not found & {n for n, _ in ENCODER_ROWS[:3]}:  # no encoder row finished yet
+        return ""
+    return ("- **Which encoder inside SensorLLM** (Stage 2 from scratch at the same budget, test F1-macro; "
+            "`docs/encoders.md`): " + "; ".join(parts) + ". Chronos+MLP on the same frozen encoders is in the table "
+            "above (`chronos-mlp*`).\n")
+
+
 def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
     doc = ROOT / args.doc
     cmd = "python benchmarks/results.py " + " ".join(
@@ -367,7 +393,7 @@ mean and standard deviation, so it drops the offset as z-normalisation does).
 
 ## What limits SensorLLM here
 
-{mean_scale_sentence(seeds, args)}{ablation_sentence(seeds, args)}- **The random-init encoder reads z-normalised, unordered bins.** `chronos-mlp` shows how much activity
+{mean_scale_sentence(seeds, args)}{ablation_sentence(seeds, args)}{encoder_sentence(seeds, args)}- **The random-init encoder reads z-normalised, unordered bins.** `chronos-mlp` shows how much activity
   information the frozen random-init Chronos-T5-tiny embeddings carry: far less than raw windows give a 1-D CNN or
   hand-made features. Two causes (`docs/encoders.md`). The paper's tokeniser z-normalises every window, which
   removes the gravity offset, and that offset is most of what separates sitting, standing and laying; in
