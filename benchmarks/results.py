@@ -316,17 +316,16 @@ ENCODER_ROWS = (("sensorllm-raw-patch", "no pretrained encoder (raw patches, a t
 def encoder_sentence(seeds: list[int], args: argparse.Namespace) -> str:
     """A bullet on which time-series encoder works inside SensorLLM: the encoder rows and the Chronos-T5 rows with
     the same training (Stage 2 from scratch), each with the seeds it has finished."""
-    parts, found = [], set()
+    by_row = {name: _f1_by_seed(name, seeds, args) for name, _ in ENCODER_ROWS}
+    if not any(by_row[name] for name, _ in ENCODER_ROWS[:3]):  # no encoder row finished yet
+        return ""
+    parts = []
     for name, what in ENCODER_ROWS:
-        f1 = _f1_by_seed(name, seeds, args)
-        if f1:
-            found.add(name)
+        if f1 := by_row[name]:
             v = 100 * np.array(list(f1.values()))
             parts.append(f"{what} (`{name.removeprefix('sensorllm')}`) {v.mean():.1f}"
                          + (f" ± {v.std():.1f}" if len(v) > 1 else "")
                          + f" (seed{'s' if len(f1) > 1 else ''} {', '.join(map(str, f1))})")
-    if not found & {n for n, _ in ENCODER_ROWS[:3]}:  # no encoder row finished yet
-        return ""
     return ("- **Which encoder inside SensorLLM** (Stage 2 from scratch at the same budget, test F1-macro; "
             "`docs/encoders.md`): " + "; ".join(parts) + ". Chronos+MLP on the same frozen encoders is in the table "
             "above (`chronos-mlp*`).\n")
