@@ -315,20 +315,25 @@ ENCODER_ROWS = (("sensorllm-raw-patch", "no pretrained encoder (raw patches, a t
 
 def encoder_sentence(seeds: list[int], args: argparse.Namespace) -> str:
     """A bullet on which time-series encoder works inside SensorLLM: the encoder rows and the Chronos-T5 rows with
-    the same training (Stage 2 from scratch), each with the seeds it has finished."""
-    by_row = {name: _f1_by_seed(name, seeds, args) for name, _ in ENCODER_ROWS}
-    if not any(by_row[name] for name, _ in ENCODER_ROWS[:3]):  # no encoder row finished yet
+    the same training (Stage 2 from scratch), on the seeds every row shown has finished (seed-to-seed variation is
+    large, so unequal seed sets would mislead); each row's own seeds when they share none."""
+    by_row = {name: f1 for name, _ in ENCODER_ROWS if (f1 := _f1_by_seed(name, seeds, args))}
+    if not any(name in by_row for name, _ in ENCODER_ROWS[:3]):  # no encoder row finished yet
         return ""
+    common = sorted(set.intersection(*(set(f1) for f1 in by_row.values())))
     parts = []
     for name, what in ENCODER_ROWS:
-        if f1 := by_row[name]:
+        if name in by_row:
+            f1 = {s: by_row[name][s] for s in common} if common else by_row[name]
             v = 100 * np.array(list(f1.values()))
             parts.append(f"{what} (`{name.removeprefix('sensorllm')}`) {v.mean():.1f}"
                          + (f" ± {v.std():.1f}" if len(v) > 1 else "")
-                         + f" (seed{'s' if len(f1) > 1 else ''} {', '.join(map(str, f1))})")
-    return ("- **Which encoder inside SensorLLM** (Stage 2 from scratch at the same budget, test F1-macro; "
-            "`docs/encoders.md`): " + "; ".join(parts) + ". Chronos+MLP on the same frozen encoders is in the table "
-            "above (`chronos-mlp*`).\n")
+                         + ("" if common else f" (seed{'s' if len(f1) > 1 else ''} {', '.join(map(str, f1))})"))
+    on = (f"seed{'s' if len(common) > 1 else ''} {', '.join(map(str, common))} (finished by every row "
+          "here)" if common else "each row on its own seeds")
+    return ("- **Which encoder inside SensorLLM** (Stage 2 from scratch at the same budget, test F1-macro on "
+            f"{on}; `docs/encoders.md`): " + "; ".join(parts) + ". Chronos+MLP on the same frozen encoders is in "
+            "the table above (`chronos-mlp*`).\n")
 
 
 def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
