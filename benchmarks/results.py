@@ -188,8 +188,7 @@ def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str
             continue
         f1 = 100 * np.array([m["f1_macro"] for m in ms])
         acc = 100 * np.array([m["accuracy"] for m in ms])
-        t = np.mean([sensorllm_train_time(name, seed, run_dir(name, args)) for seed in done] if name in SENSORLLM
-                    else [m.get("train_time_s", np.nan) for m in ms])
+        t = np.mean([m.get("train_time_s", np.nan) for m in ms])  # SensorLLM: sensorllm_train_time at the end
         p = ms[0].get("trainable_params")
         device = ", ".join(sorted({m.get("device", "cpu") for m in ms}))
         rows.append(f"| {name} | {len(ms)}/{len(seeds)} | {f1.mean():.1f} ± {f1.std():.1f} | {acc.mean():.1f} ± "
