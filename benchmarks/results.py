@@ -3,7 +3,9 @@
 Resumable: every (method, seed) run has its own directory under ``--out``; a run whose ``metrics.json``
 exists is skipped, so the command can be started again after an interruption and only what is missing runs.
 ``docs/results.md`` is rewritten from whatever runs have finished (missing ones are listed as such), with
-``<out>/NOTES.md`` (facts about how the runs went) as a section when that file exists.
+``<out>/NOTES.md`` (facts about how the runs went) as a section when that file exists. The run directories are
+not in git: where ``--out`` lacks finished runs that the document shows (a fresh checkout, or a narrower
+``--seeds``), the document is left as it is unless ``--overwrite-doc`` is given.
 
     python benchmarks/results.py --data runs/uci-har/data --out runs/results --seeds 0 1 2
     python benchmarks/results.py --only cnn1d,features-rf         # a subset of methods
@@ -335,8 +337,25 @@ def encoder_sentence(seeds: list[int], args: argparse.Namespace) -> str:
             "the table above (`chronos-mlp*`).\n")
 
 
+def rows_it_would_drop(methods: list[str], seeds: list[int], args: argparse.Namespace) -> list[str]:
+    """Rows whose finished seeds the current ``--doc`` shows but the runs here lack (``runs/`` is not in git, so a
+    fresh checkout, or a narrower ``--seeds``, would otherwise rewrite a finished table as "not run yet")."""
+    doc = ROOT / args.doc
+    if not doc.exists():
+        return []
+    shown = {cells[1]: int(cells[2].split("/")[0]) for line in doc.read_text().splitlines()
+             if (cells := [c.strip() for c in line.split("|")]) and len(cells) > 3 and "/" in cells[2]
+             and cells[2].split("/")[0].isdigit()}
+    return [f"{m} ({shown[m]} seeds in the document, {n} here)" for m in methods
+            if m in shown and (n := len(finished(m, seeds, args))) < shown[m]]
+
+
 def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
     doc = ROOT / args.doc
+    if not args.overwrite_doc and (lost := rows_it_would_drop(methods, seeds, args)):
+        print(f"not rewriting {doc}: it shows finished runs that {args.out} (and --seeds) lack: {'; '.join(lost)}. "
+              "Run with the seeds and results directory that produced it, or pass --overwrite-doc.", flush=True)
+        return doc
     cmd = "python benchmarks/results.py " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in (("data", args.data), ("out", args.out), ("doc", args.doc), ("baselines_out", args.baselines_out),
@@ -462,6 +481,8 @@ def main() -> int:
     ap.add_argument("--eval-batch", type=int, default=DEFAULT_EVAL_BATCH,
                     help="windows per batch when scoring SensorLLM on test")
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--overwrite-doc", action="store_true",
+                    help="rewrite --doc even where it shows finished runs that are not here")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)
     methods = BASELINES + list(SENSORLLM)
