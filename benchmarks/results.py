@@ -3,8 +3,12 @@
 Resumable: every (method, seed) run has its own directory under ``--out``; a run whose ``metrics.json``
 exists is skipped, so the command can be started again after an interruption and only what is missing runs.
 ``docs/results.md`` is rewritten from whatever runs have finished (missing ones are listed as such), with
-``<out>/NOTES.md`` (facts about how the runs went) as a section when that file exists. The run directories are
-not in git: where ``--out`` lacks finished runs that the document shows (a fresh checkout, or a narrower
+``<out>/NOTES.md`` (facts about how the runs went) as a section when that file exists.
+
+The run directories are not in git, so every finished run's test metrics are also copied to a small JSON record
+in git, ``benchmarks/records/<name of --out>/<method>/seed<N>.json`` (and ``NOTES.md`` beside them): a fresh
+checkout rebuilds the table from the records (``--table-only``) and does not rerun what they hold. Where neither
+the runs nor the records hold finished runs that the document shows (runs from before the records, or a narrower
 ``--seeds``), the document is left as it is unless ``--overwrite-doc`` is given.
 
     python benchmarks/results.py --data runs/uci-har/data --out runs/results --seeds 0 1 2
@@ -37,6 +41,7 @@ from sensorllm.train.config import Stage2Config, load_config
 from _common import ROOT, ensure_prepared, run_logged
 
 DEFAULT_DOC = "docs/results.md"
+RECORDS = ROOT / "benchmarks" / "records"  # git-tracked copies of finished runs' test metrics
 DEFAULT_EVAL_BATCH = 8
 PAPER_F1 = {  # paper Tables 2 and 3, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
@@ -101,9 +106,26 @@ SENSORLLM = {
 }
 
 
+def record_path(name: str, seed: int, out: Path) -> Path:
+    """The git-tracked copy of a finished run's test metrics (``out`` is the results directory the run is in)."""
+    return RECORDS / out.name / name / f"seed{seed}.json"
+
+
+def keep_record(name: str, seed: int, out: Path) -> None:
+    """Copy a finished run's ``metrics.json`` to its record (records outlive ``runs/``, which is not in git)."""
+    src, dst = out / name / f"seed{seed}" / "metrics.json", record_path(name, seed, out)
+    if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+
+
+def done_already(name: str, seed: int, out: Path) -> bool:
+    return (out / name / f"seed{seed}" / "metrics.json").exists() or record_path(name, seed, out).exists()
+
+
 def run_baseline(name: str, seed: int, data: Path, out: Path) -> None:
     d = out / name / f"seed{seed}"
-    if (d / "metrics.json").exists():
+    if done_already(name, seed, out):
         return
     d.mkdir(parents=True, exist_ok=True)
     # the Chronos-embedding baselines share one embedding cache (the first seed encodes, the others read)
@@ -135,7 +157,7 @@ def sensorllm_train_time(name: str, seed: int, out: Path) -> float:
 def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Namespace) -> None:
     v = SENSORLLM[name]
     d = out / name / f"seed{seed}"
-    if (d / "metrics.json").exists():
+    if done_already(name, seed, out):
         return
     d.mkdir(parents=True, exist_ok=True)
     common = [f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *v.both, *args.set]
@@ -173,9 +195,11 @@ def run_dir(name: str, args: argparse.Namespace) -> Path:
 
 
 def finished(name: str, seeds: list[int], args: argparse.Namespace) -> dict[int, dict]:
-    """Seed → test metrics of ``name``'s finished runs among ``seeds``."""
-    return {s: json.loads(p.read_text()) for s in seeds
-            if (p := run_dir(name, args) / name / f"seed{s}" / "metrics.json").exists()}
+    """Seed → test metrics of ``name``'s finished runs among ``seeds`` (the run directory's, else its record)."""
+    out = run_dir(name, args)
+    found = {s: p for s in seeds for p in (out / name / f"seed{s}" / "metrics.json", record_path(name, s, out))
+             if p.exists()}  # the record comes second, so the run directory's file wins
+    return {s: json.loads(p.read_text()) for s, p in found.items()}
 
 
 def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str:
@@ -232,9 +256,15 @@ def stage2_setting(args: argparse.Namespace) -> Stage2Config:
 
 
 def run_notes(args: argparse.Namespace) -> str:
-    """``<out>/NOTES.md`` (facts about how these runs went, kept beside them) as a section, if it exists."""
+    """``<out>/NOTES.md`` (facts about how these runs went, kept beside them; its record copy where the runs are
+    gone) as a section, if it exists."""
     notes = Path(args.out) / "NOTES.md"
-    return f"\n## Notes on these runs (`{notes}`)\n\n{notes.read_text().strip()}\n" if notes.exists() else ""
+    kept = RECORDS / Path(args.out).name / "NOTES.md"
+    if notes.exists() and (not kept.exists() or kept.read_bytes() != notes.read_bytes()):
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes(notes.read_bytes())
+    src = notes if notes.exists() else kept
+    return f"\n## Notes on these runs (`{notes}`)\n\n{src.read_text().strip()}\n" if src.exists() else ""
 
 
 def tokenizer_sentence(seeds: list[int], args: argparse.Namespace) -> str:
@@ -338,8 +368,8 @@ def encoder_sentence(seeds: list[int], args: argparse.Namespace) -> str:
 
 
 def rows_it_would_drop(methods: list[str], seeds: list[int], args: argparse.Namespace) -> list[str]:
-    """Rows whose finished seeds the current ``--doc`` shows but the runs here lack (``runs/`` is not in git, so a
-    fresh checkout, or a narrower ``--seeds``, would otherwise rewrite a finished table as "not run yet")."""
+    """Rows whose finished seeds the current ``--doc`` shows but neither the runs here nor their records hold (runs
+    from before the records, or a narrower ``--seeds``, would otherwise turn a finished row into "not run yet")."""
     doc = ROOT / args.doc
     if not doc.exists():
         return []
@@ -352,6 +382,9 @@ def rows_it_would_drop(methods: list[str], seeds: list[int], args: argparse.Name
 
 def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
     doc = ROOT / args.doc
+    for name in methods:
+        for seed in seeds:
+            keep_record(name, seed, run_dir(name, args))
     if not args.overwrite_doc and (lost := rows_it_would_drop(methods, seeds, args)):
         print(f"not rewriting {doc}: it shows finished runs that {args.out} (and --seeds) lack: {'; '.join(lost)}. "
               "Run with the seeds and results directory that produced it, or pass --overwrite-doc.", flush=True)
@@ -377,7 +410,7 @@ def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
     other = [o for o in (args.other_doc or []) if (ROOT / o).exists() and o != args.doc]
     text = f"""# Results: UCI-HAR (subject-wise, official test subjects)
 
-Produced by `{cmd}` (resumable; this file is rewritten from the finished runs).
+Produced by `{cmd}` (resumable; this file is rewritten from the finished runs, or from their records in `benchmarks/records/{Path(args.out).name}` where the runs are gone).
 SensorLLM rows ran on: {', '.join(llm_devices) or 'nothing yet'} (the `device` column; `cpu` is this project's
 2-core {platform.machine()} machine). Every method sees the same prepared windows (128 samples / stride 64 from the
 raw UCI HAPT recordings, `sensorllm prepare uci-har`), selects its model on the validation subjects (never on test)
