@@ -49,9 +49,13 @@ def seconds_per_step(run: Path) -> float:
     return float(np.median(per[1:] if len(per) > 1 else per))
 
 
+def done(k: int, seed: int, out: Path) -> bool:
+    return (out / ROWS[k] / f"seed{seed}" / "metrics.json").exists()
+
+
 def row(k: int, seed: int, out: Path) -> str | None:
     run = out / ROWS[k] / f"seed{seed}"
-    if not (run / "metrics.json").exists():
+    if not done(k, seed, out):
         return None
     m = json.loads((run / "metrics.json").read_text())
     summary = json.loads((run / "train_summary.json").read_text())
@@ -67,7 +71,7 @@ def rows_it_would_drop(doc: Path, out: Path, seed: int) -> list[int]:
         return []
     shown = [int(line.split("|")[1]) for line in doc.read_text().splitlines()
              if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
-    return [k for k in shown if k in ROWS and not (out / ROWS[k] / f"seed{seed}" / "metrics.json").exists()]
+    return [k for k in shown if k in ROWS and not done(k, seed, out)]
 
 
 def setting(overrides: list[str], key: str, default: str) -> str:
@@ -82,11 +86,12 @@ def write_doc(args: argparse.Namespace) -> Path:
               "Run with the --out that produced it, or pass --overwrite-doc.", flush=True)
         return doc
     rows = [r for k in sorted(ROWS) if (r := row(k, args.seed, out))]
-    missing = [str(k) for k in sorted(ROWS) if not (out / ROWS[k] / f"seed{args.seed}" / "metrics.json").exists()]
+    missing = [str(k) for k in sorted(ROWS) if not done(k, args.seed, out)]
     cmd = " ".join(["python benchmarks/pool_sweep.py --data", args.data, "--out", args.out, "--pools 1 8 16 4 --seed",
                     str(args.seed), "--stage1-steps", str(args.stage1_steps), "--stage2-steps", str(args.stage2_steps),
                     "--test-limit", str(args.test_limit), *(["--set", *args.set] if args.set else []),
                     *(["--set1", *args.set1] if args.set1 else [])])
+    n_val = setting(args.set, "data.max_val_examples", "all")
     doc.write_text(f"""# Pooling-factor sweep with k = 1, on a subset (UCI-HAR)
 
 Produced by `{cmd}` (resumable; this file is rewritten from the finished runs in `{out}`).
@@ -95,11 +100,11 @@ Machine: {platform.machine()}, {platform.system()}, CPU only; seed {args.seed}.
 The paper feeds the LLM one token per sensor sample (k = 1). This project mean-pools k encoder tokens into one
 (`projector.pool`, `docs/deviations.md`) so that runs fit a CPU. [`docs/results.md`](results.md) has k = 4, 8 and 16
 at its full budget; k = 1 does not fit that budget here, so this sweep runs every k on one smaller budget:
-{args.stage1_steps} Stage-1 and {args.stage2_steps} Stage-2 steps of batch 4, {setting(args.set, 'data.max_val_examples', 'all')}
-validation windows (`data.max_val_examples`) and {args.test_limit or 'all'} test windows (`--test-limit`), the same
-seeded subsets for every k, one validation at the end of Stage 2. Every row reads the series through Chronos' mean-scaling tokeniser (the `-mean-scale` rows of the results
-table) with a seeded **random-init** Chronos-T5-tiny and SmolLM2-135M-Instruct, so these numbers are about the
-pooling factor at this scale, not the paper's accuracy. One seed: differences of a few points are within the
+{args.stage1_steps} Stage-1 and {args.stage2_steps} Stage-2 steps of batch 4, {n_val} validation windows
+(`data.max_val_examples`) and {args.test_limit or 'all'} test windows (`--test-limit`), the same seeded subsets for every
+k, one validation at the end of Stage 2. Every row reads the series through Chronos' mean-scaling tokeniser (the
+`-mean-scale` rows of the results table) with a seeded **random-init** Chronos-T5-tiny and SmolLM2-135M-Instruct, so
+these numbers are about the pooling factor at this scale, not the paper's accuracy. One seed: differences of a few points are within the
 seed-to-seed spread the results table shows for its 3-seed rows.
 
 | k | sensor tokens per window | test F1-macro (%) | test accuracy (%) | validation F1-macro (%) | s per Stage-2 step | train time (s) | trainable params |

@@ -111,21 +111,23 @@ def record_path(name: str, seed: int, out: Path) -> Path:
     return RECORDS / out.name / name / f"seed{seed}.json"
 
 
-def keep_record(name: str, seed: int, out: Path) -> None:
-    """Copy a finished run's ``metrics.json`` to its record (records outlive ``runs/``, which is not in git)."""
-    src, dst = out / name / f"seed{seed}" / "metrics.json", record_path(name, seed, out)
+def keep_record(src: Path, dst: Path) -> None:
+    """Copy ``src`` (a run's ``metrics.json``, or ``NOTES.md``) to its record ``dst`` when it exists and differs:
+    records outlive ``runs/``, which is not in git."""
     if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(src.read_bytes())
 
 
-def done_already(name: str, seed: int, out: Path) -> bool:
-    return (out / name / f"seed{seed}" / "metrics.json").exists() or record_path(name, seed, out).exists()
+def metrics_file(name: str, seed: int, out: Path) -> Path | None:
+    """A finished run's test metrics: its run directory's ``metrics.json``, else its record; None if unfinished."""
+    return next((p for p in (out / name / f"seed{seed}" / "metrics.json", record_path(name, seed, out))
+                 if p.exists()), None)
 
 
 def run_baseline(name: str, seed: int, data: Path, out: Path) -> None:
     d = out / name / f"seed{seed}"
-    if done_already(name, seed, out):
+    if metrics_file(name, seed, out):
         return
     d.mkdir(parents=True, exist_ok=True)
     # the Chronos-embedding baselines share one embedding cache (the first seed encodes, the others read)
@@ -157,7 +159,7 @@ def sensorllm_train_time(name: str, seed: int, out: Path) -> float:
 def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Namespace) -> None:
     v = SENSORLLM[name]
     d = out / name / f"seed{seed}"
-    if done_already(name, seed, out):
+    if metrics_file(name, seed, out):
         return
     d.mkdir(parents=True, exist_ok=True)
     common = [f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *v.both, *args.set]
@@ -196,10 +198,7 @@ def run_dir(name: str, args: argparse.Namespace) -> Path:
 
 def finished(name: str, seeds: list[int], args: argparse.Namespace) -> dict[int, dict]:
     """Seed → test metrics of ``name``'s finished runs among ``seeds`` (the run directory's, else its record)."""
-    out = run_dir(name, args)
-    found = {s: p for s in seeds for p in (out / name / f"seed{s}" / "metrics.json", record_path(name, s, out))
-             if p.exists()}  # the record comes second, so the run directory's file wins
-    return {s: json.loads(p.read_text()) for s, p in found.items()}
+    return {s: json.loads(p.read_text()) for s in seeds if (p := metrics_file(name, s, run_dir(name, args)))}
 
 
 def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str:
@@ -259,11 +258,7 @@ def run_notes(args: argparse.Namespace) -> str:
     """``<out>/NOTES.md`` (facts about how these runs went, kept beside them; its record copy where the runs are
     gone) as a section, if it exists."""
     notes = Path(args.out) / "NOTES.md"
-    kept = RECORDS / Path(args.out).name / "NOTES.md"
-    if notes.exists() and (not kept.exists() or kept.read_bytes() != notes.read_bytes()):
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        kept.write_bytes(notes.read_bytes())
-    src = notes if notes.exists() else kept
+    src = notes if notes.exists() else RECORDS / Path(args.out).name / "NOTES.md"
     return f"\n## Notes on these runs (`{notes}`)\n\n{src.read_text().strip()}\n" if src.exists() else ""
 
 
@@ -384,7 +379,9 @@ def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
     doc = ROOT / args.doc
     for name in methods:
         for seed in seeds:
-            keep_record(name, seed, run_dir(name, args))
+            keep_record(run_dir(name, args) / name / f"seed{seed}" / "metrics.json",
+                        record_path(name, seed, run_dir(name, args)))
+    keep_record(Path(args.out) / "NOTES.md", RECORDS / Path(args.out).name / "NOTES.md")
     if not args.overwrite_doc and (lost := rows_it_would_drop(methods, seeds, args)):
         print(f"not rewriting {doc}: it shows finished runs that {args.out} (and --seeds) lack: {'; '.join(lost)}. "
               "Run with the seeds and results directory that produced it, or pass --overwrite-doc.", flush=True)
