@@ -125,7 +125,7 @@ def test_tune_with_standardised_head(work):
     saved with the model, and used by evaluation after loading."""
     import torch
 
-    from sensorllm.eval.classify import last_token_features
+    from sensorllm.eval.classify import head_features
     from sensorllm.eval.evaluate import load_model
     from sensorllm.train.data import stage2_items
     from sensorllm.datasets import open_prepared
@@ -142,7 +142,7 @@ def test_tune_with_standardised_head(work):
     data = open_prepared(work / "data")
     train = stage2_items(data, "train", 0, meta["extra"].get("preprocess_type") or "smry+Q",
                          meta["extra"].get("trend_mode", "exact"))
-    feats = last_token_features(model, train[:40], 8)
+    feats = head_features(model, train[:40], 8)
     z = (feats - mean) / std
     assert z.mean(0).abs().median() < 3 and 0.05 < z.std(0).median() < 20
     assert main(["evaluate", "--model", str(work / "stdhead"), "--data", str(work / "data"), "--limit", "8"]) == 0
@@ -162,3 +162,27 @@ def test_align_without_the_text_scorers_still_succeeds(work, monkeypatch, capsys
     assert len((work / "s1-noscore" / "samples.jsonl").read_text().splitlines()) == 2
     assert (work / "s1-noscore" / "model" / "config.json").exists()
     assert "warning: descriptions not scored" in capsys.readouterr().out
+
+
+def test_tune_with_the_learning_options_logs_diagnostics_and_evaluates(work, capsys):
+    """The recommended configuration's options through the CLI (tiny models): normalised projector, text
+    first, compact statistics, last token + channel-mean head, one LLM layer; train_log.csv carries the
+    learning diagnostics, the summary the last row; evaluate and predict rebuild the same texts."""
+    import csv
+
+    args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6",
+            "projector.normalize=true", "stage2_layout=text_first", "data.preprocess_type=stats",
+            "head_input=last+channel_mean", "head_standardize=true", "head_stats_windows=8", "llm.num_layers=1",
+            "optim.head_lr=0.01", "optim.grad_clip=0"]
+    assert main([*args, *_common(work, "learnopts")]) == 0
+    rows = list(csv.DictReader(open(work / "learnopts" / "train_log.csv")))
+    assert len(rows) == 4
+    for r in rows:
+        assert float(r["grad_norm"]) > 0 and float(r["text_rms"]) > 0 and float(r["sensor_rms"]) > 0
+        assert float(r["upd_projector"]) > 0 and float(r["upd_head"]) > 0 and r["upd_lora"] == ""
+        assert float(r["logit_std_windows"]) >= 0 and float(r["logit_std_classes"]) > 0
+    summary = json.loads((work / "learnopts" / "train_summary.json").read_text())
+    assert summary["last_train_log"]["step"] == 4
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(work / "learnopts"), "--data", str(work / "data"), "--limit", "8"]) == 0
+    assert "F1-macro" in capsys.readouterr().out

@@ -80,14 +80,15 @@ def test_question_phrasings_mention_channel_count():
 
 
 def test_preprocess_assembly():
-    pieces = {"Q": "QQ", "smry": "SS", "trend_text": "TT", "corr_text": "CC"}
+    pieces = {"Q": "QQ", "smry": "SS", "stats": "ss", "trend_text": "TT", "corr_text": "CC"}
     assert assemble_text(pieces, "none") == ""
     assert assemble_text(pieces, "smry") == "SS"
     assert assemble_text(pieces, "smry+Q") == "SS\nQQ"
     assert assemble_text(pieces, "trend") == "TT"
     assert assemble_text(pieces, "corr") == "CC"
     assert assemble_text(pieces, "smry+trend+corr+Q") == "SS\nTT\nCC\nQQ"
-    assert len(PREPROCESS_TYPES) == 11
+    assert assemble_text(pieces, "stats+Q") == "ss\nQQ"
+    assert len(PREPROCESS_TYPES) == 13
     with pytest.raises(ValueError, match="preprocess_type"):
         assemble_text(pieces, "smry+meta")
 
@@ -97,7 +98,7 @@ def test_stage2_text_full():
     w = np.round(rng.normal(size=(64, 3)), 2)
     w[:, 2] = 0.25  # constant channel
     out = stage2_text(w, CH, 50, record_rng(3, 2, "train", 7), "smry+trend+corr+Q")
-    assert set(out) == {"Q", "smry", "trend_text", "corr_text", "text"}
+    assert set(out) == {"Q", "smry", "stats", "trend_text", "corr_text", "text"}
     assert out["text"] == "\n".join([out["smry"], out["trend_text"], out["corr_text"], out["Q"]])
     trend_lines = out["trend_text"].split("\n")
     assert trend_lines[0] == T.TREND_HEADER and len(trend_lines) == 4

@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["predict_proba", "last_token_features"]
+__all__ = ["predict_proba", "head_features"]
 
 
 def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> Iterator[tuple[Any, Sequence, Any]]:
@@ -43,9 +43,10 @@ def predict_proba(model, items: Sequence, batch_size: int = 8, class_weights: to
 
 
 @torch.inference_mode()
-def last_token_features(model, items: Sequence, batch_size: int = 8) -> torch.Tensor:
-    """``(N, H)`` float32 last-token final hidden states (what the Stage-2 head reads) for Stage-2 items, on the
-    CPU; computed where the model is."""
-    out = [base.last_hidden(batch).float().cpu()
+def head_features(model, items: Sequence, batch_size: int = 8) -> torch.Tensor:
+    """``(N, F)`` float32 features the Stage-2 head reads (``SensorLLM.head_features``: the last-token final
+    hidden state for the paper's head) for Stage-2 items, on the CPU; computed where the model is."""
+    out = [base.head_features(batch).float().cpu()
            for base, _, batch in _stage2_batches(model, items, batch_size, labels=False)]
-    return torch.cat(out) if out else torch.zeros(0, getattr(model, "module", model).hidden_size)
+    base = getattr(model, "module", model)
+    return torch.cat(out) if out else torch.zeros(0, base.config.head_width(base.hidden_size))

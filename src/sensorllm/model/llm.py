@@ -43,6 +43,7 @@ __all__ = [
     "load_llm",
     "register_llm",
     "resolve_llm",
+    "truncate_layers",
     "unwrap_llm",
 ]
 
@@ -92,6 +93,9 @@ class LLMConfig:
         lora: LoRA adapters to add (``None`` = the LLM stays fully frozen).
         gradient_checkpointing: recompute activations in backward (saves memory on long sensor sequences).
         seed: seed of random-initialised aliases (``tiny-random-*``); ignored for real checkpoints.
+        num_layers: keep only the first ``num_layers`` decoder layers (``None`` = all). Not the paper: a
+            classifier can read an intermediate layer as well as the last one, at a fraction of the cost
+            (``docs/learning.md``). The final norm still runs on the last kept layer's output.
     """
 
     name: str = "smollm2-135m"
@@ -100,6 +104,11 @@ class LLMConfig:
     lora: LoRASettings | None = None
     gradient_checkpointing: bool = False
     seed: int = 0
+    num_layers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"num_layers must be ≥ 1 (or None for all layers), got {self.num_layers}")
 
     def to_json(self) -> dict:
         return {
@@ -109,6 +118,7 @@ class LLMConfig:
             "lora": None if self.lora is None else self.lora.to_json(),
             "gradient_checkpointing": self.gradient_checkpointing,
             "seed": self.seed,
+            "num_layers": self.num_layers,
         }
 
     @classmethod
@@ -365,11 +375,32 @@ def load_llm(cfg: LLMConfig):
         model, tok = _LLMS.get(cfg.name)(cfg)
     else:
         model, tok = _load_pretrained(resolved.path, cfg)
+    if cfg.num_layers is not None:
+        truncate_layers(model, cfg.num_layers)
     model.requires_grad_(False)
     model.config.use_cache = False
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     return model.eval(), tok
+
+
+def truncate_layers(model: nn.Module, num_layers: int) -> None:
+    """Keep the first ``num_layers`` decoder layers of a causal LM in place (the config says so too).
+
+    Raises:
+        ValueError: the model has fewer layers than asked for, or no ``layers`` list in its decoder.
+    """
+    decoder = model.get_decoder()
+    layers = getattr(decoder, "layers", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise ValueError(f"{type(model).__name__}: no decoder layer list to truncate (llm.num_layers)")
+    if num_layers > len(layers):
+        raise ValueError(f"llm.num_layers={num_layers} but the model has {len(layers)} decoder layers")
+    decoder.layers = layers[:num_layers]
+    model.config.num_hidden_layers = num_layers
+    types = getattr(model.config, "layer_types", None)
+    if isinstance(types, list):
+        model.config.layer_types = types[:num_layers]
 
 
 def apply_lora(model: nn.Module, settings: LoRASettings) -> nn.Module:

@@ -74,6 +74,11 @@ class ProjectorConfig:
             (its last token; parameter-free, cached pooled) or ``learned`` (patch merge, trainable; the
             cache then holds unpooled encoder outputs). Checkpoints written before this field existed
             load as ``mean``, which is what they used.
+        normalize: not the paper. A LayerNorm on the encoder tokens going in and an RMS scaling of the
+            tokens coming out, whose per-feature gain starts at the RMS of the LLM's text-token embeddings.
+            A random-init (or any small-output) encoder gives tokens far below unit scale, so the MLP's
+            output is mostly its last bias and the sensor tokens enter the LLM much fainter than text
+            (``docs/learning.md``); with ``normalize`` they enter at the scale of text from the first step.
     """
 
     preset: str = "paper"
@@ -81,6 +86,7 @@ class ProjectorConfig:
     dropout: float = 0.0
     pool: int = 1
     pool_mode: PoolMode = "mean"
+    normalize: bool = False
 
     def __post_init__(self) -> None:
         if self.preset != "custom" and self.preset not in PROJECTOR_PRESETS:
@@ -136,6 +142,7 @@ class ProjectorConfig:
             "dropout": self.dropout,
             "pool": self.pool,
             "pool_mode": self.pool_mode,
+            "normalize": self.normalize,
         }
 
     @classmethod
@@ -156,6 +163,8 @@ class Projector(nn.Module):
         dropout: dropout after each hidden GELU.
         pool: group size k of the token compression (1 = none).
         pool_mode: ``mean`` / ``strided`` / ``learned`` (see the module docstring).
+        normalize: LayerNorm in, RMS scaling out (:attr:`ProjectorConfig.normalize`).
+        out_rms: starting value of the output gain with ``normalize`` (the LLM's text-embedding RMS).
 
     Attributes:
         pooler: the compression (``pooler.*`` parameters only for ``learned``, so a ``mean`` projector's
@@ -176,10 +185,12 @@ class Projector(nn.Module):
         dropout: float = 0.0,
         pool: int = 1,
         pool_mode: PoolMode = "mean",
+        normalize: bool = False,
+        out_rms: float = 1.0,
     ) -> None:
         super().__init__()
         self.d_in, self.d_out, self.hidden = d_in, d_out, tuple(hidden)
-        self.pool, self.pool_mode = pool, pool_mode
+        self.pool, self.pool_mode, self.normalize = pool, pool_mode, normalize
         layers: list[nn.Module] = []
         width = d_in
         for h in self.hidden:
@@ -189,15 +200,21 @@ class Projector(nn.Module):
             width = h
         layers.append(nn.Linear(width, d_out))
         self.net = nn.Sequential(*layers)
+        if normalize:  # created after the MLP and without random numbers: the MLP's init does not change
+            self.in_norm = nn.LayerNorm(d_in)
+            self.out_gain = nn.Parameter(torch.full((d_out,), float(out_rms)))
         # After the MLP, and drawing no random numbers: the MLP's initialisation is the same in every mode.
         self.pooler = build_pooler(pool_mode, d_in, pool)
 
     @classmethod
-    def from_config(cls, cfg: ProjectorConfig, d_in: int, d_out: int) -> Projector:
-        return cls(d_in, d_out, cfg.hidden_sizes, cfg.dropout, cfg.pool, cfg.pool_mode)
+    def from_config(cls, cfg: ProjectorConfig, d_in: int, d_out: int, out_rms: float = 1.0) -> Projector:
+        return cls(d_in, d_out, cfg.hidden_sizes, cfg.dropout, cfg.pool, cfg.pool_mode, cfg.normalize, out_rms)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if not self.normalize:
+            return self.net(x)
+        y = self.net(self.in_norm(x))
+        return y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + 1e-6) * self.out_gain
 
     def pool_series(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Compress ``N`` series of encoder tokens, ``N × (n_i, d_in)`` → ``N × (ceil(n_i / k), d_in)``.

@@ -16,7 +16,9 @@ everywhere except the assistant's answer and the template's end-of-turn text; th
 tokenised prompt (``add_generation_prompt=True``) being a prefix of the tokenised full conversation, or
 else from character offsets — never from counting tokens by hand.
 
-Stage 2 (classification) is plain text, no chat template: ``[BOS] + block + text``.
+Stage 2 (classification) is plain text, no chat template: ``[BOS] + block + text`` (the paper), or with
+``stage2_layout="text_first"`` ``[BOS] + text + "\n" + block + STAGE2_ENDING`` (the head's last token is then
+the same fixed text in every window).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .tokens import TokenLayout
 
 __all__ = [
     "IGNORE_INDEX",
+    "STAGE2_ENDING",
     "PromptBuilder",
     "PromptError",
     "SensorBatch",
@@ -44,6 +47,8 @@ __all__ = [
 ]
 
 IGNORE_INDEX = -100
+# the fixed end of a ``text_first`` Stage-2 sequence: what the classification head reads
+STAGE2_ENDING = "Activity:"
 
 
 class PromptError(ValueError):
@@ -164,6 +169,7 @@ class PromptBuilder:
         max_length: longest token sequence accepted by :meth:`collate` (``None`` = no limit).
         channel_markers: write ``<c_start>``/``<c_end>`` around each channel's placeholders (``False``: bare
             placeholder runs, the "without special tokens" ablation).
+        stage2_layout: ``paper`` (block, then text) or ``text_first`` (text, block, fixed ending).
     """
 
     tokenizer: object
@@ -173,6 +179,7 @@ class PromptBuilder:
     allow_truncation: bool = False
     max_length: int | None = None
     channel_markers: bool = True
+    stage2_layout: str = "paper"
     _adds_bos: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
@@ -311,9 +318,13 @@ class PromptBuilder:
         return Stage1Example(input_ids=ids, labels=labels, series=checked, answer=answer or "")
 
     def stage2(self, series: Mapping[str, object], text: str = "", label: int | None = None) -> Stage2Example:
-        """A Stage-2 example: ``[BOS] + sensor block + text`` (no chat template)."""
+        """A Stage-2 example: ``[BOS] + sensor block + text`` (no chat template), or for the ``text_first``
+        layout ``[BOS] + text + "\n" + sensor block + STAGE2_ENDING``."""
         checked = self._check_series(series)
-        full = self.sensor_block(checked) + text
+        if self.stage2_layout == "text_first":
+            full = (text + "\n" if text else "") + self.sensor_block(checked) + STAGE2_ENDING
+        else:
+            full = self.sensor_block(checked) + text
         ids = self._with_bos(self._encode(full), full)
         return Stage2Example(input_ids=ids, series=checked, label=label)
 

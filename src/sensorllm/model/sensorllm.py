@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +46,14 @@ from .tokens import (
     init_new_token_rows,
 )
 
+HeadInput = Literal["last", "channel_mean", "last+channel_mean"]
+HEAD_INPUTS: tuple[str, ...] = get_args(HeadInput)
+Stage2Layout = Literal["paper", "text_first"]
+STAGE2_LAYOUTS: tuple[str, ...] = get_args(Stage2Layout)
+
 __all__ = [
+    "HEAD_INPUTS",
+    "STAGE2_LAYOUTS",
     "SensorLLM",
     "SensorLLMConfig",
     "Stage1Output",
@@ -79,6 +86,14 @@ class SensorLLMConfig:
             last-token states, measured once before Stage 2 (:meth:`SensorLLM.set_head_statistics`; not the
             paper, whose head reads ``h``). The raw states carry large constant components and little spread
             across windows, which makes a plain linear head slow to train (``benchmarks/probe_stage2_features.py``).
+        head_input: what the Stage-2 head reads. ``last`` (the paper): the final hidden state of the last
+            non-pad token. ``channel_mean`` (not the paper): per channel, the mean final hidden state over that
+            channel's sensor positions, the channels concatenated (``C × H``; the same read-out as the
+            Chronos+MLP baseline, but after the LLM). ``last+channel_mean``: both, concatenated.
+        stage2_layout: where the Stage-2 text goes. ``paper``: ``[BOS] + sensor block + text``, so the head's
+            last token is the end of a question drawn from ~20 phrasings per window. ``text_first`` (not the
+            paper): ``[BOS] + text + "\n" + sensor block + STAGE2_ENDING``: the sensor tokens can read the
+            statistics, and the head's last token is the same fixed text in every window.
     """
 
     channels: tuple[str, ...]
@@ -91,8 +106,14 @@ class SensorLLMConfig:
     max_length: int | None = None
     channel_markers: bool = True
     head_standardize: bool = False
+    head_input: HeadInput = "last"
+    stage2_layout: Stage2Layout = "paper"
 
     def __post_init__(self) -> None:
+        if self.head_input not in HEAD_INPUTS:
+            raise ValueError(f"head_input={self.head_input!r}; valid: {', '.join(HEAD_INPUTS)}")
+        if self.stage2_layout not in STAGE2_LAYOUTS:
+            raise ValueError(f"stage2_layout={self.stage2_layout!r}; valid: {', '.join(STAGE2_LAYOUTS)}")
         if not self.channels:
             raise ValueError("a SensorLLM needs at least one channel")
         if len(set(self.channels)) != len(self.channels):
@@ -112,6 +133,8 @@ class SensorLLMConfig:
             "max_length": self.max_length,
             "channel_markers": self.channel_markers,
             "head_standardize": self.head_standardize,
+            "head_input": self.head_input,
+            "stage2_layout": self.stage2_layout,
         }
 
     @classmethod
@@ -127,7 +150,14 @@ class SensorLLMConfig:
             max_length=d["max_length"],
             channel_markers=d.get("channel_markers", True),  # checkpoints before the option had markers
             head_standardize=d.get("head_standardize", False),
+            head_input=d.get("head_input", "last"),
+            stage2_layout=d.get("stage2_layout", "paper"),
         )
+
+    def head_width(self, hidden: int) -> int:
+        """Features the Stage-2 head reads for an LLM of width ``hidden``."""
+        return hidden * {"last": 1, "channel_mean": len(self.channels), "last+channel_mean": len(self.channels) + 1}[
+            self.head_input]
 
 
 @dataclass
@@ -249,7 +279,10 @@ class SensorLLM(nn.Module):
             allow_truncation=config.allow_truncation,
             max_length=max_len,
             channel_markers=config.channel_markers,
+            stage2_layout=config.stage2_layout,
         )
+        # what the last forward pass measured (training diagnostics; a few floats, no gradients)
+        self.signal_stats: dict[str, float] = {}
         ctx, patch = encoder.context_length, encoder.patch_size
         for n in sorted({1, 2, max(1, patch - 1), patch, patch + 1, ctx, ctx + 3}):
             # the builder's picklable counter must agree with the encoder's own num_tokens
@@ -324,19 +357,42 @@ class SensorLLM(nn.Module):
             self.llm.eval()
         return self
 
-    def param_groups(self, weight_decay: float = 0.0) -> list[dict]:
+    def param_groups(self, weight_decay: float = 0.0, head_lr: float | None = None) -> list[dict]:
         """Optimiser groups of the trainable parameters. The embedding matrix gets weight decay 0: decay
-        would change every row, while the gradient mask only protects rows from gradient updates."""
+        would change every row, while the gradient mask only protects rows from gradient updates. With
+        ``head_lr`` the head is a group of its own with that learning rate."""
         emb = self.hf_model.get_input_embeddings().weight
-        decay, no_decay = [], []
+        own = {id(p) for p in self.head.parameters()} if head_lr is not None and self.head is not None else set()
+        decay, no_decay, head = [], [], []
         seen: set[int] = set()
         for p in self.parameters():
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            (no_decay if p is emb or p.ndim < 2 else decay).append(p)
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            (head if id(p) in own else no_decay if p is emb or p.ndim < 2 else decay).append(p)
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0},
+                  {"params": head, "weight_decay": weight_decay, "lr": head_lr}]
         return [g for g in groups if g["params"]]
+
+    @torch.no_grad()
+    def part_vectors(self) -> dict[str, torch.Tensor]:
+        """A flat float32 copy of each trained part's values (projector, token rows, head, LoRA, encoder);
+        token rows are only the trained rows of the embedding matrix. For update/parameter ratios."""
+        def flat(params) -> torch.Tensor | None:
+            ps = [p.detach().float().reshape(-1) for p in params if p.requires_grad]
+            return torch.cat(ps).cpu() if ps else None
+
+        parts = {
+            "projector": flat(self.projector.parameters()),
+            "head": None if self.head is None else flat(self.head.parameters()),
+            "lora": flat(self._lora_params),
+            "encoder": flat(self.encoder.parameters()),
+        }
+        if self.token_rows.enabled:
+            ids = torch.tensor(self.token_rows.row_ids, dtype=torch.long)
+            w = self.hf_model.get_input_embeddings().weight
+            parts["token_rows"] = w.detach()[ids.to(w.device)].float().reshape(-1).cpu()
+        return {k: v for k, v in parts.items() if v is not None}
 
     def trainable_summary(self) -> dict[str, int]:
         """Trained parameter counts per part (token rows counted as rows × H, not the whole matrix)."""
@@ -427,6 +483,13 @@ class SensorLLM(nn.Module):
             return text
         encoded = self.encode(batch.series, batch.series_channel, batch.series_example)
         projected = self.project(encoded)
+        with torch.no_grad():
+            real = batch.attention_mask.bool() & (batch.input_ids != self.layout.ts_id)
+            self.signal_stats["text_rms"] = float(text[real].float().pow(2).mean().sqrt())
+            flat = torch.cat([p.detach().float() for p in projected])
+            self.signal_stats["sensor_rms"] = float(flat.pow(2).mean().sqrt())
+            # the part of the sensor tokens that differs between tokens (the rest is a shared offset)
+            self.signal_stats["sensor_rms_varying"] = float((flat - flat.mean(0)).pow(2).mean().sqrt())
         return splice_sensor_embeddings(
             text, batch.input_ids, projected, batch.series_example, batch.series_channel, self.layout,
             channel_markers=self.config.channel_markers,
@@ -528,6 +591,35 @@ class SensorLLM(nn.Module):
         """``(B, H)`` final hidden state (after the final norm) at each sequence's last non-pad token."""
         return self.take_last(self.sequence_hidden(batch), batch.attention_mask)
 
+    def channel_means(self, h: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """``(B, C·H)``: per channel, the mean of ``h`` ``(B, S, H)`` over that channel's placeholder positions.
+
+        A channel's placeholders are one run of ``<ts>`` tokens; runs follow the model's channel order, so run
+        ``j`` is channel ``j`` (every channel must be present, as in Stage-2 windows).
+        """
+        ts = input_ids == self.layout.ts_id  # (B, S)
+        starts = ts & ~F.pad(ts, (1, 0), value=False)[:, :-1]  # first placeholder of each run
+        run = torch.cumsum(starts.long(), dim=1) - 1  # (B, S) run index at placeholder positions
+        n_ch = len(self.config.channels)
+        n_runs = starts.sum(1)
+        if bool((n_runs != n_ch).any()):
+            raise ValueError(f"head_input='channel_mean' needs all {n_ch} channels in every example; "
+                             f"got {n_runs.tolist()} channel runs")
+        onehot = F.one_hot(run.clamp_min(0), n_ch).to(h.dtype) * ts[..., None].to(h.dtype)  # (B, S, C)
+        sums = torch.einsum("bsc,bsh->bch", onehot, h)
+        return (sums / onehot.sum(1)[..., None]).reshape(h.shape[0], -1)
+
+    def head_features(self, batch: SensorBatch) -> torch.Tensor:
+        """What the Stage-2 head reads (``SensorLLMConfig.head_input``): ``(B, head_width)``."""
+        h = self.sequence_hidden(batch)
+        kind = self.config.head_input
+        parts = []
+        if kind in ("last", "last+channel_mean"):
+            parts.append(self.take_last(h, batch.attention_mask))
+        if kind in ("channel_mean", "last+channel_mean"):
+            parts.append(self.channel_means(h, batch.input_ids))
+        return torch.cat(parts, dim=-1)
+
     def forward_head(self, hidden: torch.Tensor) -> torch.Tensor:
         """``(B, H)`` → ``(B, K)`` class logits."""
         if self.head is None:
@@ -547,14 +639,20 @@ class SensorLLM(nn.Module):
             self.head.feature_std.copy_(f.std(0).clamp_min(min_std).to(self.head.feature_std))
 
     def forward_stage2(self, batch: SensorBatch, class_weights: torch.Tensor | None = None) -> Stage2Output:
-        """Class logits from the last non-pad token; weighted CE when ``batch.class_labels`` is set.
+        """Class logits from the head's features (:meth:`head_features`); weighted CE when ``batch.class_labels``
+        is set.
 
         Args:
             batch: Stage-2 batch.
             class_weights: ``(K,)`` from :func:`class_weights_from_labels` (``None`` = unweighted).
         """
-        hidden = self.last_hidden(batch)  # (B, H)
+        hidden = self.head_features(batch)  # (B, head width)
         logits = self.forward_head(hidden)  # (B, K)
+        with torch.no_grad():
+            lg = logits.detach().float()
+            if lg.shape[0] > 1:  # how far the logits move between windows, against between classes
+                self.signal_stats["logit_std_windows"] = float(lg.std(0).mean())
+            self.signal_stats["logit_std_classes"] = float(lg.std(1).mean())
         loss = None
         if batch.class_labels is not None:
             w = None if class_weights is None else class_weights.to(logits.device, logits.dtype)
@@ -600,11 +698,14 @@ def build_sensor_llm(
         llm = apply_lora(llm, config.llm.lora)
     if encoder is None:
         encoder = build_encoder(config.encoder)
-    hidden = int(unwrap_llm(llm).get_input_embeddings().weight.shape[1])
-    projector = Projector.from_config(config.projector, encoder.d_model, hidden)
+    emb = unwrap_llm(llm).get_input_embeddings().weight
+    hidden = int(emb.shape[1])
+    text_rms = float(emb[: layout.base_vocab].detach().float().pow(2).mean().sqrt()) if config.projector.normalize \
+        else 1.0
+    projector = Projector.from_config(config.projector, encoder.d_model, hidden, out_rms=text_rms)
     head = None
     if config.labels is not None:
-        head = ClassifierHead(hidden, len(config.labels), standardize=config.head_standardize)
+        head = ClassifierHead(config.head_width(hidden), len(config.labels), standardize=config.head_standardize)
         gen = torch.Generator().manual_seed(head_seed)
         with torch.no_grad():
             head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.02)

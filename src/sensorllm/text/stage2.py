@@ -34,6 +34,7 @@ __all__ = [
     "stage2_pieces",
     "stage2_question",
     "statistics_text",
+    "compact_statistics_text",
     "correlation_text",
     "correlation_matrix",
     "trend_text",
@@ -44,9 +45,11 @@ __all__ = [
 PREPROCESS_TYPES = (
     "none", "smry", "smry+Q", "trend", "corr", "smry+trend", "smry+corr",
     "smry+trend+Q", "smry+corr+Q", "smry+trend+corr", "smry+trend+corr+Q",
+    # not the paper: ``stats`` is the statistics in a compact form (compact_statistics_text)
+    "stats", "stats+Q",
 )
 
-_PIECE_KEY = {"smry": "smry", "trend": "trend_text", "corr": "corr_text", "Q": "Q"}
+_PIECE_KEY = {"smry": "smry", "stats": "stats", "trend": "trend_text", "corr": "corr_text", "Q": "Q"}
 
 
 def _bad_type(preprocess_type: str) -> str:
@@ -98,6 +101,30 @@ def statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec | str], d
         u = _unit(ch)
         sep = f" {u}" if u else ""
         lines.append(f"{_desc(ch)}: Mean={_fmt_stat(m, digits)}{sep}, StdDev={_fmt_stat(s, digits)}{sep}")
+    return "\n".join(lines)
+
+
+def _fmt_2(v: float) -> str:
+    s = f"{v:.2f}"
+    return "0.00" if s == "-0.00" else s
+
+
+def compact_statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec | str]) -> str:
+    """The statistics text in about a third of the tokens (not the paper): one line per channel,
+    ``{name} {mean}, {std} {unit}``, two decimals, under a short header.
+
+    The reference writes up to 8 decimals and repeats ``Mean=``/``StdDev=`` on every line; with LLM
+    tokenizers that split numbers into single digits that is ~40 tokens a channel for the same information
+    a linear read-out can use (``docs/performance.md``).
+    """
+    w = _check_window(window, channels)
+    mean = w.mean(axis=0)
+    std = np.sqrt(((w - mean) ** 2).mean(axis=0))
+    lines = [T.COMPACT_STATISTICS_HEADER]
+    for ch, m, s in zip(channels, mean.tolist(), std.tolist()):
+        u = _unit(ch)
+        name = ch.name if isinstance(ch, ChannelSpec) else str(ch)
+        lines.append(f"{name} {_fmt_2(m)}, {_fmt_2(s)}" + (f" {u}" if u else ""))
     return "\n".join(lines)
 
 
@@ -198,6 +225,7 @@ def stage2_pieces(
     return {
         "Q": q,
         "smry": statistics_text(w, channels, stat_digits),
+        "stats": compact_statistics_text(w, channels),
         "trend_text": trend_text(segments, channels, rng, numbers),
         "corr_text": correlation_text(w, channels),
     }

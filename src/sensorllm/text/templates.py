@@ -31,6 +31,7 @@ __all__ = [
     "SynonymSet",
     "ALL_TREND_WORDS",
     "STATISTICS_HEADER",
+    "COMPACT_STATISTICS_HEADER",
     "TREND_HEADER",
     "CORRELATION_HEADER",
 ]
@@ -221,6 +222,7 @@ STAGE2_QUESTIONS = (
 )
 
 STATISTICS_HEADER = "Statistics for each channel:"
+COMPACT_STATISTICS_HEADER = "Mean, std per channel:"
 TREND_HEADER = "Trend summary for each channel:"
 CORRELATION_HEADER = "Pearson correlation for each channel pair:"
 

@@ -104,6 +104,7 @@ def run_align(cfg: Stage1Config) -> dict:
     summary: dict = {"stage": 1, "steps": result.steps, "train_time_s": result.train_time_s,
                      "resumed_from": result.resumed_from, "device": result.device,
                      "peak_gpu_mem_gib": result.peak_gpu_mem_gib, "trainable": model.trainable_summary(),
+                     "last_train_log": result.last_log,
                      "model_dir": str(out / "model")}
     if val and cfg.eval_generate > 0:
         pick = np.random.default_rng([cfg.run.seed, 31]).choice(len(val), min(cfg.eval_generate, len(val)), replace=False)

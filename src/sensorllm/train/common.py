@@ -60,6 +60,8 @@ def build_model(cfg: Any, data: PreparedDataset, labels: bool) -> SensorLLM:
         max_length=cfg.max_length,
         channel_markers=cfg.channel_markers,
         head_standardize=labels and getattr(cfg, "head_standardize", False),
+        head_input=getattr(cfg, "head_input", "last"),
+        stage2_layout=getattr(cfg, "stage2_layout", "paper"),
     )
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
     print(f"encoder: {model.encoder.describe()}", flush=True)

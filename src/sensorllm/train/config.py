@@ -19,7 +19,9 @@ import yaml
 from sensorllm.model.encoder import EncoderConfig
 from sensorllm.model.llm import LLMConfig, LoRASettings
 from sensorllm.model.projector import ProjectorConfig
+from sensorllm.model.sensorllm import HeadInput, Stage2Layout
 from sensorllm.model.tokenizer import TokenizerConfig
+from sensorllm.text.stage2 import PREPROCESS_TYPES
 
 __all__ = [
     "ConfigError",
@@ -38,10 +40,6 @@ __all__ = [
     "config_to_yaml",
 ]
 
-PREPROCESS_TYPES = (
-    "none", "smry", "smry+Q", "trend", "corr", "smry+trend", "smry+corr", "smry+trend+Q", "smry+corr+Q",
-    "smry+trend+corr", "smry+trend+corr+Q",
-)
 
 
 class ConfigError(ValueError):
@@ -76,7 +74,8 @@ class OptimConfig:
     max_steps: int | None = None  # overrides epochs when set
     batch_size: int = 4
     grad_accum: int = 8
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # max global gradient norm (0 = no clipping); train_log.csv logs the norm before it
+    head_lr: float | None = None  # the Stage-2 head's own learning rate (None = lr)
     # micro-batches of similar token length (less padding); used where a stage knows lengths (Stage 1)
     group_by_length: bool = True
 
@@ -133,6 +132,9 @@ class Stage2Config(StageConfig):
     # this many seeded training windows before Stage 2 (docs/deviations.md)
     head_standardize: bool = False
     head_stats_windows: int = 512
+    # not the paper: what the head reads and where the text goes (SensorLLMConfig, docs/deviations.md)
+    head_input: HeadInput = "last"
+    stage2_layout: Stage2Layout = "paper"
 
 
 C = TypeVar("C")

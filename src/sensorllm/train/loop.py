@@ -36,6 +36,15 @@ class LoopResult:
     resumed_from: int | None
     device: str = "cpu"
     peak_gpu_mem_gib: float | None = None  # torch.cuda.max_memory_allocated over the run (None on the CPU)
+    last_log: dict | None = None  # the last train_log.csv row (loss and learning diagnostics)
+
+
+# Learning diagnostics in train_log.csv (each logged step): the global gradient norm before clipping, the
+# update/parameter norm ratio of each trained part over that step, the RMS of the text-token embeddings and of
+# the projected sensor tokens (and of their token-to-token varying part) of the last micro-batch, and the
+# spread of the head's logits across the batch's windows against across classes (Stage 2).
+DIAG_FIELDS = ["grad_norm", "upd_projector", "upd_token_rows", "upd_head", "upd_lora", "upd_encoder",
+               "text_rms", "sensor_rms", "sensor_rms_varying", "logit_std_windows", "logit_std_classes"]
 
 
 class CsvLogger:
@@ -44,6 +53,17 @@ class CsvLogger:
     def __init__(self, path: Path, fields: Sequence[str], tensorboard_dir: Path | None = None):
         self.path, self.fields = path, list(fields)
         new = not path.exists()
+        if not new:  # a log of an older version (other columns): rewrite it with today's header, rows kept
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                if reader.fieldnames is not None and reader.fieldnames != self.fields:
+                    rows = list(reader)
+                    tmp = path.with_name(path.name + ".tmp")
+                    with open(tmp, "w", newline="") as out:
+                        w = csv.DictWriter(out, fieldnames=self.fields, extrasaction="ignore")
+                        w.writeheader()
+                        w.writerows(rows)
+                    os.replace(tmp, path)
         self.fh = open(path, "a", newline="")
         self.w = csv.DictWriter(self.fh, fieldnames=self.fields)
         if new:
@@ -170,7 +190,7 @@ def train_loop(
 
     base = accelerator.unwrap_model(model)
     steps = total_steps(n_examples, optim, accelerator.num_processes)
-    opt = torch.optim.AdamW(base.param_groups(optim.weight_decay), lr=optim.lr)
+    opt = torch.optim.AdamW(base.param_groups(optim.weight_decay, optim.head_lr), lr=optim.lr)
     sched = get_scheduler(optim.schedule, opt, num_warmup_steps=int(optim.warmup_ratio * steps),
                           num_training_steps=steps)
     model, opt = accelerator.prepare(model, opt)
@@ -189,7 +209,9 @@ def train_loop(
           f"accum {optim.grad_accum} x {accelerator.num_processes} process(es), lr {optim.lr:g} {optim.schedule}, "
           f"{n_train:,} trainable parameters in {len(trainable)} tensors", flush=True)
     tb = out_dir / "tensorboard" if run.tensorboard and accelerator.is_main_process else None
-    log = CsvLogger(out_dir / "train_log.csv", ["step", "loss", "lr", "examples_per_s", "elapsed_s"], tb)
+    log = CsvLogger(out_dir / "train_log.csv", ["step", "loss", "lr", "examples_per_s", "elapsed_s", *DIAG_FIELDS],
+                    tb)
+    last_row: dict | None = None
     vlog = CsvLogger(out_dir / "val_log.csv", ["step", "loss", "f1_macro", "accuracy"])
     t0 = time.time() - state["train_time_s"]
     bar = tqdm(total=steps, initial=state["step"], desc="train", file=sys.stderr, disable=None)
@@ -230,19 +252,27 @@ def train_loop(
             running += float(loss.detach()) * optim.grad_accum
             n_micro += 1
             seen += n_idx
-        if optim.grad_clip and optim.grad_clip > 0:
-            accelerator.clip_grad_norm_(trainable, optim.grad_clip)
+        clip = optim.grad_clip if optim.grad_clip and optim.grad_clip > 0 else math.inf
+        grad_norm = float(accelerator.clip_grad_norm_(trainable, clip))  # the norm before clipping
+        logging = (step + 1) % run.log_every == 0 or step + 1 == steps
+        before = base.part_vectors() if logging and hasattr(base, "part_vectors") else None
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         state["step"] = step = step + 1
         bar.update(1)
-        if step % run.log_every == 0 or step == steps:
+        if logging:
             dt = time.time() - t_last
             row = {"step": step, "loss": running / max(1, n_micro),
                    "lr": sched.get_last_lr()[0], "examples_per_s": seen / max(dt, 1e-9),
-                   "elapsed_s": time.time() - t0}
+                   "elapsed_s": time.time() - t0, "grad_norm": grad_norm,
+                   **dict(getattr(base, "signal_stats", {}))}
+            if before is not None:
+                after = base.part_vectors()
+                for part, v in before.items():
+                    row[f"upd_{part}"] = float((after[part] - v).norm() / v.norm().clamp_min(1e-12))
             log.log(row)
+            last_row = row
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
         if step % run.eval_every == 0 and step != steps:
@@ -257,4 +287,5 @@ def train_loop(
     vlog.close()
     peak = torch.cuda.max_memory_allocated(accelerator.device) / 2**30 if on_gpu else None
     device = torch.cuda.get_device_name(accelerator.device) if on_gpu else "cpu"
-    return LoopResult(steps, state["best_metric"], state["best_step"], time.time() - t0, resumed_from, device, peak)
+    return LoopResult(steps, state["best_metric"], state["best_step"], time.time() - t0, resumed_from, device, peak,
+                      last_row)

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from sensorllm.eval.classify import last_token_features, predict_proba
+from sensorllm.eval.classify import head_features, predict_proba
 from sensorllm.eval.metrics import classification_metrics, write_json_atomic
 from sensorllm.model import class_weights_from_labels, init_from_stage1, save_checkpoint
 
@@ -46,7 +46,7 @@ def run_tune(cfg: Stage2Config) -> dict:
         pick = np.random.default_rng([cfg.run.seed, 47]).permutation(len(train))[: cfg.head_stats_windows]
         t = time.time()
         model.to(acc.device)
-        model.set_head_statistics(last_token_features(model, [train[i] for i in pick], 2 * cfg.optim.batch_size))
+        model.set_head_statistics(head_features(model, [train[i] for i in pick], 2 * cfg.optim.batch_size))
         print(f"head standardisation: per-feature mean/std of the last-token states of {len(pick)} training "
               f"windows ({time.time() - t:.0f}s)", flush=True)
     # Paper: Stage 2 trains projector + head; without Stage 1 the new token rows train too.
@@ -92,6 +92,7 @@ def run_tune(cfg: Stage2Config) -> dict:
         "device": result.device,
         "peak_gpu_mem_gib": result.peak_gpu_mem_gib,
         "trainable": model.trainable_summary(),
+        "last_train_log": result.last_log,
         "model_dir": str(out / "model"),
     }
     write_json_atomic(summary, out / "train_summary.json")

@@ -1,0 +1,195 @@
+"""Learning proxy: does a Stage-2 variant learn, and how fast? (issue "Make SensorLLM learn").
+
+Every variant trains Stage 2 from scratch (no Stage 1, so only the classification path is measured) on the
+same seeded UCI-HAR subsets: 2,000 training and 300 validation windows, a fixed number of windows seen
+(default 150 steps of batch 8 = 1,200), validation F1-macro and loss every 50 steps. Variants are config
+overrides on top of ``configs/here/uci-har/stage2.yaml``, so each row can be rerun by hand with
+``sensorllm tune``. Random-init Chronos-T5-tiny (no pretrained weights here) and SmolLM2-135M-Instruct.
+
+    python benchmarks/learning_proxy.py                       # every variant, seed 0; then docs/learning.md
+    python benchmarks/learning_proxy.py --only recommended --seeds 0 1 2
+    python benchmarks/learning_proxy.py --dry-run             # print the commands only
+
+Each finished run is copied to ``benchmarks/records/learning/<variant>/seed<N>.json`` (validation curve,
+seconds per training sample, the command), so a fresh checkout rebuilds the table without rerunning, and an
+interrupted run resumes from its checkpoint (``runs/proxy/<variant>/seed<N>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from _common import ROOT, ensure_prepared, run_logged
+
+RECORDS = ROOT / "benchmarks" / "records" / "learning"
+DOC = ROOT / "docs" / "learning.md"
+BASE_CONFIG = "configs/here/uci-har/stage2.yaml"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A row: config overrides on top of the base config, and what it changes, in words."""
+
+    overrides: tuple[str, ...]
+    what: str
+
+
+MEAN_SCALE = ("encoder.tokenizer.kind=mean_scale",)
+RECOMMENDED = (
+    *MEAN_SCALE, "projector.normalize=true", "stage2_layout=text_first", "data.preprocess_type=stats",
+    "head_input=last+channel_mean", "head_standardize=true", "head_stats_windows=256", "llm.num_layers=8",
+    "projector.pool=16",
+)
+
+
+def _without(*keys: str, add: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The recommended overrides less those whose key is in ``keys``, plus ``add``."""
+    return tuple(o for o in RECOMMENDED if o.split("=")[0] not in keys) + add
+
+
+# The two old rows, the recommended configuration, and the recommended configuration with one of its parts
+# taken back at a time (what each part is worth, at the recommended configuration's cheap step).
+VARIANTS: dict[str, Variant] = {
+    "old-default": Variant((), "`configs/here` Stage 2 as it was: paper tokeniser (z-normalised), statistics with "
+                               "up to 8 decimals + question after the sensor block, pool 8, last-token head"),
+    "mean-scale": Variant(MEAN_SCALE, "old default with Chronos' mean-scaling tokeniser (keeps the gravity offset)"),
+    "recommended": Variant(RECOMMENDED, "mean scaling, projector normalisation, text first, compact statistics, "
+                                        "head on last token + channel means (standardised), 8 layers, pool 16"),
+    "rec-paper-tokeniser": Variant(_without("encoder.tokenizer.kind"), "recommended, paper's z-normalising tokeniser"),
+    "rec-no-normalize": Variant(_without("projector.normalize"), "recommended, no projector normalisation"),
+    "rec-paper-layout": Variant(_without("stage2_layout"), "recommended, text after the sensor block (paper)"),
+    "rec-last-head": Variant(_without("head_input"), "recommended, head on the last token only (paper)"),
+    "rec-raw-head": Variant(_without("head_standardize", "head_stats_windows"), "recommended, head not standardised"),
+    "rec-no-text": Variant(_without("data.preprocess_type", add=("data.preprocess_type=none",)),
+                           "recommended, no statistics text"),
+    "rec-paper-text": Variant(_without("data.preprocess_type", add=("data.preprocess_type=smry+Q",)),
+                              "recommended, the paper's statistics (8 decimals) + question"),
+    "rec-layers4": Variant(_without("llm.num_layers", add=("llm.num_layers=4",)), "recommended, 4 LLM layers"),
+    "rec-layers16": Variant(_without("llm.num_layers", add=("llm.num_layers=16",)), "recommended, 16 LLM layers"),
+    "rec-layers30": Variant(_without("llm.num_layers"), "recommended, all 30 LLM layers"),
+    "rec-pool8": Variant(_without("projector.pool"), "recommended, pool 8"),
+}
+
+
+def run_dir(out: Path, name: str, seed: int) -> Path:
+    return out / name / f"seed{seed}"
+
+
+def command(name: str, seed: int, args) -> list[str]:
+    v = VARIANTS[name]
+    steps = args.windows_seen // args.batch
+    return [sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", BASE_CONFIG,
+            f"data.prepared={args.data}", "init_from=null", f"data.max_train_examples={args.train}",
+            f"data.max_val_examples={args.val}", f"optim.batch_size={args.batch}", "optim.grad_accum=1",
+            f"optim.max_steps={steps}", f"run.eval_every={args.eval_every}", f"run.save_every={args.eval_every}",
+            f"run.threads={args.threads}", f"run.seed={seed}", "run.log_every=10",
+            f"run.out_dir={run_dir(args.out, name, seed)}", *v.overrides]
+
+
+def read_run(d: Path) -> dict | None:
+    """The record of a finished run directory (None while unfinished)."""
+    summary = d / "train_summary.json"
+    if not summary.exists():
+        return None
+    s = json.loads(summary.read_text())
+    with open(d / "val_log.csv") as fh:
+        curve = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+    with open(d / "train_log.csv") as fh:
+        train = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+    rates = [r["examples_per_s"] for r in train[1:] if r.get("examples_per_s")]  # first row pays the cache fill
+    return {"steps": s["steps"], "best_val_f1_macro": s.get("best_val_f1_macro"), "best_step": s["best_step"],
+            "val_curve": curve, "train_loss": [[r["step"], r["loss"]] for r in train],
+            "s_per_sample": (len(rates) / sum(rates)) if rates else None, "train_time_s": s["train_time_s"],
+            "last_train_log": s.get("last_train_log"), "trainable": s.get("trainable")}
+
+
+def record_path(name: str, seed: int) -> Path:
+    return RECORDS / name / f"seed{seed}.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="*", default=None, help=f"variants (default all): {', '.join(VARIANTS)}")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0])
+    ap.add_argument("--data", type=Path, default=ROOT / "runs" / "uci-har" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "proxy")
+    ap.add_argument("--train", type=int, default=2000)
+    ap.add_argument("--val", type=int, default=300)
+    ap.add_argument("--windows-seen", type=int, default=1200)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    ap.add_argument("--doc-only", action="store_true", help="rewrite docs/learning.md from the records only")
+    args = ap.parse_args()
+    names = args.only or list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    if not args.doc_only:
+        if not args.dry_run:
+            ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.out / "prepare.log")
+        for seed in args.seeds:
+            for name in names:
+                if record_path(name, seed).exists():
+                    print(f"{name} seed {seed}: recorded")
+                    continue
+                cmd = command(name, seed, args)
+                if args.dry_run:
+                    print("$", " ".join(cmd))
+                    continue
+                d = run_dir(args.out, name, seed)
+                d.mkdir(parents=True, exist_ok=True)
+                run_logged(cmd, d / "run.log")
+                rec = read_run(d)
+                if rec is None:
+                    raise RuntimeError(f"{d}: finished without train_summary.json")
+                rec.update({"variant": name, "seed": seed, "overrides": list(VARIANTS[name].overrides),
+                            "command": " ".join(["sensorllm"] + cmd[3:]), "date": dt.date.today().isoformat(),
+                            "windows_seen": args.windows_seen, "train_windows": args.train,
+                            "val_windows": args.val})
+                record_path(name, seed).parent.mkdir(parents=True, exist_ok=True)
+                record_path(name, seed).write_text(json.dumps(rec, indent=1) + "\n")
+                print(f"{name} seed {seed}: best validation F1-macro {rec['best_val_f1_macro']:.3f}, "
+                      f"{rec['s_per_sample']:.3f} s/sample", flush=True)
+    if not args.dry_run:
+        write_doc()
+
+
+def _fmt(v: float | None, f: str = ".3f") -> str:
+    return "–" if v is None else format(v, f)
+
+
+def write_doc() -> None:
+    """The proxy table of docs/learning.md (between its markers) from every record."""
+    rows = []
+    for name, v in VARIANTS.items():
+        recs = [json.loads(p.read_text()) for p in sorted((RECORDS / name).glob("seed*.json"))]
+        if not recs:
+            continue
+        r0 = recs[0]
+        curve = " / ".join(_fmt(c.get("f1_macro"), ".2f") for c in r0["val_curve"])
+        best = [r["best_val_f1_macro"] for r in recs]
+        mean = sum(best) / len(best)
+        last = r0.get("last_train_log") or {}
+        rows.append(f"| `{name}` | {v.what} | {len(recs)} | {mean:.3f} | {curve} | {_fmt(r0['s_per_sample'], '.3f')} "
+                    f"| {_fmt(last.get('grad_norm'), '.2g')} | {_fmt(last.get('sensor_rms_varying'), '.3f')} / "
+                    f"{_fmt(last.get('text_rms'), '.3f')} |")
+    table = "\n".join([
+        "| variant | what changes | seeds | best val F1-macro (mean) | val F1-macro at steps 50 / 100 / 150 (seed 0) "
+        "| s per training sample | grad norm (last step) | sensor-token varying RMS / text RMS (last step) |",
+        "|---|---|---|---|---|---|---|---|", *rows])
+    text = DOC.read_text() if DOC.exists() else "<!-- proxy table -->\n<!-- end proxy table -->\n"
+    a, b = text.index("<!-- proxy table -->"), text.index("<!-- end proxy table -->")
+    DOC.write_text(text[: a + len("<!-- proxy table -->")] + "\n" + table + "\n" + text[b:])
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()
