@@ -153,7 +153,7 @@ def main() -> None:
                 rec.update({"variant": name, "seed": seed, "overrides": list(VARIANTS[name].overrides),
                             "command": " ".join(["sensorllm"] + cmd[3:]), "date": dt.date.today().isoformat(),
                             "windows_seen": args.windows_seen, "train_windows": args.train,
-                            "val_windows": args.val})
+                            "val_windows": args.val, "threads": args.threads})
                 record_path(name, seed).parent.mkdir(parents=True, exist_ok=True)
                 record_path(name, seed).write_text(json.dumps(rec, indent=1) + "\n")
                 print(f"{name} seed {seed}: best validation F1-macro {rec['best_val_f1_macro']:.3f}, "

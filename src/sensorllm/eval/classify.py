@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["predict_proba", "head_features"]
+__all__ = ["predict_proba", "head_features", "autocast_like_training"]
 
 
 def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> Iterator[tuple[Any, Sequence, Any]]:
@@ -26,14 +26,26 @@ def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> It
         base.train(was_training)
 
 
+def autocast_like_training(model, mixed_precision: str | None):
+    """The autocast context a model trained with ``run.mixed_precision`` was trained under, on the model's
+    device (bf16/fp16 autocast on a GPU; nothing on the CPU or for ``no``), so scoring uses the training's
+    precision."""
+    base = getattr(model, "module", model)
+    device = next(base.projector.parameters()).device
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision or "no")
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None and device.type == "cuda")
+
+
 @torch.inference_mode()
-def predict_proba(model, items: Sequence, batch_size: int = 8, class_weights: torch.Tensor | None = None
-                  ) -> tuple[np.ndarray, float | None]:
+def predict_proba(model, items: Sequence, batch_size: int = 8, class_weights: torch.Tensor | None = None,
+                  mixed_precision: str | None = None) -> tuple[np.ndarray, float | None]:
     """``(N, K)`` softmax probabilities for Stage-2 items (``.series``, ``.text``, ``.label``); also the mean
-    (weighted) CE loss when every item has a label."""
+    (weighted) CE loss when every item has a label. ``mixed_precision``: the training run's
+    ``run.mixed_precision`` (see :func:`autocast_like_training`; inside a training loop the loop sets it)."""
     probs, losses, counts = [], [], 0
     for base, chunk, batch in _stage2_batches(model, items, batch_size, labels=True):
-        out = base.forward_stage2(batch, class_weights=class_weights)
+        with autocast_like_training(base, mixed_precision):
+            out = base.forward_stage2(batch, class_weights=class_weights)
         probs.append(torch.softmax(out.logits.float(), dim=-1).cpu().numpy())
         if out.loss is not None:
             losses.append(float(out.loss) * len(chunk))

@@ -79,7 +79,8 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         items = stage2_items(data, split, seed, extra.get("preprocess_type") or "smry+Q",
                              extra.get("trend_mode", "exact"), limit, channels=model.channels,
                              stat_digits=extra.get("stat_digits"))
-        probs, _ = predict_proba(model, items, batch_size)
+        precision = extra.get("run_config", {}).get("run", {}).get("mixed_precision")
+        probs, _ = predict_proba(model, items, batch_size, mixed_precision=precision)
         from .metrics import classification_metrics
 
         metrics = classification_metrics([it.label for it in items], probs.argmax(1), data.class_names)

@@ -91,7 +91,9 @@ def predict_file(model, meta: dict, path: str | Path, stride: int | None = None,
     keep = [s for s in starts if valid[s : s + window].all()]
     skipped = len(starts) - len(keep)
     items = [window_item(x[s : s + window], i, channels, rate, extra) for i, s in enumerate(keep)]
-    probs, _ = predict_proba(model, items, batch_size) if items else (np.zeros((0, len(model.config.labels))), None)
+    precision = extra.get("run_config", {}).get("run", {}).get("mixed_precision")
+    probs, _ = (predict_proba(model, items, batch_size, mixed_precision=precision) if items
+                else (np.zeros((0, len(model.config.labels))), None))
     labels = list(model.config.labels)
     df = pd.DataFrame({"window": range(len(keep)), "start_s": np.asarray(keep) / rate,
                        "end_s": (np.asarray(keep) + window) / rate,

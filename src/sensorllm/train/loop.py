@@ -225,7 +225,8 @@ def train_loop(
         if validate is None:
             return
         model.eval()
-        res = validate()
+        with accelerator.autocast():  # validation in the training's precision (bf16 autocast on a GPU run)
+            res = validate()
         model.train()
         vlog.log({"step": step, **res})
         print(f"step {step}: validation " + ", ".join(f"{k} {v:.4f}" for k, v in res.items()

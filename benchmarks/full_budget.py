@@ -1,0 +1,170 @@
+"""SensorLLM in the recommended configuration at a large training budget, scored on every test window.
+
+Rows (all on UCI-HAR, `configs/recommended/uci-har/`, random-init Chronos-T5-tiny, SmolLM2-135M-Instruct):
+
+- ``recommended``: Stage 1 (``--stage1-examples`` single-channel QA pairs, 1 epoch) then Stage 2;
+- ``recommended-no-stage1``: Stage 2 from scratch (the paper's "without alignment" ablation);
+- ``recommended-no-text``: Stage 1 (shared with ``recommended``) then Stage 2 without the statistics text.
+
+Stage 2 trains ``--epochs`` epochs over all 6,269 training windows (the paper: 8), selects its model on
+``--val`` validation windows, and ``sensorllm evaluate`` scores all 2,996 test windows once.
+
+    python benchmarks/full_budget.py --epochs 2 --tag cpu-2ep                 # what fits a 2-core sitting
+    python benchmarks/full_budget.py --epochs 8 --tag paper-budget --seeds 0 1 2 --set run.mixed_precision=bf16
+    python benchmarks/full_budget.py --dry-run ...                            # the commands only
+
+Runs resume from their checkpoints (``runs/full/<tag>/...``). Each finished row is recorded in
+``benchmarks/records/full/<tag>/<row>/seed<N>.json`` (test metrics, validation curve, times, the commands),
+and the table between the markers of ``docs/results.md`` is rewritten from every record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from _common import ROOT, ensure_prepared, run_logged
+
+RECORDS = ROOT / "benchmarks" / "records" / "full"
+DOC = ROOT / "docs" / "results.md"
+CFG = "configs/recommended/uci-har"
+# row → (uses Stage 1, Stage-2 overrides)
+ROWS: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "recommended": (True, ()),
+    "recommended-no-stage1": (False, ("init_from=null",)),
+    "recommended-no-text": (True, ("data.preprocess_type=none",)),
+}
+PAPER = {"recommended": 91.2, "recommended-no-stage1": 82.0, "recommended-no-text": 89.2}
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sensorllm.cli.main", *args]
+
+
+def plan(row: str, seed: int, args) -> list[tuple[str, list[str], Path]]:
+    """The commands of one row and seed: (what, command, the directory whose presence means it is done)."""
+    base = args.out / args.tag
+    common = [f"data.prepared={args.data}", f"run.seed={seed}", f"run.threads={args.threads}", *args.set]
+    s1 = base / f"stage1-seed{seed}"
+    s2 = base / row / f"seed{seed}"
+    steps: list[tuple[str, list[str], Path]] = []
+    use_s1, overrides = ROWS[row]
+    if use_s1:
+        steps.append(("stage 1", cli("align", "--config", f"{CFG}/stage1.yaml", *common, f"run.out_dir={s1}",
+                                     f"data.max_train_examples={args.stage1_examples}", *args.set1),
+                      s1 / "metrics.json"))
+    steps.append(("stage 2", cli("tune", "--config", f"{CFG}/stage2.yaml", *common, f"run.out_dir={s2}",
+                                 f"optim.epochs={args.epochs}", f"data.max_val_examples={args.val}",
+                                 *([f"init_from={s1 / 'model'}"] if use_s1 else []), *overrides),
+                  s2 / "train_summary.json"))
+    steps.append(("test", cli("evaluate", "--model", str(s2), "--data", str(args.data), "--split", "test",
+                              "--batch-size", "16"), s2 / "eval-test" / "metrics.json"))
+    return steps
+
+
+def record(row: str, seed: int, args, steps) -> dict:
+    s2 = args.out / args.tag / row / f"seed{seed}"
+    test = json.loads((s2 / "eval-test" / "metrics.json").read_text())
+    summary = json.loads((s2 / "train_summary.json").read_text())
+    with open(s2 / "val_log.csv") as fh:
+        curve = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+    s1_time = 0.0
+    if ROWS[row][0]:
+        s1_time = json.loads((args.out / args.tag / f"stage1-seed{seed}" / "metrics.json").read_text())["train_time_s"]
+    return {"row": row, "seed": seed, "tag": args.tag, "date": dt.date.today().isoformat(),
+            "test_f1_macro": test["f1_macro"], "test_accuracy": test["accuracy"], "test_n": test["n"],
+            "per_class_f1": {k: v["f1"] for k, v in test["per_class"].items()} if isinstance(test.get("per_class"), dict)
+            else test.get("per_class"),
+            "best_val_f1_macro": summary.get("best_val_f1_macro"), "best_step": summary["best_step"],
+            "steps": summary["steps"], "val_curve": curve, "stage1_train_time_s": s1_time,
+            "stage2_train_time_s": summary["train_time_s"], "device": summary.get("device"),
+            "epochs": args.epochs, "stage1_examples": args.stage1_examples if ROWS[row][0] else 0,
+            "commands": [" ".join(["sensorllm", *c[3:]]) for _, c, _ in steps]}
+
+
+def record_path(tag: str, row: str, seed: int) -> Path:
+    return RECORDS / tag / row / f"seed{seed}.json"
+
+
+def write_doc() -> None:
+    """The recommended-configuration table of docs/results.md (between its markers), from every record."""
+    lines = ["| budget (tag) | row | seeds | test F1-macro (%) | test accuracy (%) | test windows | Stage-2 epochs "
+             "| Stage-1 QA pairs | train time (s, Stage 1 + 2) | device | paper F1 (%) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for tag_dir in sorted(RECORDS.glob("*")):
+        for row in ROWS:
+            recs = [json.loads(p.read_text()) for p in sorted((tag_dir / row).glob("seed*.json"))]
+            if not recs:
+                continue
+            f1 = [100 * r["test_f1_macro"] for r in recs]
+            acc = [100 * r["test_accuracy"] for r in recs]
+
+            def ms(v: list[float]) -> str:
+                m = sum(v) / len(v)
+                sd = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
+                return f"{m:.1f} ± {sd:.1f}" if len(v) > 1 else f"{m:.1f}"
+
+            t = sum(r["stage1_train_time_s"] + r["stage2_train_time_s"] for r in recs) / len(recs)
+            seeds = ", ".join(str(r["seed"]) for r in recs)
+            lines.append(f"| {tag_dir.name} | `{row}` | {seeds} | {ms(f1)} | {ms(acc)} | {recs[0]['test_n']} "
+                         f"| {recs[0]['epochs']:g} | {recs[0]['stage1_examples']} | {t:.0f} | {recs[0]['device']} "
+                         f"| {PAPER.get(row, '')} |")
+    text = DOC.read_text()
+    a, b = "<!-- recommended table -->", "<!-- end recommended table -->"
+    if a not in text:
+        raise RuntimeError(f"{DOC} has no '{a}' marker")
+    i, j = text.index(a), text.index(b)
+    DOC.write_text(text[: i + len(a)] + "\n" + "\n".join(lines) + "\n" + text[j:])
+    print(f"wrote {DOC}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0])
+    ap.add_argument("--epochs", type=float, default=8.0, help="Stage-2 epochs over all training windows")
+    ap.add_argument("--stage1-examples", type=int, default=4000, help="Stage-1 QA pairs (1 epoch)")
+    ap.add_argument("--val", type=int, default=300, help="validation windows for model selection")
+    ap.add_argument("--tag", default="paper-budget", help="name of this budget in the records and the table")
+    ap.add_argument("--data", type=Path, default=ROOT / "runs" / "uci-har" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "full")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", nargs="*", default=[], help="overrides for both stages (KEY=VALUE)")
+    ap.add_argument("--set1", nargs="*", default=[], help="overrides for Stage 1 only")
+    ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--doc-only", action="store_true", help="rewrite the docs/results.md table from the records")
+    args = ap.parse_args()
+    if not args.doc_only:
+        if not args.dry_run:
+            ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.out / "prepare.log")
+        for seed in args.seeds:
+            for row in args.rows:
+                if record_path(args.tag, row, seed).exists():
+                    print(f"{args.tag} {row} seed {seed}: recorded")
+                    continue
+                steps = plan(row, seed, args)
+                for what, cmd, done in steps:
+                    if args.dry_run:
+                        print("$", " ".join(cmd))
+                    elif not done.exists():
+                        log = args.out / args.tag / f"{row}-seed{seed}.log"
+                        log.parent.mkdir(parents=True, exist_ok=True)
+                        print(f"{row} seed {seed}: {what}", flush=True)
+                        run_logged(cmd, log)
+                if args.dry_run:
+                    continue
+                rec = record(row, seed, args, steps)
+                record_path(args.tag, row, seed).parent.mkdir(parents=True, exist_ok=True)
+                record_path(args.tag, row, seed).write_text(json.dumps(rec, indent=1) + "\n")
+                print(f"{row} seed {seed}: test F1-macro {rec['test_f1_macro']:.3f} on {rec['test_n']} windows",
+                      flush=True)
+    if not args.dry_run:
+        write_doc()
+
+
+if __name__ == "__main__":
+    main()
