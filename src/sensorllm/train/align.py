@@ -8,6 +8,7 @@ SBERT, and trend-structure agreement parsed from the generated text).
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -37,10 +38,14 @@ def describe_items(model, items: list[Stage1Item], batch_size: int = 4, max_new_
     base = getattr(model, "module", model)
     device = next(base.projector.parameters()).device
     out: list[str] = []
+    t0 = time.time()
+    print(f"describing {len(items)} window(s): greedy, up to {max_new_tokens} new tokens each", file=sys.stderr,
+          flush=True)
     for a in range(0, len(items), batch_size):
         exs = [_example(base, it, None) for it in items[a : a + batch_size]]
         batch = base.prompts.collate(exs, padding_side="left").to(device)
         out += base.generate(batch, max_new_tokens=max_new_tokens)
+        print(f"described {len(out)}/{len(items)} windows ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
     return out
 
 

@@ -204,10 +204,13 @@ def train_loop(
             state["train_time_s"] = float(got.get("train_time_s", 0.0))  # absent in older checkpoints
             resumed_from = state["step"]
     trainable = [p for p in model.parameters() if p.requires_grad]
-    n_train = sum(p.numel() for p in trainable)
+    # the values that really train (a model with a gradient mask on its embedding matrix counts its rows only)
+    parts = base.trainable_summary() if hasattr(base, "trainable_summary") else None
+    n_train = (sum(v for k, v in parts.items() if k != "llm_total") if parts is not None
+               else sum(p.numel() for p in trainable))
     print(f"training {steps} steps (from {state['step']}): {n_examples} examples, batch {optim.batch_size} x "
           f"accum {optim.grad_accum} x {accelerator.num_processes} process(es), lr {optim.lr:g} {optim.schedule}, "
-          f"{n_train:,} trainable parameters in {len(trainable)} tensors", flush=True)
+          f"{n_train:,} trained parameters", flush=True)
     tb = out_dir / "tensorboard" if run.tensorboard and accelerator.is_main_process else None
     log = CsvLogger(out_dir / "train_log.csv", ["step", "loss", "lr", "examples_per_s", "elapsed_s", *DIAG_FIELDS],
                     tb)
@@ -274,6 +277,11 @@ def train_loop(
                     row[f"upd_{part}"] = float((after[part] - v).norm() / v.norm().clamp_min(1e-12))
             log.log(row)
             last_row = row
+            if bar.disable:  # no progress bar (output is not a terminal): a line per logged step instead
+                rate = row["examples_per_s"]
+                left = (steps - step) * optim.batch_size * optim.grad_accum * accelerator.num_processes / max(rate, 1e-9)
+                print(f"step {step}/{steps}: loss {row['loss']:.4f}, {rate:.1f} examples/s, "
+                      f"about {left / 60:.1f} min left", flush=True)
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
         if step % run.eval_every == 0 and step != steps:
