@@ -68,10 +68,10 @@ def pack(dry: bool) -> None:
     for part in PARTS:
         (CARRY / part).mkdir(parents=True)
     (CARRY / PARTS[-1] / "wheels").mkdir()
-    third = -(-size // len(PARTS))
+    share = -(-size // len(PARTS))
     with open(gguf, "rb") as fh:
         for k, part in enumerate(PARTS):
-            (CARRY / part / f"gguf.part{k + 1}").write_bytes(fh.read(third))
+            (CARRY / part / f"gguf.part{k + 1}").write_bytes(fh.read(share))
     (CARRY / PARTS[-1] / "gguf.name").write_text(gguf.name)
     with tarfile.open(CARRY / PARTS[0] / "uci-hapt.tar.gz", "w:gz") as tar:
         tar.add(raw / "RawData", arcname="UCI-HAPT/RawData")
