@@ -52,7 +52,7 @@ class CsvLogger:
 
     def __init__(self, path: Path, fields: Sequence[str], tensorboard_dir: Path | None = None):
         self.path, self.fields = path, list(fields)
-        new = not path.exists()
+        new = not path.exists() or path.stat().st_size == 0
         if not new:  # a log of an older version (other columns): rewrite it with today's header, rows kept
             with open(path, newline="") as fh:
                 reader = csv.DictReader(fh)
