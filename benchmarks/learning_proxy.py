@@ -74,6 +74,7 @@ VARIANTS: dict[str, Variant] = {
     "rec-layers16": Variant(_without("llm.num_layers", add=("llm.num_layers=16",)), "recommended, 16 LLM layers"),
     "rec-layers30": Variant(_without("llm.num_layers"), "recommended, all 30 LLM layers"),
     "rec-pool8": Variant(_without("projector.pool"), "recommended, pool 8"),
+    "rec-no-clip": Variant((*RECOMMENDED, "optim.grad_clip=0"), "recommended, no gradient clipping (1.0 before)"),
 }
 
 
