@@ -174,7 +174,10 @@ def test_tune_with_the_learning_options_logs_diagnostics_and_evaluates(work, cap
             "projector.normalize=true", "stage2_layout=text_first", "data.preprocess_type=stats",
             "head_input=last+channel_mean", "head_standardize=true", "head_stats_windows=8", "llm.num_layers=1",
             "optim.head_lr=0.01", "optim.grad_clip=0"]
+    capsys.readouterr()
     assert main([*args, *_common(work, "learnopts")]) == 0
+    printed = capsys.readouterr().out
+    assert "step 4/4: loss" in printed and "trained parameters" in printed  # progress lines without a terminal
     rows = list(csv.DictReader(open(work / "learnopts" / "train_log.csv")))
     assert len(rows) == 4
     for r in rows:

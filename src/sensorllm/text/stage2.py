@@ -90,15 +90,19 @@ def _fmt_stat(v: float, digits: int | None = None) -> str:
     return "0" if s in ("-0", "", "0.", "-0.") else s
 
 
-def statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec | str], digits: int | None = None) -> str:
-    """Mean and (population) standard deviation of every channel, with units (``digits``: significant
-    digits, ``None`` = up to 8 decimals as the reference)."""
+def _channel_stats(window: np.ndarray, channels: Sequence[ChannelSpec | str]):
+    """``(channel, mean, population std, unit)`` per channel of a checked window."""
     w = _check_window(window, channels)
     mean = w.mean(axis=0)
     std = np.sqrt(((w - mean) ** 2).mean(axis=0))
+    return [(ch, m, s, _unit(ch)) for ch, m, s in zip(channels, mean.tolist(), std.tolist())]
+
+
+def statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec | str], digits: int | None = None) -> str:
+    """Mean and (population) standard deviation of every channel, with units (``digits``: significant
+    digits, ``None`` = up to 8 decimals as the reference)."""
     lines = [T.STATISTICS_HEADER]
-    for ch, m, s in zip(channels, mean.tolist(), std.tolist()):
-        u = _unit(ch)
+    for ch, m, s, u in _channel_stats(window, channels):
         sep = f" {u}" if u else ""
         lines.append(f"{_desc(ch)}: Mean={_fmt_stat(m, digits)}{sep}, StdDev={_fmt_stat(s, digits)}{sep}")
     return "\n".join(lines)
@@ -117,12 +121,8 @@ def compact_statistics_text(window: np.ndarray, channels: Sequence[ChannelSpec |
     tokenizers that split numbers into single digits that is ~40 tokens a channel for the same information
     a linear read-out can use (``docs/performance.md``).
     """
-    w = _check_window(window, channels)
-    mean = w.mean(axis=0)
-    std = np.sqrt(((w - mean) ** 2).mean(axis=0))
     lines = [T.COMPACT_STATISTICS_HEADER]
-    for ch, m, s in zip(channels, mean.tolist(), std.tolist()):
-        u = _unit(ch)
+    for ch, m, s, u in _channel_stats(window, channels):
         name = ch.name if isinstance(ch, ChannelSpec) else str(ch)
         lines.append(f"{name} {_fmt_2(m)}, {_fmt_2(s)}" + (f" {u}" if u else ""))
     return "\n".join(lines)
