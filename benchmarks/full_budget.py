@@ -27,10 +27,13 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from _common import ROOT, ensure_prepared, run_logged
 
 RECORDS = ROOT / "benchmarks" / "records" / "full"
 DOC = ROOT / "docs" / "results.md"
+LEARNING_DOC = ROOT / "docs" / "learning.md"
 CFG = "configs/recommended/uci-har"
 # row → (uses Stage 1, Stage-2 overrides)
 ROWS: dict[str, tuple[bool, tuple[str, ...]]] = {
@@ -72,6 +75,7 @@ def record(row: str, seed: int, args, steps) -> dict:
     summary = json.loads((s2 / "train_summary.json").read_text())
     with open(s2 / "val_log.csv") as fh:
         curve = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+    optim = yaml.safe_load((s2 / "config.yaml").read_text())["optim"]
     s1_time = 0.0
     if ROWS[row][0]:
         s1_time = json.loads((args.out / args.tag / f"stage1-seed{seed}" / "metrics.json").read_text())["train_time_s"]
@@ -80,7 +84,7 @@ def record(row: str, seed: int, args, steps) -> dict:
             "per_class_f1": {k: v["f1"] for k, v in test["per_class"].items()} if isinstance(test.get("per_class"), dict)
             else test.get("per_class"),
             "best_val_f1_macro": summary.get("best_val_f1_macro"), "best_step": summary["best_step"],
-            "steps": summary["steps"], "val_curve": curve, "stage1_train_time_s": s1_time,
+            "steps": summary["steps"], "windows_per_step": optim["batch_size"] * optim["grad_accum"], "val_curve": curve, "stage1_train_time_s": s1_time,
             "stage2_train_time_s": summary["train_time_s"], "device": summary.get("device"),
             "epochs": args.epochs, "stage1_examples": args.stage1_examples if ROWS[row][0] else 0,
             "commands": [" ".join(["sensorllm", *c[3:]]) for _, c, _ in steps]}
@@ -113,13 +117,23 @@ def write_doc() -> None:
             lines.append(f"| {tag_dir.name} | `{row}` | {seeds} | {ms(f1)} | {ms(acc)} | {recs[0]['test_n']} "
                          f"| {recs[0]['epochs']:g} | {recs[0]['stage1_examples']} | {t:.0f} | {recs[0]['device']} "
                          f"| {PAPER.get(row, '')} |")
-    text = DOC.read_text()
-    a, b = "<!-- recommended table -->", "<!-- end recommended table -->"
-    if a not in text:
-        raise RuntimeError(f"{DOC} has no '{a}' marker")
+    _replace_between(DOC, "<!-- recommended table -->", "<!-- end recommended table -->", lines)
+    curve = ["| budget (tag) | row | seed | windows seen | validation F1-macro |", "|---|---|---|---|---|"]
+    for p in sorted(RECORDS.glob("*/*/seed*.json")):
+        r = json.loads(p.read_text())
+        for c in r["val_curve"]:
+            seen = int(c["step"]) * r["windows_per_step"]
+            curve.append(f"| {r['tag']} | `{r['row']}` | {r['seed']} | {seen:,} | {c['f1_macro']:.3f} |")
+    _replace_between(LEARNING_DOC, "<!-- budget -->", "<!-- end budget -->", curve)
+
+
+def _replace_between(doc: Path, a: str, b: str, lines: list[str]) -> None:
+    text = doc.read_text()
+    if a not in text or b not in text:
+        raise RuntimeError(f"{doc} lacks the '{a}' / '{b}' markers")
     i, j = text.index(a), text.index(b)
-    DOC.write_text(text[: i + len(a)] + "\n" + "\n".join(lines) + "\n" + text[j:])
-    print(f"wrote {DOC}")
+    doc.write_text(text[: i + len(a)] + "\n" + "\n".join(lines) + "\n" + text[j:])
+    print(f"wrote {doc}")
 
 
 def main() -> None:
