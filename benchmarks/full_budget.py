@@ -78,13 +78,14 @@ def record(row: str, seed: int, args, steps) -> dict:
     optim = yaml.safe_load((s2 / "config.yaml").read_text())["optim"]
     s1_time = 0.0
     if ROWS[row][0]:
-        s1_time = json.loads((args.out / args.tag / f"stage1-seed{seed}" / "metrics.json").read_text())["train_time_s"]
+        s1 = json.loads((args.out / args.tag / f"stage1-seed{seed}" / "metrics.json").read_text())
+        s1_time = s1["train_time_s"]
     return {"row": row, "seed": seed, "tag": args.tag, "date": dt.date.today().isoformat(),
             "test_f1_macro": test["f1_macro"], "test_accuracy": test["accuracy"], "test_n": test["n"],
-            "per_class_f1": {k: v["f1"] for k, v in test["per_class"].items()} if isinstance(test.get("per_class"), dict)
-            else test.get("per_class"),
+            "per_class_f1": {k: v["f1"] for k, v in test["per_class"].items()},
             "best_val_f1_macro": summary.get("best_val_f1_macro"), "best_step": summary["best_step"],
-            "steps": summary["steps"], "windows_per_step": optim["batch_size"] * optim["grad_accum"], "val_curve": curve, "stage1_train_time_s": s1_time,
+            "steps": summary["steps"], "windows_per_step": optim["batch_size"] * optim["grad_accum"],
+            "val_curve": curve, "stage1_train_time_s": s1_time,
             "stage2_train_time_s": summary["train_time_s"], "device": summary.get("device"),
             "epochs": args.epochs, "stage1_examples": args.stage1_examples if ROWS[row][0] else 0,
             "commands": [" ".join(["sensorllm", *c[3:]]) for _, c, _ in steps]}

@@ -279,7 +279,8 @@ def train_loop(
             last_row = row
             if bar.disable:  # no progress bar (output is not a terminal): a line per logged step instead
                 rate = row["examples_per_s"]
-                left = (steps - step) * optim.batch_size * optim.grad_accum * accelerator.num_processes / max(rate, 1e-9)
+                per_step = optim.batch_size * optim.grad_accum * accelerator.num_processes
+                left = (steps - step) * per_step / max(rate, 1e-9)
                 print(f"step {step}/{steps}: loss {row['loss']:.4f}, {rate:.1f} examples/s, "
                       f"about {left / 60:.1f} min left", flush=True)
             bar.set_postfix(loss=f"{row['loss']:.4f}")
