@@ -189,3 +189,15 @@ def test_tune_with_the_learning_options_logs_diagnostics_and_evaluates(work, cap
     capsys.readouterr()
     assert main(["evaluate", "--model", str(work / "learnopts"), "--data", str(work / "data"), "--limit", "8"]) == 0
     assert "F1-macro" in capsys.readouterr().out
+    # predict rebuilds the compact statistics text and the text-first layout for a raw recording
+    import pandas as pd
+
+    from sensorllm.datasets import open_prepared
+
+    d = open_prepared(work / "data")
+    x = np.asarray(d.stage2("test").windows[:2]).reshape(-1, 6)
+    pd.DataFrame({n: x[:, j] for j, n in enumerate(d.channel_names)}).to_csv(work / "rec2.csv", index=False)
+    assert main(["predict", "--model", str(work / "learnopts"), str(work / "rec2.csv"),
+                 "--out", str(work / "pred2.csv")]) == 0
+    pred = pd.read_csv(work / "pred2.csv")
+    assert len(pred) == 3 and np.allclose(pred.filter(like="p_").sum(axis=1), 1.0, atol=1e-3)
