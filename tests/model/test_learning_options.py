@@ -125,3 +125,31 @@ def test_compact_statistics_are_short_and_carry_units():
     text = compact_statistics_text(w, chans)
     assert text.split("\n")[1:] == ["x_acc 1.00, 0.00 g", "x_gyro 0.00, 0.00 rad/s"]
     assert len(text) < len(statistics_text(w, chans)) / 2
+
+
+def test_text_first_batches_run_their_text_once_without_gradients_and_match_the_full_pass():
+    model = build_tiny(stage2_layout="text_first", head_input="last+channel_mean")
+    texts = ["short", "a much longer statistics text, line after line", ""]
+    exs = [model.prompts.stage2(make_window(i), text=t, label=i) for i, t in enumerate(texts)]
+    batch = model.prompts.collate(exs)
+    assert bool(batch.attention_mask[:, -1].all())  # left-padded by default for this layout
+    split = model.text_prefix_length(batch)
+    assert split is not None and split > 0
+    with torch.no_grad():
+        assert model.text_prefix_length(batch) is None  # no gradients: one plain pass
+        full = model.head_features(batch)
+    out = model.forward_stage2(batch)
+    assert torch.allclose(out.hidden, full, atol=1e-4)
+    out.loss.backward()
+    assert model.projector.net[0].weight.grad.abs().sum() > 0
+    # right padding (or the paper's layout) falls back to the full pass, with the same features
+    right = model.prompts.collate(exs, padding_side="right")
+    assert model.text_prefix_length(right) is None
+    assert torch.allclose(model.forward_stage2(right).hidden, full, atol=1e-4)
+    # the gradients of the split pass equal those of the full pass
+    grads = []
+    for b in (batch, right):
+        model.zero_grad()
+        model.forward_stage2(b).loss.backward()
+        grads.append(model.projector.net[0].weight.grad.clone())
+    assert torch.allclose(grads[0], grads[1], atol=1e-5, rtol=1e-3)

@@ -332,15 +332,20 @@ class PromptBuilder:
     def collate(
         self,
         examples: Sequence[Stage1Example | Stage2Example],
-        padding_side: Literal["right", "left"] = "right",
+        padding_side: Literal["right", "left"] | None = None,
     ) -> SensorBatch:
         """Pad examples into a :class:`SensorBatch` (right padding for training, left for generation).
+        ``None``: left for ``text_first`` Stage-2 examples (their sensor blocks then line up in the same
+        columns), right otherwise.
 
         Raises:
             SequenceTooLongError: an example is longer than ``max_length``.
         """
         if not examples:
             raise PromptError("empty batch")
+        if padding_side is None:
+            text_first = self.stage2_layout == "text_first" and all(isinstance(e, Stage2Example) for e in examples)
+            padding_side = "left" if text_first else "right"
         lengths = [len(e.input_ids) for e in examples]
         if self.max_length is not None:
             for i, (e, n) in enumerate(zip(examples, lengths, strict=True)):
