@@ -485,8 +485,20 @@ mean and standard deviation, so it drops the offset as z-normalisation does).
 
 {verdict(seeds, args)}
 """
-    doc.write_text(text)
+    doc.write_text(keep_recommended_section(doc, text))
     return doc
+
+
+def keep_recommended_section(doc: Path, text: str) -> str:
+    """``text`` with the recommended-configuration section that ``benchmarks/full_budget.py`` keeps in ``doc``
+    (from its heading to the heading that follows its table) put back after the command line, if ``doc`` has one."""
+    head, end = "## SensorLLM in the recommended CPU configuration", "<!-- end recommended table -->"
+    old = doc.read_text() if doc.exists() else ""
+    if head not in old or head in text:
+        return text
+    section = old[old.index(head): old.index(end) + len(end)] + "\n\n"
+    cut = text.index("See also: ") if "See also: " in text else len(text)
+    return text[:cut] + section + text[cut:]
 
 
 def main() -> int:
