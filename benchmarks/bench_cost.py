@@ -72,7 +72,7 @@ def proxy_f1(variant: str | None) -> str:
 def write_doc(rec: dict) -> None:
     rows = {r["name"]: r for r in rec["rows"]}
     base_k8, base_k1 = rows["here-k8"]["s_per_sample"], rows["paper-layout"]["s_per_sample"]
-    lines = [f"`{rec['command']}` ({rec['date']}; {rec['threads']} threads, batch {rec['batch']}, "
+    lines = [f"`{rec['command']}` ({rec['date']}; {rec['threads']} thread(s), batch {rec['batch']}, "
              f"mean over {rows['recommended']['warm_steps']} steps with the encoder cache warm)", "",
              "| configuration | what | s per training sample | vs paper layout | vs `here` k = 8 | peak RSS "
              "| proxy validation F1-macro |", "|---|---|---|---|---|---|---|"]
@@ -108,8 +108,8 @@ def main() -> None:
             print(f"{name}: {r['s_per_sample']:.3f} s/sample, peak RSS {r['peak_rss_gib']:.2f} GiB", flush=True)
             rows.append(r)
     rec = {"date": dt.date.today().isoformat(), "threads": args.threads, "batch": args.batch, "rows": rows,
-           "command": "python benchmarks/bench_cost.py" + ("" if args.only == list(CONFIGS) else
-                                                           " --only " + " ".join(args.only))}
+           "command": "python benchmarks/bench_cost.py" + (f" --threads {args.threads}" if args.threads != 2 else "")
+           + ("" if args.only == list(CONFIGS) else " --only " + " ".join(args.only))}
     RECORD.parent.mkdir(parents=True, exist_ok=True)
     RECORD.write_text(json.dumps(rec, indent=1) + "\n")
     if args.only == list(CONFIGS):
