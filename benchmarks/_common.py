@@ -3,6 +3,7 @@ imported as ``_common`` (the script's folder is first on ``sys.path``)."""
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 import time
@@ -44,3 +45,19 @@ def run_peak_rss(cmd: list[str], stdout: IO | int = subprocess.DEVNULL) -> tuple
             break
         time.sleep(0.1)
     return proc.returncode, peak
+
+
+def replace_between(doc: Path, start: str, end: str, lines: list[str]) -> None:
+    """Rewrite the lines between the markers ``start`` and ``end`` of ``doc`` (both kept); raise if absent."""
+    text = doc.read_text()
+    if start not in text or end not in text:
+        raise RuntimeError(f"{doc} lacks the '{start}' / '{end}' markers")
+    i, j = text.index(start), text.index(end)
+    doc.write_text(text[: i + len(start)] + "\n" + "\n".join(lines) + "\n" + text[j:])
+    print(f"wrote {doc}")
+
+
+def read_csv_floats(path: Path) -> list[dict[str, float]]:
+    """The rows of a training log (``train_log.csv`` / ``val_log.csv``) as floats, empty cells left out."""
+    with open(path) as fh:
+        return [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]

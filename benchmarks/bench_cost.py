@@ -17,14 +17,13 @@ Writes ``benchmarks/records/performance/train_cost.json`` and the table between 
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, ensure_prepared, run_peak_rss
+from _common import ROOT, ensure_prepared, read_csv_floats, replace_between, run_peak_rss
 
 RECORD = ROOT / "benchmarks" / "records" / "performance" / "train_cost.json"
 LEARNING = ROOT / "benchmarks" / "records" / "learning"
@@ -54,8 +53,8 @@ def measure(name: str, args, tmp: Path) -> dict:
         code, peak = run_peak_rss(cmd, stdout=fh)
     if code != 0:
         raise RuntimeError(f"{name}: tune failed ({code}); see the log: {(tmp / f'{name}.log').read_text()[-2000:]}")
-    rows = list(csv.DictReader(open(out / "train_log.csv")))
-    warm = [float(r["examples_per_s"]) for r in rows[args.windows // args.batch:]]
+    rows = read_csv_floats(out / "train_log.csv")
+    warm = [r["examples_per_s"] for r in rows[args.windows // args.batch:]]
     return {"name": name, "config": config, "overrides": list(overrides), "s_per_sample": len(warm) / sum(warm),
             "peak_rss_gib": peak / 2**30, "warm_steps": len(warm)}
 
@@ -80,11 +79,7 @@ def write_doc(rec: dict) -> None:
         r = rows[name]
         lines.append(f"| `{name}` | {what} | {r['s_per_sample']:.3f} | {base_k1 / r['s_per_sample']:.1f}× "
                      f"| {base_k8 / r['s_per_sample']:.1f}× | {r['peak_rss_gib']:.2f} GiB | {proxy_f1(variant)} |")
-    text = DOC.read_text()
-    a, b = "<!-- train cost table -->", "<!-- end train cost table -->"
-    i, j = text.index(a), text.index(b)
-    DOC.write_text(text[: i + len(a)] + "\n" + "\n".join(lines) + "\n" + text[j:])
-    print(f"wrote {DOC}")
+    replace_between(DOC, "<!-- train cost table -->", "<!-- end train cost table -->", lines)
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ and the table between the markers of ``docs/results.md`` is rewritten from every
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from _common import ROOT, ensure_prepared, run_logged
+from _common import ROOT, ensure_prepared, read_csv_floats, replace_between, run_logged
 
 RECORDS = ROOT / "benchmarks" / "records" / "full"
 DOC = ROOT / "docs" / "results.md"
@@ -73,8 +72,7 @@ def record(row: str, seed: int, args, steps) -> dict:
     s2 = args.out / args.tag / row / f"seed{seed}"
     test = json.loads((s2 / "eval-test" / "metrics.json").read_text())
     summary = json.loads((s2 / "train_summary.json").read_text())
-    with open(s2 / "val_log.csv") as fh:
-        curve = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+    curve = read_csv_floats(s2 / "val_log.csv")
     optim = yaml.safe_load((s2 / "config.yaml").read_text())["optim"]
     s1_time = 0.0
     if ROWS[row][0]:
@@ -118,23 +116,14 @@ def write_doc() -> None:
             lines.append(f"| {tag_dir.name} | `{row}` | {seeds} | {ms(f1)} | {ms(acc)} | {recs[0]['test_n']} "
                          f"| {recs[0]['epochs']:g} | {recs[0]['stage1_examples']} | {t:.0f} | {recs[0]['device']} "
                          f"| {PAPER.get(row, '')} |")
-    _replace_between(DOC, "<!-- recommended table -->", "<!-- end recommended table -->", lines)
+    replace_between(DOC, "<!-- recommended table -->", "<!-- end recommended table -->", lines)
     curve = ["| budget (tag) | row | seed | windows seen | validation F1-macro |", "|---|---|---|---|---|"]
     for p in sorted(RECORDS.glob("*/*/seed*.json")):
         r = json.loads(p.read_text())
         for c in r["val_curve"]:
             seen = int(c["step"]) * r["windows_per_step"]
             curve.append(f"| {r['tag']} | `{r['row']}` | {r['seed']} | {seen:,} | {c['f1_macro']:.3f} |")
-    _replace_between(LEARNING_DOC, "<!-- budget -->", "<!-- end budget -->", curve)
-
-
-def _replace_between(doc: Path, a: str, b: str, lines: list[str]) -> None:
-    text = doc.read_text()
-    if a not in text or b not in text:
-        raise RuntimeError(f"{doc} lacks the '{a}' / '{b}' markers")
-    i, j = text.index(a), text.index(b)
-    doc.write_text(text[: i + len(a)] + "\n" + "\n".join(lines) + "\n" + text[j:])
-    print(f"wrote {doc}")
+    replace_between(LEARNING_DOC, "<!-- budget -->", "<!-- end budget -->", curve)
 
 
 def main() -> None:

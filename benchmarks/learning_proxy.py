@@ -18,14 +18,13 @@ interrupted run resumes from its checkpoint (``runs/proxy/<variant>/seed<N>``).
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import ROOT, ensure_prepared, run_logged
+from _common import ROOT, ensure_prepared, read_csv_floats, replace_between, run_logged
 
 RECORDS = ROOT / "benchmarks" / "records" / "learning"
 DOC = ROOT / "docs" / "learning.md"
@@ -99,10 +98,8 @@ def read_run(d: Path) -> dict | None:
     if not summary.exists():
         return None
     s = json.loads(summary.read_text())
-    with open(d / "val_log.csv") as fh:
-        curve = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
-    with open(d / "train_log.csv") as fh:
-        train = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+    curve = read_csv_floats(d / "val_log.csv")
+    train = read_csv_floats(d / "train_log.csv")
     rates = [r["examples_per_s"] for r in train[1:] if r.get("examples_per_s")]  # first row pays the cache fill
     return {"steps": s["steps"], "best_val_f1_macro": s.get("best_val_f1_macro"), "best_step": s["best_step"],
             "val_curve": curve, "train_loss": [[r["step"], r["loss"]] for r in train],
@@ -186,10 +183,7 @@ def write_doc() -> None:
         "| variant | what changes | seeds | best val F1-macro (mean) | val F1-macro at steps 50 / 100 / 150 (seed 0) "
         "| s per training sample | grad norm (last step) | sensor-token varying RMS / text RMS (last step) |",
         "|---|---|---|---|---|---|---|---|", *rows])
-    text = DOC.read_text() if DOC.exists() else "<!-- proxy table -->\n<!-- end proxy table -->\n"
-    a, b = text.index("<!-- proxy table -->"), text.index("<!-- end proxy table -->")
-    DOC.write_text(text[: a + len("<!-- proxy table -->")] + "\n" + table + "\n" + text[b:])
-    print(f"wrote {DOC}")
+    replace_between(DOC, "<!-- proxy table -->", "<!-- end proxy table -->", [table])
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ def measure(data, setting: dict, windows: int) -> dict:
     within = ((f[0] - f[1]) ** 2 / 4).mean(0).sum()  # variance between the two draws of a window
     energy = f.pow(2).mean((0, 1)).sum()
     batch = model.prompts.collate([model.prompts.stage2(it.series, text=it.text) for it in items[:8]])
+    model.train()  # the embedding diagnostics are measured in training mode (the frozen LLM stays in eval)
     with torch.no_grad():
         model.build_inputs_embeds(batch)
     return {"text_draw_share_of_variance": float(within / total), "window_share_of_variance": float(1 - within / total),

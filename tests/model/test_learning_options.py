@@ -51,6 +51,9 @@ def test_normalised_projector_puts_sensor_tokens_at_text_scale():
     assert torch.equal(norm.projector.net[0].weight, plain.projector.net[0].weight)
     b = _batch(norm)
     norm.forward_stage2(b)
+    assert norm.signal_stats == {}  # diagnostics are measured in training mode only
+    norm.train()
+    norm.forward_stage2(b)
     assert norm.signal_stats["sensor_rms"] == pytest.approx(text_rms, rel=1e-2)
     assert norm.signal_stats["text_rms"] > 0
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["predict_proba", "head_features", "autocast_like_training"]
+__all__ = ["predict_proba", "head_features", "autocast_like_training", "training_precision"]
 
 
 def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> Iterator[tuple[Any, Sequence, Any]]:
@@ -24,6 +24,11 @@ def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> It
             yield base, chunk, base.prompts.collate(exs).to(device)
     finally:
         base.train(was_training)
+
+
+def training_precision(extra: dict) -> str | None:
+    """The ``run.mixed_precision`` a checkpoint was trained with (from its ``extra``; ``None`` if unrecorded)."""
+    return extra.get("run_config", {}).get("run", {}).get("mixed_precision")
 
 
 def autocast_like_training(model, mixed_precision: str | None):

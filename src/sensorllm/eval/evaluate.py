@@ -16,7 +16,7 @@ import numpy as np
 from sensorllm.datasets.prepared import open_prepared
 from sensorllm.model import load_checkpoint, read_checkpoint_config
 
-from .classify import predict_proba
+from .classify import predict_proba, training_precision
 from .metrics import write_classification_report, write_json_atomic
 
 __all__ = ["resolve_model_dir", "evaluate", "load_model"]
@@ -79,8 +79,7 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         items = stage2_items(data, split, seed, extra.get("preprocess_type") or "smry+Q",
                              extra.get("trend_mode", "exact"), limit, channels=model.channels,
                              stat_digits=extra.get("stat_digits"))
-        precision = extra.get("run_config", {}).get("run", {}).get("mixed_precision")
-        probs, _ = predict_proba(model, items, batch_size, mixed_precision=precision)
+        probs, _ = predict_proba(model, items, batch_size, mixed_precision=training_precision(extra))
         from .metrics import classification_metrics
 
         metrics = classification_metrics([it.label for it in items], probs.argmax(1), data.class_names)

@@ -72,7 +72,7 @@ def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: fl
 
 def predict_file(model, meta: dict, path: str | Path, stride: int | None = None, batch_size: int = 8) -> pd.DataFrame:
     """Label and class probabilities for every sliding window of a recording."""
-    from sensorllm.eval.classify import predict_proba
+    from sensorllm.eval.classify import predict_proba, training_precision
 
     if model.head is None:
         raise ValueError("this is a Stage-1 model (no classifier head): use `sensorllm describe`")
@@ -91,8 +91,7 @@ def predict_file(model, meta: dict, path: str | Path, stride: int | None = None,
     keep = [s for s in starts if valid[s : s + window].all()]
     skipped = len(starts) - len(keep)
     items = [window_item(x[s : s + window], i, channels, rate, extra) for i, s in enumerate(keep)]
-    precision = extra.get("run_config", {}).get("run", {}).get("mixed_precision")
-    probs, _ = (predict_proba(model, items, batch_size, mixed_precision=precision) if items
+    probs, _ = (predict_proba(model, items, batch_size, mixed_precision=training_precision(extra)) if items
                 else (np.zeros((0, len(model.config.labels))), None))
     labels = list(model.config.labels)
     df = pd.DataFrame({"window": range(len(keep)), "start_s": np.asarray(keep) / rate,

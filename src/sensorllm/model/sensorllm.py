@@ -281,7 +281,7 @@ class SensorLLM(nn.Module):
             channel_markers=config.channel_markers,
             stage2_layout=config.stage2_layout,
         )
-        # what the last forward pass measured (training diagnostics; a few floats, no gradients)
+        # what the last forward pass in training mode measured (diagnostics; a few floats, no gradients)
         self.signal_stats: dict[str, float] = {}
         ctx, patch = encoder.context_length, encoder.patch_size
         for n in sorted({1, 2, max(1, patch - 1), patch, patch + 1, ctx, ctx + 3}):
@@ -483,17 +483,22 @@ class SensorLLM(nn.Module):
             return text
         encoded = self.encode(batch.series, batch.series_channel, batch.series_example)
         projected = self.project(encoded)
-        with torch.no_grad():
-            real = batch.attention_mask.bool() & (batch.input_ids != self.layout.ts_id)
-            self.signal_stats["text_rms"] = float(text[real].float().pow(2).mean().sqrt())
-            flat = torch.cat([p.detach().float() for p in projected])
-            self.signal_stats["sensor_rms"] = float(flat.pow(2).mean().sqrt())
-            # the part of the sensor tokens that differs between tokens (the rest is a shared offset)
-            self.signal_stats["sensor_rms_varying"] = float((flat - flat.mean(0)).pow(2).mean().sqrt())
+        if self.training:  # diagnostics for train_log.csv; evaluation and prediction skip them
+            self._measure_embeddings(text, batch, projected)
         return splice_sensor_embeddings(
             text, batch.input_ids, projected, batch.series_example, batch.series_channel, self.layout,
             channel_markers=self.config.channel_markers,
         )
+
+    @torch.no_grad()
+    def _measure_embeddings(self, text: torch.Tensor, batch: SensorBatch, projected: list[torch.Tensor]) -> None:
+        """RMS of the text-token embeddings, of the projected sensor tokens and of their token-to-token varying
+        part (the rest is a shared offset) into :attr:`signal_stats`."""
+        real = batch.attention_mask.bool() & (batch.input_ids != self.layout.ts_id)
+        self.signal_stats["text_rms"] = float(text[real].float().pow(2).mean().sqrt())
+        flat = torch.cat([p.detach().float() for p in projected])
+        self.signal_stats["sensor_rms"] = float(flat.pow(2).mean().sqrt())
+        self.signal_stats["sensor_rms_varying"] = float((flat - flat.mean(0)).pow(2).mean().sqrt())
 
     # ---- Stage 1 ----------------------------------------------------------------------------------
     def lm_logits(self, batch: SensorBatch) -> torch.Tensor:
@@ -687,9 +692,9 @@ class SensorLLM(nn.Module):
         """
         hidden = self.head_features(batch)  # (B, head width)
         logits = self.forward_head(hidden)  # (B, K)
-        with torch.no_grad():
+        if self.training:  # how far the logits move between windows, against between classes (diagnostics)
             lg = logits.detach().float()
-            if lg.shape[0] > 1:  # how far the logits move between windows, against between classes
+            if lg.shape[0] > 1:
                 self.signal_stats["logit_std_windows"] = float(lg.std(0).mean())
             self.signal_stats["logit_std_classes"] = float(lg.std(1).mean())
         loss = None
