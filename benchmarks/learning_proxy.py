@@ -74,6 +74,8 @@ VARIANTS: dict[str, Variant] = {
     "rec-layers30": Variant(_without("llm.num_layers"), "recommended, all 30 LLM layers"),
     "rec-pool8": Variant(_without("projector.pool"), "recommended, pool 8"),
     "rec-no-clip": Variant((*RECOMMENDED, "optim.grad_clip=0"), "recommended, no gradient clipping (1.0 before)"),
+    "rec-bf16": Variant((*RECOMMENDED, "run.mixed_precision=bf16"),
+                        "recommended, bf16 autocast (CPU): forward and backward in bfloat16, weights fp32"),
 }
 
 

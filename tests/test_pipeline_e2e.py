@@ -201,3 +201,35 @@ def test_tune_with_the_learning_options_logs_diagnostics_and_evaluates(work, cap
                  "--out", str(work / "pred2.csv")]) == 0
     pred = pd.read_csv(work / "pred2.csv")
     assert len(pred) == 3 and np.allclose(pred.filter(like="p_").sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_bf16_training_on_the_cpu_scores_in_bf16_unless_told(work):
+    """`run.mixed_precision=bf16` trains under bf16 autocast on the CPU; evaluate and predict then score in
+    bf16 by default (`--precision auto`), in fp32 with `--precision fp32`; `train_token_rows=false` keeps the
+    channel token rows frozen without a Stage-1 checkpoint."""
+    import pandas as pd
+
+    from sensorllm.datasets import open_prepared
+
+    args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6",
+            "run.mixed_precision=bf16", "train_token_rows=false", "head_standardize=true", "head_stats_windows=8"]
+    assert main([*args, *_common(work, "bf16")]) == 0
+    summary = json.loads((work / "bf16" / "train_summary.json").read_text())
+    assert summary["trainable"]["token_rows"] == 0 and summary["trainable"]["projector"] > 0
+    probs = {}
+    for precision in ("auto", "bf16", "fp32"):
+        out = work / f"bf16-eval-{precision}"
+        assert main(["evaluate", "--model", str(work / "bf16"), "--data", str(work / "data"), "--limit", "8",
+                     "--out", str(out), "--precision", precision]) == 0
+        probs[precision] = np.load(out / "probabilities.npy")
+    assert np.array_equal(probs["auto"], probs["bf16"])
+    assert not np.array_equal(probs["bf16"], probs["fp32"])  # bf16 rounding shows
+    assert np.allclose(probs["bf16"], probs["fp32"], atol=0.05)
+    d = open_prepared(work / "data")
+    x = np.asarray(d.stage2("test").windows[:2]).reshape(-1, 6)
+    pd.DataFrame({n: x[:, j] for j, n in enumerate(d.channel_names)}).to_csv(work / "rec-bf16.csv", index=False)
+    for precision in ("auto", "fp32"):
+        assert main(["predict", "--model", str(work / "bf16"), str(work / "rec-bf16.csv"), "--precision", precision,
+                     "--out", str(work / f"pred-{precision}.csv")]) == 0
+    a, b = pd.read_csv(work / "pred-auto.csv"), pd.read_csv(work / "pred-fp32.csv")
+    assert np.allclose(a.filter(like="p_"), b.filter(like="p_"), atol=0.05)

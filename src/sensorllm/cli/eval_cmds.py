@@ -20,7 +20,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ValueError("--shots needs --labels (open-vocabulary evaluation)")
     from sensorllm.eval.evaluate import evaluate
 
-    evaluate(args.model, args.data, args.split, args.out, args.batch_size, args.limit, args.device)
+    evaluate(args.model, args.data, args.split, args.out, args.batch_size, args.limit, args.device, args.precision)
     return 0
 
 
@@ -29,7 +29,7 @@ def _predict(args: argparse.Namespace) -> int:
     from sensorllm.eval.predict import predict_file
 
     model, meta = load_model(args.model, args.device)
-    df = predict_file(model, meta, args.file, args.stride, args.batch_size)
+    df = predict_file(model, meta, args.file, args.stride, args.batch_size, args.precision)
     if df.attrs.get("skipped_windows"):
         print(f"skipped {df.attrs['skipped_windows']} windows with long gaps of missing samples", file=sys.stderr)
     if args.out and str(args.out).endswith(".json"):
@@ -94,6 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="seeded subset of windows (Stage 1 default: 32)")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default: the precision the model trained in), fp32, or bf16 autocast (about 2.5x "
+                        "faster on CPUs with bfloat16 instructions; probabilities differ slightly from fp32)")
     g = p.add_argument_group("open-vocabulary recognition (any model; a Stage-1 model is enough)")
     g.add_argument("--labels", help='candidate labels instead of the head: "walking, running: moving fast, …" or '
                                     "@file (.json or .txt); every dataset class needs one, extras are distractors")
@@ -115,6 +118,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default: the precision the model trained in), fp32, or bf16 autocast (about 2.5x "
+                        "faster on CPUs with bfloat16 instructions; probabilities differ slightly from fp32)")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("describe", help="a Stage-1 model's trend description of one channel of a window")

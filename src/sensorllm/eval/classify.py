@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["predict_proba", "head_features", "autocast_like_training", "training_precision"]
+__all__ = ["predict_proba", "head_features", "autocast_like_training", "training_precision", "PRECISIONS"]
 
 
 def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> Iterator[tuple[Any, Sequence, Any]]:
@@ -26,19 +26,29 @@ def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> It
         base.train(was_training)
 
 
-def training_precision(extra: dict) -> str | None:
-    """The ``run.mixed_precision`` a checkpoint was trained with (from its ``extra``; ``None`` if unrecorded)."""
-    return extra.get("run_config", {}).get("run", {}).get("mixed_precision")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def training_precision(extra: dict, precision: str | None = None) -> str | None:
+    """The ``run.mixed_precision`` to score a checkpoint in: the one it was trained with (from its ``extra``;
+    ``None`` if unrecorded) for ``precision`` ``None``/``"auto"``; ``"fp32"`` → ``"no"``; ``"bf16"`` → bf16
+    autocast (faster on CPUs with bfloat16 instructions; predictions may differ slightly from fp32)."""
+    if precision not in (None, *PRECISIONS):
+        raise ValueError(f"precision={precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision in (None, "auto"):
+        return extra.get("run_config", {}).get("run", {}).get("mixed_precision")
+    return "no" if precision == "fp32" else "bf16"
 
 
 def autocast_like_training(model, mixed_precision: str | None):
     """The autocast context a model trained with ``run.mixed_precision`` was trained under, on the model's
-    device (bf16/fp16 autocast on a GPU; nothing on the CPU or for ``no``), so scoring uses the training's
-    precision."""
+    device, so scoring uses the training's precision: bf16 autocast on a GPU or a CPU (accelerate autocasts
+    CPU training in bf16 too), fp16 on a GPU only; nothing for ``no``."""
     base = getattr(model, "module", model)
     device = next(base.projector.parameters()).device
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision or "no")
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None and device.type == "cuda")
+    enabled = dtype is torch.bfloat16 or (dtype is torch.float16 and device.type == "cuda")
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
 @torch.inference_mode()

@@ -54,8 +54,9 @@ def _check_channels(model_channels: list[str], data_channels: list[str], where: 
 
 
 def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test", out: str | Path | None = None,
-             batch_size: int = 8, limit: int | None = None, device: str = "cpu") -> dict:
-    """Evaluate and write ``metrics.json`` + report into ``out`` (default ``<model run>/eval-<split>``)."""
+             batch_size: int = 8, limit: int | None = None, device: str = "cpu", precision: str | None = None) -> dict:
+    """Evaluate and write ``metrics.json`` + report into ``out`` (default ``<model run>/eval-<split>``).
+    ``precision``: ``auto``/``None`` (the training's), ``fp32`` or ``bf16`` (:func:`training_precision`)."""
     model, meta = load_model(model_path, device)
     extra = meta.get("extra", {})
     data = open_prepared(data_path)
@@ -79,7 +80,7 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         items = stage2_items(data, split, seed, extra.get("preprocess_type") or "smry+Q",
                              extra.get("trend_mode", "exact"), limit, channels=model.channels,
                              stat_digits=extra.get("stat_digits"))
-        probs, _ = predict_proba(model, items, batch_size, mixed_precision=training_precision(extra))
+        probs, _ = predict_proba(model, items, batch_size, mixed_precision=training_precision(extra, precision))
         from .metrics import classification_metrics
 
         metrics = classification_metrics([it.label for it in items], probs.argmax(1), data.class_names)

@@ -70,8 +70,10 @@ def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: fl
                       label=None)  # type: ignore[arg-type]
 
 
-def predict_file(model, meta: dict, path: str | Path, stride: int | None = None, batch_size: int = 8) -> pd.DataFrame:
-    """Label and class probabilities for every sliding window of a recording."""
+def predict_file(model, meta: dict, path: str | Path, stride: int | None = None, batch_size: int = 8,
+                 precision: str | None = None) -> pd.DataFrame:
+    """Label and class probabilities for every sliding window of a recording. ``precision``: ``auto``/``None``
+    (the training's), ``fp32`` or ``bf16`` (:func:`~sensorllm.eval.classify.training_precision`)."""
     from sensorllm.eval.classify import predict_proba, training_precision
 
     if model.head is None:
@@ -91,7 +93,7 @@ def predict_file(model, meta: dict, path: str | Path, stride: int | None = None,
     keep = [s for s in starts if valid[s : s + window].all()]
     skipped = len(starts) - len(keep)
     items = [window_item(x[s : s + window], i, channels, rate, extra) for i, s in enumerate(keep)]
-    probs, _ = (predict_proba(model, items, batch_size, mixed_precision=training_precision(extra)) if items
+    probs, _ = (predict_proba(model, items, batch_size, mixed_precision=training_precision(extra, precision)) if items
                 else (np.zeros((0, len(model.config.labels))), None))
     labels = list(model.config.labels)
     df = pd.DataFrame({"window": range(len(keep)), "start_s": np.asarray(keep) / rate,

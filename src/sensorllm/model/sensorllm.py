@@ -29,6 +29,7 @@ from typing import Any, Literal, get_args
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import record_function
 
 from .cache import EmbeddingCache
 from .encoder import EncoderConfig, SensorEncoder, build_encoder
@@ -454,8 +455,12 @@ class SensorLLM(nn.Module):
                 raise AllMissingError(
                     f"example {b}, channel {name!r}: every sample is NaN/inf (nothing to encode)"
                 )
+        with record_function("sensorllm.encode"):
+            return self._encode_checked(list(series))
+
+    def _encode_checked(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
+        """:meth:`encode` after its checks: from the cache, or the encoder (with gradients only if it trains)."""
         device = next(self.encoder.parameters()).device
-        series = list(series)
         if self.cache is not None and not self.config.encoder.trainable:
             out = self.cache.get_or_compute(series, self._encode_stored)
             stored = [e.to(device=device, dtype=torch.float32) for e in out]
@@ -473,7 +478,8 @@ class SensorLLM(nn.Module):
         sizes = [e.shape[0] for e in encoded]
         flat = torch.cat(list(encoded), dim=0)  # (Σn_i, d_enc)
         dtype = next(self.projector.parameters()).dtype
-        return list(torch.split(self.projector(flat.to(dtype)), sizes, dim=0))
+        with record_function("sensorllm.project"):
+            return list(torch.split(self.projector(flat.to(dtype)), sizes, dim=0))
 
     def build_inputs_embeds(self, batch: SensorBatch) -> torch.Tensor:
         """``(B, S, H)`` token embeddings with every channel's sensor embeddings spliced in by name."""
@@ -583,7 +589,9 @@ class SensorLLM(nn.Module):
         """``(B, S, H)`` final hidden states (after the final norm) at every position (pads included)."""
         embeds = self.build_inputs_embeds(batch)
         decoder = self.hf_model.get_decoder()
-        return decoder(inputs_embeds=embeds, attention_mask=batch.attention_mask, use_cache=False).last_hidden_state
+        with record_function("sensorllm.llm"):
+            return decoder(inputs_embeds=embeds, attention_mask=batch.attention_mask,
+                           use_cache=False).last_hidden_state
 
     @staticmethod
     def take_last(h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -646,11 +654,12 @@ class SensorLLM(nn.Module):
         mask = batch.attention_mask
         pos = (mask.cumsum(1) - 1).clamp_min(0)
         decoder = self.hf_model.get_decoder()
-        with torch.no_grad():
+        with torch.no_grad(), record_function("sensorllm.llm_text_prefix"):
             prefix = decoder(inputs_embeds=embeds[:, :split].detach(), attention_mask=mask[:, :split],
                              position_ids=pos[:, :split], use_cache=True)
-        out = decoder(inputs_embeds=embeds[:, split:], attention_mask=mask, position_ids=pos[:, split:],
-                      use_cache=True, **{self._cache_arg: getattr(prefix, self._cache_arg)})
+        with record_function("sensorllm.llm"):
+            out = decoder(inputs_embeds=embeds[:, split:], attention_mask=mask, position_ids=pos[:, split:],
+                          use_cache=True, **{self._cache_arg: getattr(prefix, self._cache_arg)})
         return out.last_hidden_state, batch.input_ids[:, split:], mask[:, split:]
 
     def head_features(self, batch: SensorBatch) -> torch.Tensor:
@@ -691,7 +700,8 @@ class SensorLLM(nn.Module):
             class_weights: ``(K,)`` from :func:`class_weights_from_labels` (``None`` = unweighted).
         """
         hidden = self.head_features(batch)  # (B, head width)
-        logits = self.forward_head(hidden)  # (B, K)
+        with record_function("sensorllm.head"):
+            logits = self.forward_head(hidden)  # (B, K)
         if self.training:  # how far the logits move between windows, against between classes (diagnostics)
             lg = logits.detach().float()
             if lg.shape[0] > 1:

@@ -126,6 +126,8 @@ class Stage2Config(StageConfig):
     """Stage 2: task-aware tuning (classification head, class-weighted CE, selection on validation F1)."""
 
     init_from: str | None = None  # Stage-1 checkpoint dir; None = the paper's "without alignment" ablation
+    # the channel start/end token rows train: None = only without init_from (the paper: Stage 1 trained them)
+    train_token_rows: bool | None = None
     weighted_loss: bool = True
     metric: Literal["f1_macro", "accuracy"] = "f1_macro"
     # not the paper: the head reads per-feature standardised last-token states, statistics measured once on

@@ -46,11 +46,14 @@ def run_tune(cfg: Stage2Config) -> dict:
         pick = np.random.default_rng([cfg.run.seed, 47]).permutation(len(train))[: cfg.head_stats_windows]
         t = time.time()
         model.to(acc.device)
-        model.set_head_statistics(head_features(model, [train[i] for i in pick], 2 * cfg.optim.batch_size))
+        with acc.autocast():  # the features as training computes them (bf16 autocast in a bf16 run)
+            feats = head_features(model, [train[i] for i in pick], 2 * cfg.optim.batch_size)
+        model.set_head_statistics(feats)
         print(f"head standardisation: per-feature mean/std of the last-token states of {len(pick)} training "
               f"windows ({time.time() - t:.0f}s)", flush=True)
     # Paper: Stage 2 trains projector + head; without Stage 1 the new token rows train too.
-    model.set_trainable(projector=True, head=True, token_rows=cfg.init_from is None)
+    rows = cfg.init_from is None if cfg.train_token_rows is None else cfg.train_token_rows
+    model.set_trainable(projector=True, head=True, token_rows=rows)
     print("trainable:", model.trainable_summary(), flush=True)
     labels = np.array([it.label for it in train])
     weights = class_weights_from_labels(labels, len(data.class_names)) if cfg.weighted_loss else None
