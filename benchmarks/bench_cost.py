@@ -3,7 +3,8 @@ measured side by side in one run (issue "Ten times cheaper").
 
 Each configuration runs ``sensorllm tune`` for ``--steps`` steps of batch ``--batch`` on ``--windows`` seeded
 UCI-HAR training windows (SmolLM2-135M-Instruct, random-init Chronos-T5-tiny; speed does not depend on the
-weight values), in a child process whose RSS is sampled (psutil). Steps of the first epoch fill the frozen
+weight values), in a child process whose RSS is sampled (psutil). Stage 2 trains what it trains after
+Stage 1 (projector and head; ``train_token_rows=false``, since a Stage-1 checkpoint is not needed for timing). Steps of the first epoch fill the frozen
 encoder's embedding cache; the reported cost is the mean over the later steps (cache warm), as in every epoch
 after the first of a real run. The proxy's validation F1-macro of the same configuration is shown beside it
 when ``benchmarks/records/learning`` has it.
@@ -44,7 +45,8 @@ def measure(name: str, args, tmp: Path) -> dict:
     config, overrides, _, _ = CONFIGS[name]
     out = tmp / name
     cmd = [sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / config),
-           f"data.prepared={args.data}", "init_from=null", f"data.max_train_examples={args.windows}",
+           f"data.prepared={args.data}", "init_from=null", "train_token_rows=false",
+           f"data.max_train_examples={args.windows}",
            "data.max_val_examples=2", f"optim.max_steps={args.steps}", f"optim.batch_size={args.batch}",
            "optim.grad_accum=1", "head_stats_windows=8", f"run.out_dir={out}", f"run.cache_dir={tmp / 'cache'}",
            f"run.eval_every={10**6}", f"run.save_every={10**6}", "run.log_every=1", f"run.threads={args.threads}",

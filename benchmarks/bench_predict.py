@@ -1,64 +1,159 @@
-"""Prediction latency for one window and throughput on a 1-hour recording (CPU, or a GPU with `--device cuda`), through `predict_file`.
+"""`sensorllm predict` on a long real recording: real-time factor end to end, and one window's latency.
 
-Uses a Stage-2 model directory (e.g. the demo's `runs/demo/stage2`). The 1-hour recording is synthesised
-by tiling real test windows of the model's dataset to 3600 s at its rate; a shorter `--seconds` is allowed.
+The recording is real: consecutive raw UCI-HAPT experiments (acc g + gyro rad/s, 50 Hz, 6 channels) joined
+until it lasts ``--minutes``, written as the CSV a user would pass. The model is a Stage-2 model directory
+(``--model``), or by default an UNTRAINED one built from ``--config`` (the recommended configuration:
+SmolLM2-135M-Instruct, random-init Chronos-T5-tiny) and saved with the metadata ``sensorllm tune`` writes:
+speed does not depend on the weight values, and it scores in the precision its configuration trains in.
 
-    python benchmarks/bench_predict.py --model runs/demo/stage2 --data runs/demo/data --seconds 600
+    python benchmarks/bench_predict.py --minutes 30
 
-Prints: seconds per window (median of --repeats single-window calls), windows/s and the real-time factor
-(recording seconds processed per wall-clock second) on the long recording.
+Times the CLI in a child process (``sensorllm predict --model M rec.csv --out pred.csv``: import, model load,
+reading, text, encoder, LLM, writing), then, in this process, ``predict_file`` on one window (median of
+``--repeats``). Writes ``benchmarks/records/performance/predict.json`` and the table between the markers of
+``docs/performance.md`` (``--doc-only`` rewrites the table from the record).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from _common import ROOT, ensure_prepared, replace_between
 
-from sensorllm.datasets import open_prepared
-from sensorllm.eval.evaluate import load_model
-from sensorllm.eval.predict import predict_file
+RECORD = ROOT / "benchmarks" / "records" / "performance" / "predict.json"
+DOC = ROOT / "docs" / "performance.md"
+
+
+def untrained_model(out: Path, config: str, overrides: list[str], data: Path) -> Path:
+    """An untrained Stage-2 model of ``config``'s shape, saved with ``sensorllm tune``'s metadata."""
+    from sensorllm.model.checkpoint import save_checkpoint
+    from sensorllm.train.common import build_model, checkpoint_extra, open_data
+    from sensorllm.train.config import Stage2Config, load_config
+
+    cfg = load_config(Stage2Config, ROOT / config, [f"data.prepared={data}", "init_from=null",
+                                                     f"run.out_dir={out}", f"run.cache_dir={out / 'cache'}",
+                                                     *overrides])
+    ds = open_data(cfg)
+    model = build_model(cfg, ds, labels=True)
+    save_checkpoint(model, out / "model", extra={**checkpoint_extra(cfg, ds, "stage2", init_from=None),
+                                                 "note": "untrained, for speed measurements only"})
+    return out / "model"
+
+
+def long_recording(raw: Path, minutes: float, path: Path) -> tuple[Path, list[str], int]:
+    """Raw UCI-HAPT experiments joined in order until ``minutes`` long, as a CSV named by channel."""
+    from sensorllm.datasets import get_dataset_spec
+
+    spec = get_dataset_spec("uci-har")
+    need = int(minutes * 60 * spec.rate_hz)
+    parts, used, n = [], [], 0
+    for acc in sorted(raw.glob("acc_exp*.txt.gz")):
+        exp = acc.name[len("acc_"):-len(".txt.gz")]
+        with gzip.open(acc, "rt") as fa, gzip.open(raw / f"gyro_{exp}.txt.gz", "rt") as fg:
+            x = np.concatenate([np.loadtxt(fa), np.loadtxt(fg)], axis=1)
+        parts.append(x)
+        used.append(exp)
+        n += len(x)
+        if n >= need:
+            break
+    if n < need:
+        raise SystemExit(f"{raw}: only {n / spec.rate_hz / 60:.1f} min of recordings, {minutes} asked")
+    x = np.concatenate(parts)[:need]
+    pd.DataFrame(x, columns=[c.name for c in spec.channels]).to_csv(path, index=False)
+    return path, used, len(x)
+
+
+def write_doc(rec: dict) -> None:
+    lines = [f"`{rec['command']}` ({rec['date']}; {rec['threads']} threads; {rec['note']})", "",
+             "| model | precision | recording | windows (stride) | `sensorllm predict` wall time | real-time factor "
+             "| one window (median) |", "|---|---|---|---|---|---|---|"]
+    for r in rec["rows"]:
+        lines.append(f"| {r['model']} | {r['precision']} | {r['minutes']:g} min of UCI-HAPT ({len(r['experiments'])} "
+                     f"experiments) | {r['windows']:,} ({r['stride']}) | {r['cli_wall_s']:.1f} s | "
+                     f"**{r['realtime_factor']:.1f}×** | {1000 * r['one_window_s']:.0f} ms |")
+    replace_between(DOC, "<!-- predict table -->", "<!-- end predict table -->", lines)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="runs/demo/stage2")
-    ap.add_argument("--data", default="runs/demo/data")
-    ap.add_argument("--seconds", type=float, default=3600.0)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="Stage-2 model directory (default: an untrained one of --config's shape)")
+    ap.add_argument("--config", default="configs/recommended/uci-har/stage2.yaml")
+    ap.add_argument("--set", nargs="*", default=[], help="overrides of --config (KEY=VALUE)")
+    ap.add_argument("--data", type=Path, default=ROOT / "runs" / "uci-har" / "data")
+    ap.add_argument("--raw", type=Path, default=ROOT.parent / "shared" / "datasets" / "UCI-HAPT" / "RawData")
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--precision", nargs="*", default=["auto"], choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU when one is visible)")
+    ap.add_argument("--note", default="idle machine", help="the conditions, for the table's caption")
+    ap.add_argument("--doc-only", action="store_true")
     args = ap.parse_args()
-    model, meta = load_model(args.model, args.device)
-    extra = meta["extra"]
-    rate, window = float(extra["rate_hz"]), int(extra["window"])
-    d = open_prepared(args.data)
-    w = np.asarray(d.stage2("test").windows, dtype=np.float64).reshape(-1, len(d.channel_names))
+    if args.doc_only:
+        write_doc(json.loads(RECORD.read_text()))
+        return
+    import torch
+
+    from sensorllm.eval.evaluate import load_model
+    from sensorllm.eval.predict import predict_file
+
+    torch.set_num_threads(args.threads)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        one = Path(tmp) / "one.npz"
-        np.savez(one, **{n: w[:window, j] for j, n in enumerate(d.channel_names)})
-        predict_file(model, meta, one)  # warm-up
-        lat = []
-        for _ in range(args.repeats):
+        tmp = Path(tmp)
+        if args.model:
+            model_dir, label = Path(args.model), f"`{args.model}`"
+        else:
+            ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.data.parent / "prepare.log")
+            model_dir = untrained_model(tmp / "untrained", args.config, args.set, args.data)
+            label = f"untrained, shape of `{args.config}`" + (f" ({' '.join(args.set)})" if args.set else "")
+        rec_path, used, n = long_recording(args.raw, args.minutes, tmp / "recording.csv")
+        model, meta = load_model(model_dir, "cpu")
+        window, rate = int(meta["extra"]["window"]), float(meta["extra"]["rate_hz"])
+        one = tmp / "one.csv"
+        pd.read_csv(rec_path, nrows=window).to_csv(one, index=False)
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+        for precision in args.precision:
+            predict_file(model, meta, one, precision=precision)  # warm-up
+            lat = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                predict_file(model, meta, one, precision=precision)
+                lat.append(time.perf_counter() - t)
+            cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir), str(rec_path),
+                   "--out", str(tmp / "pred.csv"), "--batch-size", str(args.batch_size), "--device", "cpu",
+                   "--precision", precision]
             t = time.perf_counter()
-            predict_file(model, meta, one)
-            lat.append(time.perf_counter() - t)
-        n = int(args.seconds * rate)
-        reps = -(-n // len(w))
-        long = np.tile(w, (reps, 1))[:n]
-        path = Path(tmp) / "long.npz"
-        np.savez(path, **{c: long[:, j] for j, c in enumerate(d.channel_names)})
-        t = time.perf_counter()
-        df = predict_file(model, meta, path, batch_size=args.batch_size)
-        total = time.perf_counter() - t
-    print(f"model {args.model} ({meta['config']['llm']['name']}, pool {meta['config']['projector']['pool']}), "
-          f"device {next(model.parameters()).device}, window {window} samples @ {rate:g} Hz")
-    print(f"one window: {np.median(lat):.3f} s median over {args.repeats} (min {min(lat):.3f} s)")
-    print(f"{args.seconds:.0f} s recording: {len(df)} windows in {total:.1f} s = {len(df) / total:.2f} windows/s, "
-          f"real-time factor {args.seconds / total:.1f}x")
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            wall = time.perf_counter() - t
+            windows = len(pd.read_csv(tmp / "pred.csv"))
+            seconds = n / rate
+            row = {"model": label, "precision": precision, "minutes": seconds / 60, "experiments": used,
+                   "windows": windows, "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
+                   "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
+            print(f"{precision}: {windows} windows of {seconds / 60:.1f} min in {wall:.1f} s = "
+                  f"{seconds / wall:.1f}x real time; one window {1000 * row['one_window_s']:.0f} ms", flush=True)
+            rows.append(row)
+    rec = {"date": dt.date.today().isoformat(), "threads": args.threads, "batch_size": args.batch_size,
+           "note": args.note, "rows": rows,
+           "command": "python benchmarks/bench_predict.py" + (f" --minutes {args.minutes:g}" if args.minutes != 30
+                                                              else "")
+           + (f" --model {args.model}" if args.model else "")
+           + (" --precision " + " ".join(args.precision) if args.precision != ["auto"] else "")}
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    RECORD.write_text(json.dumps(rec, indent=1) + "\n")
+    write_doc(rec)
 
 
 if __name__ == "__main__":
