@@ -33,15 +33,14 @@ from pathlib import Path
 import numpy as np
 import psutil
 import torch
+from _common import ROOT, run_peak_rss
 
 from sensorllm.datasets import open_prepared
 from sensorllm.eval.metrics import classification_metrics
 from sensorllm.model.projector import POOL_MODES
+from sensorllm.text.items import Stage2Item, stage2_items
 from sensorllm.train.common import build_model
 from sensorllm.train.config import Stage2Config, load_config
-from sensorllm.train.data import Stage2Item, stage2_items
-
-from _common import ROOT, run_peak_rss
 
 
 def tune_overrides(args: argparse.Namespace, pool: int, mode: str, out: Path, cache: Path) -> list[str]:

@@ -106,7 +106,7 @@ def main() -> None:
     import torch
 
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.eval.predict import predict_file
+    from sensorllm.serve.predict import predict_file
 
     torch.set_num_threads(args.threads)
     rows = []

@@ -30,8 +30,7 @@ def main() -> int:
 
     from sensorllm.datasets.prepared import open_prepared
     from sensorllm.model import EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_sensor_llm
-    from sensorllm.train.align import _example
-    from sensorllm.train.data import stage1_items
+    from sensorllm.text.items import stage1_items
     from sensorllm.train.loop import epoch_order
 
     torch.set_num_threads(args.threads)
@@ -40,7 +39,7 @@ def main() -> int:
     model = build_sensor_llm(SensorLLMConfig(channels=tuple(data.channel_names), llm=LLMConfig(name="smollm2-135m"),
                                              encoder=EncoderConfig(size="tiny", seed=0),
                                              projector=ProjectorConfig(preset="paper", pool=args.pool)))
-    exs = [_example(model, it, it.answer) for it in items]
+    exs = [model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, it.answer) for it in items]
     lengths = np.array([len(e.input_ids) for e in exs])
     n, bs = len(exs), args.batch_size
     print(f"{n} Stage-1 examples ({args.trend_mode} trends, pool {args.pool}): tokens mean {lengths.mean():.0f}, "

@@ -4,7 +4,7 @@ Builds (once) an UNTRAINED Stage-2 model for speed measurements, SmolLM2-135M + 
 paper projector with k = 8 pooling, saved with the metadata `sensorllm tune` writes (``checkpoint_extra`` of
 configs/demo/stage2.yaml on the prepared UCI-HAR data). Its labels are meaningless; its speed is that of a
 trained model of the same shape. Then it cuts the first ``--seconds`` of one raw UCI-HAPT experiment
-(acc + gyro, 50 Hz) into a CSV and replays it through :func:`sensorllm.eval.stream.replay`, the code behind
+(acc + gyro, 50 Hz) into a CSV and replays it through :func:`sensorllm.serve.stream_io.replay`, the code behind
 `sensorllm stream --replay`, as fast as possible (``--speed 0``) and at real time (``--speed 1``).
 
     python benchmarks/bench_stream.py --out runs/stream-bench --seconds 120 --realtime-seconds 60
@@ -87,7 +87,8 @@ def main() -> None:
         runs.append((1.0, write_recording(Path(args.raw), args.exp, args.realtime_seconds, rt)))
 
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.eval.stream import StreamClassifier, format_summary, replay
+    from sensorllm.serve.stream import StreamClassifier, format_summary
+    from sensorllm.serve.stream_io import replay
 
     t = time.perf_counter()
     model, meta = load_model(model_dir)

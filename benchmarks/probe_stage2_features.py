@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sensorllm.datasets import open_prepared
 from sensorllm.eval.evaluate import load_model
-from sensorllm.train.data import stage2_items
+from sensorllm.text.items import stage2_items
 
 
 @torch.inference_mode()

@@ -2,18 +2,23 @@
 
 Resumable: every (method, seed) run has its own directory under ``--out``; a run whose ``metrics.json``
 exists is skipped, so the command can be started again after an interruption and only what is missing runs.
-``docs/results.md`` is rewritten from whatever runs have finished (missing ones are listed as such), with
-``<out>/NOTES.md`` (facts about how the runs went) as a section when that file exists.
+The script writes only the table (and the command line that produced it) between the ``<!-- results table -->``
+and ``<!-- end results table -->`` markers of ``--doc`` (``docs/results.md``); the text around it is written by
+hand. A method with no finished seed has no row.
 
 The run directories are not in git, so every finished run's test metrics are also copied to a small JSON record
-in git, ``benchmarks/records/<name of --out>/<method>/seed<N>.json`` (and ``NOTES.md`` beside them): a fresh
-checkout rebuilds the table from the records (``--table-only``) and does not rerun what they hold. Where neither
-the runs nor the records hold finished runs that the document shows (runs from before the records, or a narrower
-``--seeds``), the document is left as it is unless ``--overwrite-doc`` is given.
+in git, ``benchmarks/records/<name of --out>/<method>/seed<N>.json``: a fresh checkout rebuilds the table from the
+records (``--doc-only``, with the options the document's command line shows) and does not rerun what they hold.
+Rows whose runs finished before these records existed are kept, as the table showed them, in
+``benchmarks/records/<name of --out>/published-rows.json``: a row of one seed counts as that seed's result (at the
+table's rounding) and merges with seeds that finish later; a row of several seeds stands until the runs or records
+hold at least as many seeds. ``NOTES.md`` beside the records says how the runs went. Where neither the runs nor the
+records hold finished runs that the document shows (a narrower ``--seeds``, say), the table is left as it is
+unless ``--overwrite-doc`` is given.
 
     python benchmarks/results.py --data runs/uci-har/data --out runs/results --seeds 0 1 2
     python benchmarks/results.py --only cnn1d,features-rf         # a subset of methods
-    python benchmarks/results.py --table-only                     # just rebuild docs/results.md
+    python benchmarks/results.py ... --doc-only                   # just rewrite the table from runs and records
 
 On a GPU (`sensorllm align/tune/evaluate` use one whenever it is visible), write a separate document and take the
 baseline rows from the CPU runs (same windows, splits and metrics; the machine changes only their speed):
@@ -28,20 +33,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from sensorllm.train.config import Stage2Config, load_config
-
-from _common import ROOT, ensure_prepared, run_logged
+from _common import ROOT, ensure_prepared, replace_between, run_logged
 
 DEFAULT_DOC = "docs/results.md"
 RECORDS = ROOT / "benchmarks" / "records"  # git-tracked copies of finished runs' test metrics
+PUBLISHED = "published-rows.json"  # rows from before the per-seed records, as the table showed them
+TABLE_START, TABLE_END = "<!-- results table -->", "<!-- end results table -->"
 DEFAULT_EVAL_BATCH = 8
 PAPER_F1 = {  # paper Tables 2 and 3, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm": 91.2, "attend": 93.2, "deepconvlstm": 89.2,
@@ -112,7 +115,7 @@ def record_path(name: str, seed: int, out: Path) -> Path:
 
 
 def keep_record(src: Path, dst: Path) -> None:
-    """Copy ``src`` (a run's ``metrics.json``, or ``NOTES.md``) to its record ``dst`` when it exists and differs:
+    """Copy ``src`` (a run's ``metrics.json``) to its record ``dst`` when it exists and differs:
     records outlive ``runs/``, which is not in git."""
     if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -197,308 +200,119 @@ def run_dir(name: str, args: argparse.Namespace) -> Path:
 
 
 def finished(name: str, seeds: list[int], args: argparse.Namespace) -> dict[int, dict]:
-    """Seed → test metrics of ``name``'s finished runs among ``seeds`` (the run directory's, else its record)."""
-    return {s: json.loads(p.read_text()) for s in seeds if (p := metrics_file(name, s, run_dir(name, args)))}
+    """Seed → test metrics of ``name``'s finished runs among ``seeds``: the run directory's, else its record, else
+    (for a published row of one seed, whose values are that seed's at the table's rounding) the published row's."""
+    one = published_row(name, None, args)
+    pub = ({one["seeds"][0]: {"f1_macro": one["f1_macro"][0] / 100, "accuracy": one["accuracy"][0] / 100,
+                              "train_time_s": one["train_time_s"], "trainable_params": one["trainable_params"],
+                              "device": one["device"]}} if one and len(one["seeds"]) == 1 else {})
+    done = {}
+    for s in seeds:
+        if p := metrics_file(name, s, run_dir(name, args)):
+            done[s] = json.loads(p.read_text())
+        elif s in pub:
+            done[s] = pub[s]
+    return done
 
 
-def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> str:
-    rows = ["| method | seeds done | F1-macro (%) | accuracy (%) | train time (s) | trainable params | device | "
-            "paper F1 (%) |", "|---|---|---|---|---|---|---|---|"]
-    for name in methods:
-        done = finished(name, seeds, args)
-        ms = list(done.values())
-        paper = PAPER_F1.get(name, "")
-        if not ms:
-            rows.append(f"| {name} | 0/{len(seeds)} | not run yet | | | | | {paper} |")
-            continue
-        f1 = 100 * np.array([m["f1_macro"] for m in ms])
-        acc = 100 * np.array([m["accuracy"] for m in ms])
+def published_row(name: str, seeds: list[int] | None, args: argparse.Namespace) -> dict | None:
+    """``name``'s row as the table showed it before the per-seed records existed (``published-rows.json`` beside
+    the records), if all its seeds are among ``seeds`` (any seeds when ``seeds`` is None)."""
+    path = RECORDS / run_dir(name, args).name / PUBLISHED
+    row = json.loads(path.read_text())["rows"].get(name) if path.exists() else None
+    return row if row and (seeds is None or set(row["seeds"]) <= set(seeds)) else None
+
+
+def is_done(name: str, seed: int, args: argparse.Namespace) -> bool:
+    """A finished (method, seed): its run directory or record has test metrics, or a published row holds it."""
+    return (metrics_file(name, seed, run_dir(name, args)) is not None
+            or seed in (published_row(name, None, args) or {}).get("seeds", []))
+
+
+def row_cells(name: str, seeds: list[int], args: argparse.Namespace) -> tuple[int, str] | None:
+    """(seeds done, table row) for ``name`` from its finished runs and records, or from its published row where
+    that holds more seeds; None if ``name`` has no finished seed."""
+    done = finished(name, seeds, args)
+    ms = list(done.values())
+    pub = published_row(name, seeds, args)
+    paper = PAPER_F1.get(name, "")
+    if pub and len(pub["seeds"]) > 1 and len(pub["seeds"]) > len(ms):
+        if extra := sorted(set(done) - set(pub["seeds"])):
+            print(f"{name}: the published row (seeds {pub['seeds']}) is shown; seeds {extra} finished since are "
+                  "not in it (it cannot be merged with them)", flush=True)
+        (f1, f1_sd), (acc, acc_sd) = pub["f1_macro"], pub["accuracy"]
+        n, t, p, device = len(pub["seeds"]), pub["train_time_s"], pub["trainable_params"], pub["device"]
+    elif ms:
+        f1s = 100 * np.array([m["f1_macro"] for m in ms])
+        accs = 100 * np.array([m["accuracy"] for m in ms])
+        f1, f1_sd, acc, acc_sd = f1s.mean(), f1s.std(), accs.mean(), accs.std()
         t = np.mean([m.get("train_time_s", np.nan) for m in ms])  # SensorLLM: sensorllm_train_time at the end
-        p = ms[0].get("trainable_params")
+        n, p = len(ms), ms[0].get("trainable_params")
         device = ", ".join(sorted({m.get("device", "cpu") for m in ms}))
-        rows.append(f"| {name} | {len(ms)}/{len(seeds)} | {f1.mean():.1f} ± {f1.std():.1f} | {acc.mean():.1f} ± "
-                    f"{acc.std():.1f} | {t:.0f} | {p if p is not None else 'n/a (forest)'} | {device} | {paper} |")
-    return "\n".join(rows)
+    else:
+        return None
+    return n, (f"| {name} | {n}/{len(seeds)} | {f1:.1f} ± {f1_sd:.1f} | {acc:.1f} ± {acc_sd:.1f} | {t:.0f} | "
+               f"{p if p is not None else 'n/a (forest)'} | {device} | {paper} |")
 
 
-def _mean_f1(name: str, seeds: list[int], args: argparse.Namespace) -> float | None:
-    ms = [m["f1_macro"] for m in finished(name, seeds, args).values()]
-    return float(np.mean(ms)) if ms else None
+def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> list[str]:
+    """The results table's lines: one row per method with a finished seed (methods never run have none)."""
+    rows = [("| method | seeds done | F1-macro (%) | accuracy (%) | train time (s) | trainable params | device | "
+             "paper F1 (%) |"), "|---|---|---|---|---|---|---|---|"]
+    return rows + [r[1] for name in methods if (r := row_cells(name, seeds, args))]
 
 
-def verdict(seeds: list[int], args: argparse.Namespace) -> str:
-    """Sentences comparing SensorLLM (the paper's setting, and its best finished variant) with the best finished
-    baseline, from the finished runs."""
-    ours = _mean_f1("sensorllm", seeds, args)
-    base = {b: f for b in BASELINES if (f := _mean_f1(b, seeds, args)) is not None}
-    if ours is None or not base:
-        return "SensorLLM and the baselines cannot be compared yet (runs missing)."
-    best = max(base, key=base.get)
-
-    def beats(f: float) -> str:
-        return "beats every finished baseline" if f > base[best] else "does **not** beat the baselines"
-
-    text = (f"In this harness SensorLLM in the paper's setting ({100 * ours:.1f} F1-macro) {beats(ours)} (best: "
-            f"{best}, {100 * base[best]:.1f}).")
-    variants = {n: f for n in SENSORLLM if n != "sensorllm" and (f := _mean_f1(n, seeds, args)) is not None}
-    if variants:
-        top = max(variants, key=variants.get)
-        n_done = len(finished(top, seeds, args))
-        text += (f" The best finished SensorLLM variant, `{top}` ({100 * variants[top]:.1f}, {n_done} "
-                 f"seed{'s' if n_done > 1 else ''}), {beats(variants[top])}.")
-    return text + " The points above are what limits it here." if ours <= base[best] else text
-
-
-def stage2_setting(args: argparse.Namespace) -> Stage2Config:
-    """The Stage-2 config the SensorLLM rows ran with (the YAML plus ``--set``), for the text around the table."""
-    return load_config(Stage2Config, ROOT / args.stage2_config, [f"data.prepared={args.data}", *args.set])
-
-
-def run_notes(args: argparse.Namespace) -> str:
-    """``<out>/NOTES.md`` (facts about how these runs went, kept beside them; its record copy where the runs are
-    gone) as a section, if it exists."""
-    notes = Path(args.out) / "NOTES.md"
-    src = notes if notes.exists() else RECORDS / Path(args.out).name / "NOTES.md"
-    return f"\n## Notes on these runs (`{notes}`)\n\n{src.read_text().strip()}\n" if src.exists() else ""
-
-
-def tokenizer_sentence(seeds: list[int], args: argparse.Namespace) -> str:
-    """The measured effect of the encoder's tokeniser and of its pretraining on frozen features, if run."""
-    f = {n: _mean_f1(n, seeds, args) for n in ("chronos-mlp", "chronos-mlp-mean-scale",
-                                               "chronos-mlp-pretrained-encoder", "chronos-mlp-bolt")}
-    if f["chronos-mlp"] is None or f["chronos-mlp-mean-scale"] is None:
-        return ""
-    text = (f"Reading the same random-init encoder through Chronos' mean-scaling tokeniser instead, which keeps "
-            f"the offset, raises Chronos+MLP from {100 * f['chronos-mlp']:.1f} to "
-            f"{100 * f['chronos-mlp-mean-scale']:.1f} F1-macro")
-    if f["chronos-mlp-pretrained-encoder"] is not None:
-        gain = 100 * (f["chronos-mlp-pretrained-encoder"] - f["chronos-mlp-mean-scale"])
-        text += (f"; pre-training the encoder on UCI-HAR windows (same tokeniser) then gives "
-                 f"{100 * f['chronos-mlp-pretrained-encoder']:.1f} ({gain:+.1f} points)")
-    text += ". The `-mean-scale` row tries that tokeniser in SensorLLM."
-    if f["chronos-mlp-bolt"] is not None:
-        text += (f" A random-init Chronos-Bolt-tiny, which embeds real-valued patches (continuous in the values) "
-                 f"but also removes the offset, gives {100 * f['chronos-mlp-bolt']:.1f}; the `-bolt` row puts it in "
-                 "SensorLLM.")
-    return text
-
-
-def mean_scale_sentence(seeds: list[int], args: argparse.Namespace) -> str:
-    """A bullet on the ``-mean-scale`` row against the paper's setting, once both have finished seeds."""
-    ours, ms = _mean_f1("sensorllm", seeds, args), _mean_f1("sensorllm-mean-scale", seeds, args)
-    if ours is None or ms is None:
-        return ""
-    n = len(finished("sensorllm-mean-scale", seeds, args))
-    return (f"- **The tokeniser decides whether SensorLLM learns here.** With the same random-init Chronos-T5-tiny, "
-            f"LLM and budget, reading the series through Chronos' mean-scaling tokeniser instead of the "
-            f"paper's z-normalising one (`-mean-scale`, {n} seed{'s' if n > 1 else ''}) gives {100 * ms:.1f} "
-            f"F1-macro against {100 * ours:.1f}. The next point says why.\n")
-
-
-def _f1_by_seed(name: str, seeds: list[int], args: argparse.Namespace) -> dict[int, float]:
-    return {s: m["f1_macro"] for s, m in finished(name, seeds, args).items()}
-
-
-MEAN_SCALE_ABLATIONS = (("-no-stage1", "without Stage 1"), ("-no-stats", "without the statistics text"),
-                        ("-no-tokens", "without the channel tokens"), ("-pool16", "pooled by 16 instead of 8"),
-                        ("-pool4", "pooled by 4 instead of 8"), ("-pool1", "not pooled (k = 1) instead of pooled by 8"),
-                        ("-s1-basicmotions", "with Stage 1 on BasicMotions instead of UCI-HAR"))
-
-
-def ablation_sentence(seeds: list[int], args: argparse.Namespace) -> str:
-    """A bullet on the paper's ablations (and its cross-dataset question, Table 5) run on the ``-mean-scale``
-    variant, each compared with ``-mean-scale`` on the seeds both have finished (seed-to-seed variation is large,
-    so unequal seed sets would mislead), and what the Stage-1 comparison says when it has been run."""
-    base = _f1_by_seed("sensorllm-mean-scale", seeds, args)
-    parts, diff = [], {}
-    for suffix, what in MEAN_SCALE_ABLATIONS:
-        abl = _f1_by_seed("sensorllm-mean-scale" + suffix, seeds, args)
-        common = sorted(set(abl) & set(base))
-        if common:
-            f_abl, f_base = (100 * float(np.mean([d[s] for s in common])) for d in (abl, base))
-            diff[suffix] = (f_base - f_abl, [100 * (base[s] - abl[s]) for s in common])
-            parts.append(f"{what} (`-mean-scale{suffix}`) {f_abl:.1f} against {f_base:.1f} "
-                         f"(seed{'s' if len(common) > 1 else ''} {', '.join(map(str, common))})")
-    if not parts:
-        return ""
-    text = ("- **The paper's ablations and transfer, on the variant that learns here** (F1-macro, each against "
-            "`-mean-scale` on the same seeds): " + "; ".join(parts) + ". The paper on UCI-HAR (Tables 3 and 5): "
-            "91.2 in full, 82.0 without Stage 1, 89.2 without the statistics text, 91.0 with Stage 1 on USC-HAD; "
-            "its channel-token ablation is on MHealth and PAMAP2 only (+0.6 and +1.4 with the tokens).")
-    if "-no-stage1" in diff:
-        gain, per_seed = diff["-no-stage1"]
-        text += (f" Stage 1 as run here ({args.stage1_steps} steps) changes test F1-macro by {gain:+.1f} points "
-                 f"(per seed: {', '.join(f'{g:+.1f}' for g in per_seed)}); the paper measures +9.2.")
-    return text + "\n"
-
-
-ENCODER_ROWS = (("sensorllm-raw-patch", "no pretrained encoder (raw patches, a trained linear layer)"),
-                ("sensorllm-bolt", "random-init Chronos-Bolt-tiny"),
-                ("sensorllm-pretrained-encoder", "Chronos-T5-tiny pre-trained here (`sensorllm pretrain-encoder`)"),
-                ("sensorllm-no-stage1", "random-init Chronos-T5-tiny, the paper's tokeniser"),
-                ("sensorllm-mean-scale-no-stage1", "random-init Chronos-T5-tiny, mean-scaling tokeniser"))
-
-
-def encoder_sentence(seeds: list[int], args: argparse.Namespace) -> str:
-    """A bullet on which time-series encoder works inside SensorLLM: the encoder rows and the Chronos-T5 rows with
-    the same training (Stage 2 from scratch), on the seeds every row shown has finished (seed-to-seed variation is
-    large, so unequal seed sets would mislead); each row's own seeds when they share none."""
-    by_row = {name: f1 for name, _ in ENCODER_ROWS if (f1 := _f1_by_seed(name, seeds, args))}
-    if not any(name in by_row for name, _ in ENCODER_ROWS[:3]):  # no encoder row finished yet
-        return ""
-    common = sorted(set.intersection(*(set(f1) for f1 in by_row.values())))
-    parts = []
-    for name, what in ENCODER_ROWS:
-        if name in by_row:
-            f1 = {s: by_row[name][s] for s in common} if common else by_row[name]
-            v = 100 * np.array(list(f1.values()))
-            parts.append(f"{what} (`{name.removeprefix('sensorllm')}`) {v.mean():.1f}"
-                         + (f" ± {v.std():.1f}" if len(v) > 1 else "")
-                         + ("" if common else f" (seed{'s' if len(f1) > 1 else ''} {', '.join(map(str, f1))})"))
-    on = (f"seed{'s' if len(common) > 1 else ''} {', '.join(map(str, common))} (finished by every row "
-          "here)" if common else "each row on its own seeds")
-    return ("- **Which encoder inside SensorLLM** (Stage 2 from scratch at the same budget, test F1-macro on "
-            f"{on}; `docs/encoders.md`): " + "; ".join(parts) + ". Chronos+MLP on the same frozen encoders is in "
-            "the table above (`chronos-mlp*`).\n")
+def shown_in_doc(doc: Path) -> dict[str, int]:
+    """Method → seeds done, as the table between the markers of ``doc`` shows them."""
+    text = doc.read_text() if doc.exists() else ""
+    if TABLE_START not in text or TABLE_END not in text:
+        return {}
+    section = text[text.index(TABLE_START): text.index(TABLE_END)]
+    return {cells[1]: int(cells[2].split("/")[0]) for line in section.splitlines()
+            if (cells := [c.strip() for c in line.split("|")]) and len(cells) > 3 and "/" in cells[2]
+            and cells[2].split("/")[0].isdigit()}
 
 
 def rows_it_would_drop(methods: list[str], seeds: list[int], args: argparse.Namespace) -> list[str]:
-    """Rows whose finished seeds the current ``--doc`` shows but neither the runs here nor their records hold (runs
-    from before the records, or a narrower ``--seeds``, would otherwise turn a finished row into "not run yet")."""
-    doc = ROOT / args.doc
-    if not doc.exists():
-        return []
-    shown = {cells[1]: int(cells[2].split("/")[0]) for line in doc.read_text().splitlines()
-             if (cells := [c.strip() for c in line.split("|")]) and len(cells) > 3 and "/" in cells[2]
-             and cells[2].split("/")[0].isdigit()}
+    """Rows whose finished seeds the current table shows but neither the runs here, their records nor the
+    published rows hold (a narrower ``--seeds``, or another ``--out``, would otherwise drop or shrink them)."""
+    shown = shown_in_doc(ROOT / args.doc)
     return [f"{m} ({shown[m]} seeds in the document, {n} here)" for m in methods
-            if m in shown and (n := len(finished(m, seeds, args))) < shown[m]]
+            if m in shown and (n := (row_cells(m, seeds, args) or (0, ""))[0]) < shown[m]]
 
 
-def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> Path:
-    doc = ROOT / args.doc
-    for name in methods:
-        for seed in seeds:
-            keep_record(run_dir(name, args) / name / f"seed{seed}" / "metrics.json",
-                        record_path(name, seed, run_dir(name, args)))
-    keep_record(Path(args.out) / "NOTES.md", RECORDS / Path(args.out).name / "NOTES.md")
-    if not args.overwrite_doc and (lost := rows_it_would_drop(methods, seeds, args)):
-        print(f"not rewriting {doc}: it shows finished runs that {args.out} (and --seeds) lack: {'; '.join(lost)}. "
-              "Run with the seeds and results directory that produced it, or pass --overwrite-doc.", flush=True)
-        return doc
-    cmd = "python benchmarks/results.py " + " ".join(
+def command_line(seeds: list[int], args: argparse.Namespace) -> str:
+    """The command that runs (and resumes) the table's runs, as the document shows it."""
+    return "python benchmarks/results.py " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in (("data", args.data), ("out", args.out), ("doc", args.doc), ("baselines_out", args.baselines_out),
                      ("seeds", seeds), ("stage1_steps", args.stage1_steps), ("stage2_steps", args.stage2_steps),
                      ("test_limit", args.test_limit), ("eval_batch", args.eval_batch), ("set", args.set),
                      ("set1", args.set1))
         if v not in ([], 0, None) and (k, v) not in (("doc", DEFAULT_DOC), ("eval_batch", DEFAULT_EVAL_BATCH)))
-    s2 = stage2_setting(args)
-    batch = s2.optim.batch_size * s2.optim.grad_accum
-    manifest = Path(args.data) / "manifest.json"
-    n_train = json.loads(manifest.read_text())["splits"]["train"]["windows"] if manifest.exists() else None
-    used = min(n_train, s2.data.max_train_examples or n_train) if n_train else None
-    windows = args.stage2_steps * batch
-    epochs = f"{windows / used:.2f} passes over" if used else "part of"
-    subset = (f"a seeded subset of {used:,} of the {n_train:,} training windows"
-              if used and used < n_train else f"all {n_train:,} training windows" if n_train else "the training windows")
-    llm_devices = sorted({m.get("device", "cpu") for name in SENSORLLM
-                          for m in finished(name, seeds, args).values()})
-    other = [o for o in (args.other_doc or []) if (ROOT / o).exists() and o != args.doc]
-    text = f"""# Results: UCI-HAR (subject-wise, official test subjects)
-
-Produced by `{cmd}` (resumable; this file is rewritten from the finished runs, or from their records in `benchmarks/records/{Path(args.out).name}` where the runs are gone).
-SensorLLM rows ran on: {', '.join(llm_devices) or 'nothing yet'} (the `device` column; `cpu` is this project's
-2-core {platform.machine()} machine). Every method sees the same prepared windows (128 samples / stride 64 from the
-raw UCI HAPT recordings, `sensorllm prepare uci-har`), selects its model on the validation subjects (never on test)
-and is scored once on the nine official test subjects by the same metrics code. Mean ± standard deviation over
-seeds. Baselines train on the CPU with one torch thread each (their default); up to two runs may share the 2 cores,
-so CPU training times are indicative only. Train time is training with its validation, not the test scoring;
-for SensorLLM it adds Stage 1 and Stage 2 (a Stage-1 model shared by several rows counts in each).{' Baseline rows are read from `' + args.baselines_out + '`.' if args.baselines_out else ''}
-{''.join(chr(10) + 'See also: ' + ', '.join(f'[`{o}`]({Path(o).name})' for o in other) + '.') if other else ''}
-
-{table(methods, seeds, args)}
-{run_notes(args)}
-SensorLLM here is **not** the paper's setting: SmolLM2-135M-Instruct instead of Llama-3-8B, a seeded
-**random-init** Chronos-T5-tiny instead of pretrained Chronos-T5-large (no weights are obtainable here),
-sensor tokens mean-pooled by {s2.projector.pool} (`projector.pool`), {args.stage1_steps} Stage-1 and {args.stage2_steps}
-Stage-2 optimiser steps of batch {batch} ({epochs} {subset}; `{args.stage2_config}`, overrides
-`{' '.join(args.set) or 'none'}`){', test scored on a seeded subset of ' + str(args.test_limit) + ' windows' if args.test_limit else ', test scored on all test windows'}.
-Paper numbers (Table 2) are shown for reference only; the data source differs too (raw HAPT windows, 10,411 vs the
-official 10,299; see `docs/deviations.md`). Ablations: `-no-stage1` (Stage 2 from scratch), `-no-stats` (no
-statistics text, `preprocess_type=none`), `-no-tokens` (no `<c_start>`/`<c_end>` channel tokens in either stage,
-`channel_markers=false`), `-pool4` / `-pool16` (pooling factor); `-std-head` (not the paper: the head reads
-per-feature standardised states, `head_standardize=true`); `-mean-scale` (not the paper: the encoder's tokeniser
-mean-scales instead of z-normalising, `encoder.tokenizer.kind=mean_scale`, in both stages); `-mean-scale-no-stage1` / `-no-stats` / `-no-tokens` / `-pool16` / `-pool4` / `-pool1` (k = 1, the paper's one token per sample; on a smaller budget that k = 1 fits, beside k = 4, 8 and 16 on the same one: `docs/pool-sweep.md`): the same ablations on top of `-mean-scale` (run there first: with the paper's tokeniser SensorLLM stays at chance here, where removing a part cannot show what that part is worth); `-mean-scale-s1-basicmotions`: Stage 1 on UEA BasicMotions (same six channel names), Stage 2 on UCI-HAR, the paper's cross-dataset question (Table 5) in the direction `docs/transfer.md` does not cover. Encoders (Stage 2 without Stage 1, so compare
-with `-no-stage1`; `docs/encoders.md`): `-raw-patch` (no pretrained encoder: z-normalised raw patches of 8 samples
-→ a trained linear layer), `-bolt` (random-init Chronos-Bolt-tiny), `-pretrained-encoder` (Chronos-T5-tiny
-pre-trained here on UCI-HAR training windows by `sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder`).
-`chronos-mlp` / `chronos-ncm`: the paper's Chronos+MLP baseline (and a nearest-class-mean variant) on the same
-seeded **random-init** Chronos-T5-tiny embeddings SensorLLM reads here, mean-pooled over time.
-`chronos-mlp-pretrained-encoder`: the same Chronos+MLP on the Chronos-T5-tiny pre-trained here on UCI-HAR training
-windows (`sensorllm pretrain-encoder`, `runs/uci-har/pretrain-encoder/model`; its tokeniser mean-scales instead of
-z-normalising, so the gravity offset survives): what motion-domain pretraining gives the frozen features;
-`chronos-mlp-mean-scale`: the random-init encoder read through that same mean-scaling tokeniser, which separates
-the tokeniser's share of that gain from the pretraining's. `chronos-mlp-bolt`: the same on a seeded random-init
-Chronos-Bolt-tiny (one output per 16-sample patch, mean-pooled over patches; Bolt scales each series by its own
-mean and standard deviation, so it drops the offset as z-normalisation does).
-
-## What limits SensorLLM here
-
-{mean_scale_sentence(seeds, args)}{ablation_sentence(seeds, args)}{encoder_sentence(seeds, args)}- **The random-init encoder reads z-normalised, unordered bins.** `chronos-mlp` shows how much activity
-  information the frozen random-init Chronos-T5-tiny embeddings carry: far less than raw windows give a 1-D CNN or
-  hand-made features. Two causes (`docs/encoders.md`). The paper's tokeniser z-normalises every window, which
-  removes the gravity offset, and that offset is most of what separates sitting, standing and laying; in
-  SensorLLM only the statistics text (per-channel means with units) carries it. And a random initialisation gives
-  each of Chronos-T5's 4,096 value bins an unrelated embedding, so the encoder cannot tell how the signal moves;
-  pre-training is what orders them. {tokenizer_sentence(seeds, args)}
-- **The budget.** {args.stage2_steps} Stage-2 steps of batch {batch} are {windows:,} windows ({epochs} {subset});
-  the paper trains 8 epochs at an effective batch of 64 with Llama-3-8B on GPUs. On the 2 CPU cores here one
-  SensorLLM seed at 300 steps of batch 4 takes about two hours, so CPU rows have fewer seeds than the baselines;
-  rows still marked "not run yet" are resumed by the command above.
-- **More steps alone did not help at this scale.** On an NVIDIA H200 (`docs/results-gpu.md`), 250 Stage-2 steps
-  of batch 16 over the full training set also ended at chance. From step 60 to step 250 the Stage-2 training loss
-  there stayed between 1.77 and 1.97 (logged every 10 steps, both seeds; `runs/results-gpu/sensorllm/seed*/
-  train_log.csv`), around ln 6 ≈ 1.79, which is the loss of always predicting the class prior.
-- **The features hold more than the head uses.** A linear probe on the final hidden states of the CPU-trained
-  model (`python benchmarks/probe_stage2_features.py --model runs/results/sensorllm/seed0 --data runs/uci-har/data
-  --train 240 --val 120 --threads 1`: standardised logistic regression on 240 training windows, scored on 120
-  validation windows, where the largest class is 25.0 %) reached 38.3 % accuracy (F1-macro 35.7) on the last-token
-  state the head reads, and 45.0 % (F1-macro 41.8) on the mean over all positions. The model's own head scored
-  23.3 % (F1-macro 16.5) on the same windows. Some class information reaches those states, but the projector and
-  head, trained together from this start, do not pick it up within these budgets.
-- **The raw states make the head hard to train.** They have a large constant part and little spread across
-  windows (the median per-feature std is 0.20 of the mean magnitude). The same probe command trains a fresh head the
-  way Stage 2 does (AdamW, lr 1e-3, 250 steps of 16) on those fixed features: on the raw states its training loss
-  only reached 1.551 and it scored 20.8 % validation accuracy (F1-macro 6.8); on standardised states, 0.867 and
-  35.8 % (F1-macro 33.2). `head_standardize=true` (the `-std-head` row; not the paper) gives the model's head such
-  standardised states. A short CPU check did not get off chance either: from the seed-0 Stage-1 model, 100 steps
-  of batch 4 (`sensorllm tune --config configs/here/uci-har/stage2.yaml data.prepared=runs/uci-har/data run.seed=0
-  run.cache_dir=runs/results/embcache run.threads=1 data.max_val_examples=150 data.trend_mode=tolerant
-  init_from=runs/results/stage1-pool8/seed0/model run.out_dir=runs/exp/stdhead-seed0 optim.max_steps=100
-  run.eval_every=50 head_standardize=true head_stats_windows=256`) scored validation F1-macro 13.8 at step 50 and
-  11.8 at step 100. Those 400 windows are a tenth of the probe's 4,000, so the `-std-head` row on a GPU is the
-  real test. A lower learning rate does not help the head: with `--adam-steps 300 --adam-batch 4 16 --adam-lr
-  1e-3 1e-4 1e-5` added to the probe command, at Stage 2's batch of 4 the standardised head's training loss was
-  1.049 at lr 1e-3, 1.546 at 1e-4 and 1.826 at 1e-5 (raw states: 1.638, 1.742, 1.803). Not yet measured: LoRA on
-  the LLM (`llm.lora`), mean pooling for the head, and several epochs on a GPU.
-
-{verdict(seeds, args)}
-"""
-    doc.write_text(keep_recommended_section(doc, text))
-    return doc
 
 
-def keep_recommended_section(doc: Path, text: str) -> str:
-    """``text`` with the recommended-configuration section that ``benchmarks/full_budget.py`` keeps in ``doc``
-    (from its heading to the heading that follows its table) put back after the command line, if ``doc`` has one."""
-    head, end = "## SensorLLM in the recommended CPU configuration", "<!-- end recommended table -->"
-    old = doc.read_text() if doc.exists() else ""
-    if head not in old or head in text:
-        return text
-    section = old[old.index(head): old.index(end) + len(end)] + "\n\n"
-    cut = text.index("See also: ") if "See also: " in text else len(text)
-    return text[:cut] + section + text[cut:]
+def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) -> list[str]:
+    """Record every finished run, then rewrite the table between the markers of ``--doc`` (appending the markers
+    to the document, or creating it, where they are missing). Returns the lines written."""
+    doc = ROOT / args.doc
+    for name in methods:
+        for seed in seeds:
+            keep_record(run_dir(name, args) / name / f"seed{seed}" / "metrics.json",
+                        record_path(name, seed, run_dir(name, args)))
+    made = (f"Produced by `{command_line(seeds, args)}` (resumable; `--doc-only` rewrites this table from the "
+            f"records in `benchmarks/records/{Path(args.out).name}`).")
+    lines = [made, "", *table(methods, seeds, args)]
+    if not args.overwrite_doc and (lost := rows_it_would_drop(methods, seeds, args)):
+        print(f"not rewriting {doc}: it shows finished runs that {args.out} (and --seeds) lack: {'; '.join(lost)}. "
+              "Run with the seeds and results directory that produced it, or pass --overwrite-doc.", flush=True)
+        return lines
+    text = doc.read_text() if doc.exists() else "# Results: UCI-HAR\n"
+    if TABLE_START not in text or TABLE_END not in text:
+        doc.parent.mkdir(parents=True, exist_ok=True)
+        doc.write_text(text.rstrip("\n") + f"\n\n{TABLE_START}\n{TABLE_END}\n")
+    replace_between(doc, TABLE_START, TABLE_END, lines)
+    return lines
 
 
 def main() -> int:
@@ -516,15 +330,14 @@ def main() -> int:
                     help="extra config overrides for both SensorLLM stages (e.g. run.threads=1)")
     ap.add_argument("--set1", nargs="*", default=[], metavar="KEY=VALUE",
                     help="extra overrides for Stage 1 only (e.g. eval_generate=0: no generated descriptions)")
-    ap.add_argument("--doc", default=DEFAULT_DOC, help="the Markdown file to (re)write")
-    ap.add_argument("--other-doc", nargs="*", default=["docs/results.md", "docs/results-gpu.md"],
-                    help="results documents to link to when they exist")
+    ap.add_argument("--doc", default=DEFAULT_DOC, help="the Markdown file whose table to (re)write")
     ap.add_argument("--baselines-out", help="read the baseline rows from this results directory (e.g. the CPU runs)")
     ap.add_argument("--eval-batch", type=int, default=DEFAULT_EVAL_BATCH,
                     help="windows per batch when scoring SensorLLM on test")
-    ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--doc-only", "--table-only", dest="doc_only", action="store_true",
+                    help="run nothing: rewrite the table from the finished runs and their records")
     ap.add_argument("--overwrite-doc", action="store_true",
-                    help="rewrite --doc even where it shows finished runs that are not here")
+                    help="rewrite the table even where it shows finished runs that are not here")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)
     methods = BASELINES + list(SENSORLLM)
@@ -532,16 +345,18 @@ def main() -> int:
     unknown = [m for m in todo if m not in methods]
     if unknown:
         raise SystemExit(f"unknown methods {unknown}; known: {methods}")
-    if not args.table_only:
+    if not args.doc_only:
         if not (data / "manifest.json").exists():
             raise SystemExit(f"{data} is not prepared: sensorllm prepare uci-har --raw "
                              "../shared/datasets/UCI-HAPT/RawData --out " + str(data))
         for seed in args.seeds:
             for name in todo:
+                if is_done(name, seed, args):
+                    continue
                 (run_baseline(name, seed, data, run_dir(name, args)) if name in BASELINES
                  else run_sensorllm(name, seed, data, out, args))
                 write_doc(methods, args.seeds, args)
-    print(write_doc(methods, args.seeds, args).read_text())
+    print("\n".join(write_doc(methods, args.seeds, args)))
     return 0
 
 

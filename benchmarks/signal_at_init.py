@@ -20,7 +20,6 @@ import json
 from pathlib import Path
 
 import torch
-
 from _common import ROOT, ensure_prepared
 
 OUT = ROOT / "benchmarks" / "records" / "learning" / "signal_at_init.json"
@@ -39,7 +38,7 @@ def measure(data, setting: dict, windows: int) -> dict:
     from sensorllm.eval.classify import head_features
     from sensorllm.model import EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_sensor_llm
     from sensorllm.model.tokenizer import TokenizerConfig
-    from sensorllm.train.data import stage2_items
+    from sensorllm.text.items import stage2_items
 
     cfg = SensorLLMConfig(
         channels=tuple(data.channel_names), labels=tuple(data.class_names),

@@ -6,20 +6,18 @@ import json
 
 import numpy as np
 import pytest
+from test_baselines import write_prepared
 
 from sensorllm.baselines import get_baseline, list_baselines
 from sensorllm.baselines.chronos_feats import (
     ChronosMLP,
     ChronosNCM,
     ChronosWindowFeatures,
-    fit_class_means,
-    predict_class_means,
 )
 from sensorllm.baselines.train import command_line, load_baseline_model, resolve_config
 from sensorllm.cli.main import main
+from sensorllm.eval.classmeans import fit_class_means, predict_class_means
 from sensorllm.model.encoder import EncoderConfig
-
-from test_baselines import write_prepared
 
 SMALL = {"train": 48, "val": 18, "test": 18}  # 84 windows x 2 channels x 32 samples: ~1 s of encoding
 

@@ -56,8 +56,9 @@ def test_full_pipeline(work, capsys):
     assert "RANDOM-INIT" in (s2 / "eval-test" / "report.md").read_text()
 
     # predict on a raw recording with shuffled column order and an extra column
-    from sensorllm.datasets import open_prepared
     import pandas as pd
+
+    from sensorllm.datasets import open_prepared
     d = open_prepared(work / "data")
     x = np.asarray(d.stage2("test").windows[:3]).reshape(-1, 6)
     df = pd.DataFrame({n: x[:, j] for j, n in enumerate(d.channel_names)})[d.channel_names[::-1]]
@@ -125,10 +126,10 @@ def test_tune_with_standardised_head(work):
     saved with the model, and used by evaluation after loading."""
     import torch
 
+    from sensorllm.datasets import open_prepared
     from sensorllm.eval.classify import head_features
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.train.data import stage2_items
-    from sensorllm.datasets import open_prepared
+    from sensorllm.text.items import stage2_items
 
     args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6",
             "head_standardize=true", "head_stats_windows=12", "optim.max_steps=1"]

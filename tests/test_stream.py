@@ -1,4 +1,4 @@
-"""`sensorllm stream` and :mod:`sensorllm.eval.stream` on a tiny random Stage-2 model: the stream gives the
+"""`sensorllm stream` and :mod:`sensorllm.serve.stream` on a tiny random Stage-2 model: the stream gives the
 same decisions as offline `predict`, the ring buffer is exact across chunk boundaries, smoothing math,
 following a file that a thread appends to, replay at real speed vs as fast as possible, clear input errors."""
 
@@ -17,8 +17,8 @@ import pytest
 
 from sensorllm.cli.main import main
 from sensorllm.datasets import DataError, get_dataset_spec
-from sensorllm.eval.stream import (CsvRowParser, Decision, EmaSmoother, RingBuffer, StreamClassifier,
-                                   VoteSmoother, follow_lines, replay)
+from sensorllm.serve.stream import Decision, EmaSmoother, RingBuffer, StreamClassifier, VoteSmoother
+from sensorllm.serve.stream_io import CsvRowParser, follow_lines, replay
 
 WINDOW, STRIDE, RATE = 32, 16, 50.0
 SPEC = get_dataset_spec("uci-har")
@@ -82,7 +82,7 @@ def _probs(decisions: list[Decision]) -> np.ndarray:
 
 
 def test_stream_equals_predict_file(loaded, rec):
-    from sensorllm.eval.predict import predict_file
+    from sensorllm.serve.predict import predict_file
 
     model, meta = loaded
     path, x = rec
@@ -193,7 +193,7 @@ def test_stream_reports_smoothed_values(loaded, rec):
 
 
 def test_cli_stdin_matches_predict(ckpt, loaded, rec, tmp_path, monkeypatch, capsys):
-    from sensorllm.eval.predict import predict_file
+    from sensorllm.serve.predict import predict_file
 
     path, _ = rec
     monkeypatch.setattr("sys.stdin", io.StringIO(path.read_text()))

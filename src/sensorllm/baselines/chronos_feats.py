@@ -24,8 +24,8 @@ Two classifiers on top, registered as baselines of the ``features`` kind:
 * ``chronos-ncm`` (:class:`ChronosNCM`): standardised features, L2-normalised, one mean per class; a window
   gets the class whose mean has the highest cosine similarity. Nothing is trained.
 
-:func:`fit_class_means` / :func:`predict_class_means` are the nearest-class-mean rule on any feature matrix,
-for few-shot use elsewhere. Fitted models are saved as safetensors with a JSON metadata block (no pickle) and
+The nearest-class-mean rule itself is :mod:`sensorllm.eval.classmeans` (also used by few-shot open-vocabulary
+recognition). Fitted models are saved as safetensors with a JSON metadata block (no pickle) and
 rebuilt by ``Class.load(path)``, which checks that the rebuilt encoder has the same weight fingerprint.
 
 Without ``pretrained`` the encoder is a seeded **random initialisation** (the only one available offline);
@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from sensorllm.eval.classmeans import fit_class_means, predict_class_means
 from sensorllm.model.encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder
 from sensorllm.model.encoder_bolt import BOLT_SIZES
 from sensorllm.model.tokenizer import TokenizerConfig
@@ -55,9 +56,6 @@ __all__ = [
     "ChronosWindowFeatures",
     "ChronosMLP",
     "ChronosNCM",
-    "fit_class_means",
-    "predict_class_means",
-    "class_mean_scores",
 ]
 
 _MEMO_SIZE = 4  # feature matrices kept in memory per featuriser (train, val, test: no re-encoding in one run)
@@ -207,76 +205,6 @@ class ChronosWindowFeatures:
         while len(self._memo) > _MEMO_SIZE:
             self._memo.popitem(last=False)
         return feats
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Nearest class mean (public helpers)
-
-
-def _l2_normalise(x: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norm > 1e-12, norm, 1.0)
-
-
-def fit_class_means(features: np.ndarray, labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:
-    """One unit-length mean direction per class, for cosine nearest-class-mean classification.
-
-    Every feature row is L2-normalised, rows are averaged per class, and each mean is L2-normalised again.
-    Standardise the features beforehand if their columns have very different scales (the ``chronos-ncm``
-    baseline does, with training statistics).
-
-    Args:
-        features: ``(N, D)`` finite feature matrix.
-        labels: ``(N,)`` integer class ids in ``[0, num_classes)``.
-        num_classes: ``K``; default ``max(labels) + 1``.
-
-    Returns:
-        ``(K, D)`` float32 means; a class without any row gets a row of NaN (it is never predicted).
-
-    Raises:
-        ValueError: shape mismatch, non-finite features, negative or out-of-range labels, no rows.
-    """
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels)
-    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
-        raise ValueError(f"expected features (N, D) and labels (N,), got {x.shape} and {y.shape}")
-    if len(y) == 0:
-        raise ValueError("fit_class_means needs at least one labelled row")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"features row {int(np.argwhere(~np.isfinite(x))[0, 0])} has a non-finite value")
-    k = int(y.max()) + 1 if num_classes is None else int(num_classes)
-    if y.min() < 0 or y.max() >= k:
-        raise ValueError(f"labels must lie in [0, {k}), got min {int(y.min())} and max {int(y.max())}")
-    xn = _l2_normalise(x)
-    sums = np.zeros((k, x.shape[1]))
-    np.add.at(sums, y, xn)
-    counts = np.bincount(y, minlength=k)
-    means = np.full((k, x.shape[1]), np.nan)
-    seen = counts > 0
-    means[seen] = _l2_normalise(sums[seen] / counts[seen, None])
-    return means.astype(np.float32)
-
-
-def class_mean_scores(features: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Cosine similarity ``(N, K)`` of every row to every class mean (classes without a mean: ``-inf``)."""
-    x = np.asarray(features, dtype=np.float64)
-    m = np.asarray(means, dtype=np.float64)
-    if x.ndim != 2 or m.ndim != 2 or x.shape[1] != m.shape[1]:
-        raise ValueError(f"expected features (N, D) and means (K, D) with the same D, "
-                         f"got {x.shape} and {m.shape}")
-    present = np.isfinite(m).all(axis=1)
-    if not present.any():
-        raise ValueError("no class has a mean (every row of `means` is NaN)")
-    scores = np.full((len(x), len(m)), -np.inf)
-    scores[:, present] = _l2_normalise(x) @ m[present].T
-    return scores
-
-
-def predict_class_means(features: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Class id ``(N,)`` int64 of the nearest mean by cosine similarity (ties: the lowest id)."""
-    return np.argmax(class_mean_scores(features, means), axis=1).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.eval.predict import predict_file
+    from sensorllm.serve.predict import predict_file
 
     model, meta = load_model(args.model, args.device)
     df = predict_file(model, meta, args.file, args.stride, args.batch_size, args.precision)
@@ -45,7 +45,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _describe(args: argparse.Namespace) -> int:
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.eval.predict import describe_file
+    from sensorllm.serve.predict import describe_file
 
     model, meta = load_model(args.model, args.device)
     res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens)

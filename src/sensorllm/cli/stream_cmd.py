@@ -2,7 +2,7 @@
 
 One output line per decision (every ``--hop`` samples once a full window has arrived), flushed at once; a
 summary (decisions, latency median/p95, real-time factor) goes to stderr at the end. The logic lives in
-:mod:`sensorllm.eval.stream`; this module only parses arguments and writes lines. See docs/streaming.md.
+:mod:`sensorllm.serve.stream` and :mod:`sensorllm.serve.stream_io`; this module only parses arguments and writes lines. See docs/streaming.md.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from sensorllm.datasets.spec import DataError
-from sensorllm.eval.stream import Decision
+from sensorllm.serve.stream import Decision
 
 
 def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: bool
@@ -58,8 +58,8 @@ def _stream(args: argparse.Namespace) -> int:
     import torch
 
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.eval.stream import (CsvRowParser, StreamClassifier, follow_lines, format_summary,
-                                       make_smoother, replay, run_stream, text_lines)
+    from sensorllm.serve.stream import StreamClassifier, format_summary, make_smoother
+    from sensorllm.serve.stream_io import CsvRowParser, follow_lines, replay, run_stream, text_lines
 
     if args.no_follow and not args.follow:
         raise ValueError("--no-follow only applies to --follow FILE")

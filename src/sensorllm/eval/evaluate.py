@@ -73,7 +73,7 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
     seed = int(extra.get("text_seed", 0))
     t = time.time()
     if model.head is not None:
-        from sensorllm.train.data import stage2_items
+        from sensorllm.text.items import stage2_items
 
         if list(model.config.labels or []) != data.class_names:
             raise ValueError(f"{data_path}: classes {data.class_names} differ from the model's {model.config.labels}")
@@ -90,8 +90,8 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         print(f"{data.name} {split}: accuracy {metrics['accuracy']:.4f}  F1-macro {metrics['f1_macro']:.4f}  "
               f"F1-weighted {metrics['f1_weighted']:.4f}  ({metrics['n']} windows, {time.time() - t:.0f}s)")
     else:
-        from sensorllm.train.align import describe_items, score_descriptions
-        from sensorllm.train.data import stage1_items
+        from sensorllm.eval.describe import describe_items, score_descriptions
+        from sensorllm.text.items import stage1_items
 
         items = stage1_items(data, split, seed, extra.get("trend_mode", "exact"), limit or 32)
         gen = describe_items(model, items, batch_size)

@@ -33,10 +33,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sensorllm.model import default_system_prompt
 from sensorllm.model.prompts import IGNORE_INDEX, Stage1Example
+
+from .classmeans import class_mean_scores, fit_class_means
 
 __all__ = [
     "DEFAULT_QUESTION",
@@ -266,7 +267,7 @@ class FewShotHead:
 
     ``ncm``: cosine similarity to each class's mean of standardised, L2-normalised features (no
     hyper-parameter; the nearest-class-mean rule of the ``chronos-ncm`` baseline,
-    :func:`~sensorllm.baselines.chronos_feats.fit_class_means`). ``logreg``: multinomial logistic regression
+    :func:`~sensorllm.eval.classmeans.fit_class_means`). ``logreg``: multinomial logistic regression
     (scikit-learn, L2, C=1) on standardised features. Standardisation statistics come from the support set only.
     """
 
@@ -290,8 +291,6 @@ class FewShotHead:
         self.std = x.std(0) + 1e-6
         z = self._standardise(x)
         if self.kind == "ncm":
-            from sensorllm.baselines.chronos_feats import fit_class_means
-
             self.centroids = fit_class_means(z, y, num_classes)
         else:
             from sklearn.linear_model import LogisticRegression
@@ -303,8 +302,6 @@ class FewShotHead:
         """``(N, K)`` class scores (cosine similarities or log-probabilities)."""
         z = self._standardise(x)
         if self.kind == "ncm":
-            from sensorllm.baselines.chronos_feats import class_mean_scores
-
             return class_mean_scores(z, self.centroids)
         out = np.full((len(z), self.num_classes), -np.inf)
         out[:, self.clf.classes_] = self.clf.predict_log_proba(z)
@@ -325,7 +322,7 @@ def support_indices(labels: Sequence[int], shots: int, num_classes: int, seed: i
 
 
 def _windows(data, split: str, channels: Sequence[str], limit: int | None, seed: int):
-    from sensorllm.train.data import subset
+    from sensorllm.text.items import subset
 
     ws = data.stage2(split)
     idx = [data.channel_names.index(c) for c in channels]

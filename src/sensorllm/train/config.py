@@ -19,7 +19,7 @@ import yaml
 from sensorllm.model.encoder import EncoderConfig
 from sensorllm.model.llm import LLMConfig, LoRASettings
 from sensorllm.model.projector import ProjectorConfig
-from sensorllm.model.sensorllm import HeadInput, Stage2Layout
+from sensorllm.model.sensorllm_config import HeadInput, Stage2Layout
 from sensorllm.model.tokenizer import TokenizerConfig
 from sensorllm.text.stage2 import PREPROCESS_TYPES
 
@@ -95,6 +95,9 @@ class RunConfig:
     threads: int | None = None  # torch CPU threads (None = torch default)
     # torch.compile the LLM decoder (in place, dynamic shapes: text lengths vary); the first step pays the compile
     compile: bool = False
+    # every process appends the example indices of each micro-batch it trains on to
+    # <out_dir>/batches-rank<R>.jsonl (a debug record: checks the sharding across processes and a resume)
+    record_batches: bool = False
 
 
 @dataclass

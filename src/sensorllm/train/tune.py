@@ -15,10 +15,10 @@ import numpy as np
 from sensorllm.eval.classify import head_features, predict_proba
 from sensorllm.eval.metrics import classification_metrics, write_json_atomic
 from sensorllm.model import class_weights_from_labels, init_from_stage1, save_checkpoint
+from sensorllm.text.items import stage2_items
 
 from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
 from .config import Stage2Config
-from .data import stage2_items
 from .loop import train_loop
 
 __all__ = ["run_tune"]
@@ -85,6 +85,8 @@ def run_tune(cfg: Stage2Config) -> dict:
         optim=cfg.optim, run=cfg.run, out_dir=out, save_extra=extra, validate=validate, metric=cfg.metric,
         on_best=on_best,
     )
+    if not acc.is_main_process:  # the main process alone writes the model and the summary
+        return {"stage": 2, "steps": result.steps, "resumed_from": result.resumed_from}
     summary = {
         "stage": 2,
         "steps": result.steps,

@@ -13,7 +13,9 @@ from typing import Sequence
 import numpy as np
 
 from sensorllm.datasets.prepared import PreparedDataset
-from sensorllm.text import iter_stage1_records, iter_stage2_records
+
+from .stage1 import iter_stage1_records
+from .stage2 import iter_stage2_records
 
 __all__ = ["Stage1Item", "Stage2Item", "stage1_items", "stage2_items", "subset"]
 

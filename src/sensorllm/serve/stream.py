@@ -5,13 +5,13 @@
 samples ``[i * hop, i * hop + window)``, its text is generated with the same per-window seed
 (``record_rng(text_seed, 2, "predict", i)``) and it goes through the same
 :func:`~sensorllm.eval.classify.predict_proba` as ``sensorllm predict``, so a stream gives the labels and
-probabilities that :func:`~sensorllm.eval.predict.predict_file` gives for the same recording and
+probabilities that :func:`~sensorllm.serve.predict.predict_file` gives for the same recording and
 ``stride = hop``. (``predict_file`` interpolates short NaN gaps and skips windows on long ones; a stream
 refuses non-finite values instead, so the window indices always agree.)
 
-Everything here is usable from Python without the CLI: the classifier does no I/O; :class:`CsvRowParser`,
-:func:`text_lines`, :func:`follow_lines`, :func:`run_stream` and :func:`replay` are the input side that
-``sensorllm stream`` (:mod:`sensorllm.cli.stream_cmd`) wires together.
+Everything here is usable from Python without the CLI, and none of it does I/O: the input side (CSV lines,
+stdin, a followed file, replay) is :mod:`sensorllm.serve.stream_io`, which ``sensorllm stream``
+(:mod:`sensorllm.cli.stream_cmd`) wires to the classifier.
 
 Encoder reuse between overlapping windows: none, on purpose. Both registered Chronos tokenisers normalise
 each window on its own (``std_uniform``: z-score with the window's mean/std; ``mean_scale``: divide by the
@@ -25,21 +25,23 @@ per window, so the stream does not enable it.
 
 from __future__ import annotations
 
-import csv
-import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, TextIO
+from typing import Literal, Protocol
 
 import numpy as np
 
 from sensorllm.datasets.spec import ChannelSpec, DataError
+from sensorllm.eval.classify import predict_proba, training_precision
+from sensorllm.eval.evaluate import load_model
+
+from .predict import window_item
 
 __all__ = [
-    "CsvRowParser",
+    "Clock",
     "Decision",
     "EmaSmoother",
     "RingBuffer",
@@ -47,16 +49,11 @@ __all__ = [
     "StreamClassifier",
     "StreamStats",
     "VoteSmoother",
-    "follow_lines",
     "format_summary",
     "make_smoother",
-    "replay",
-    "run_stream",
-    "text_lines",
 ]
 
 Clock = Callable[[], float]
-LineChunk = tuple[list[str], float]  # complete text lines and the clock time they were read
 
 
 # ---- ring buffer --------------------------------------------------------------------------------------
@@ -311,8 +308,6 @@ class StreamClassifier:
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs) -> StreamClassifier:
         """Load a run or checkpoint directory and wrap it (``kwargs`` as for the constructor)."""
-        from sensorllm.eval.evaluate import load_model
-
         model, meta = load_model(path)
         return cls(model, meta, **kwargs)
 
@@ -374,14 +369,11 @@ class StreamClassifier:
     def _item(self, p: _Pending):
         """The Stage-2 item of one window, built by the same function as ``predict_file`` builds window
         ``p.index`` (same text seed, settings and channel order)."""
-        from .predict import window_item
-
         return window_item(p.window, p.index, self.channels, self.rate_hz, self.extra)
 
     def _classify(self, batch: list[_Pending]) -> list[Decision]:
-        from sensorllm.eval.classify import predict_proba
-
-        probs, _ = predict_proba(self.model, [self._item(p) for p in batch], len(batch))  # inference mode
+        probs, _ = predict_proba(self.model, [self._item(p) for p in batch], len(batch),  # inference mode
+                                 mixed_precision=training_precision(self.extra))  # as predict_file scores
         done = self.clock()
         out = []
         for p, pr in zip(batch, probs, strict=True):
@@ -396,186 +388,3 @@ class StreamClassifier:
                 probs=tuple(float(v) for v in pr), smooth_label=None if sk is None else self.labels[sk],
                 smooth_prob=sp, latency_ms=latency))
         return out
-
-
-# ---- CSV input -------------------------------------------------------------------------------------------
-
-
-def _split(line: str) -> list[str]:
-    line = line.rstrip("\r\n")
-    return next(csv.reader([line])) if '"' in line else line.split(",")
-
-
-class CsvRowParser:
-    """Comma-separated text lines → ``(n, C)`` samples in the model's channel order.
-
-    The first non-blank line must be a header naming the columns; channels are matched by name (extra
-    columns such as a timestamp are ignored, order does not matter). Blank lines are skipped. Every error
-    names the source, the line number and, for values, the channel.
-
-    Args:
-        channels: the model's channel names, in the order samples are returned.
-        source: name of the input for messages (a path or ``<stdin>``).
-    """
-
-    def __init__(self, channels: Sequence[str], source: str) -> None:
-        self.channels = list(channels)
-        self.source = source
-        self.lineno = 0
-        self._cols: list[int] | None = None
-        self._n_fields = 0
-
-    def _header(self, line: str) -> None:
-        names = [f.strip() for f in _split(line.lstrip("\ufeff"))]
-        if all(_is_number(f) for f in names):
-            raise DataError(f"{self.source}, line {self.lineno}: expected a header row naming the columns "
-                            f"(the model's channels are {self.channels}), got numbers")
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise DataError(f"{self.source}, line {self.lineno}: duplicate columns {dup}")
-        missing = [c for c in self.channels if c not in names]
-        if missing:
-            raise DataError(f"{self.source}: missing channels {missing}; the model expects {self.channels}, "
-                            f"found {sorted(names)}")
-        self._cols = [names.index(c) for c in self.channels]
-        self._n_fields = len(names)
-
-    def _row(self, line: str) -> np.ndarray:
-        fields = _split(line)
-        if len(fields) != self._n_fields:
-            raise DataError(f"{self.source}, line {self.lineno}: {len(fields)} fields, the header has "
-                            f"{self._n_fields}")
-        out = np.empty(len(self.channels), dtype=np.float64)
-        for j, (c, k) in enumerate(zip(self.channels, self._cols or [], strict=True)):
-            raw = fields[k].strip()
-            try:
-                v = float(raw)
-            except ValueError:
-                what = "missing value" if not raw else f"non-numeric value {raw!r}"
-                raise DataError(f"{self.source}, line {self.lineno}, channel {c!r}: {what}") from None
-            if not np.isfinite(v):
-                raise DataError(f"{self.source}, line {self.lineno}, channel {c!r}: value {raw!r} is not "
-                                "finite (streams need every sample)")
-            out[j] = v
-        return out
-
-    def feed(self, lines: Iterable[str]) -> np.ndarray:
-        """Parse consecutive lines (the first non-blank one ever fed is the header): ``(n, C)`` samples."""
-        rows = []
-        for line in lines:
-            self.lineno += 1
-            if not line.strip():
-                continue
-            if self._cols is None:
-                self._header(line)
-            else:
-                rows.append(self._row(line))
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(self.channels))
-
-    def finish(self) -> None:
-        """Raise if the input ended before a header arrived."""
-        if self._cols is None:
-            raise DataError(f"{self.source}: no header row (the input was empty)")
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-# ---- line sources ------------------------------------------------------------------------------------------
-
-
-def text_lines(stream: TextIO, clock: Clock = time.perf_counter) -> Iterator[LineChunk]:
-    """Lines of a text stream (stdin) one at a time, each stamped with the time it was read."""
-    for line in stream:
-        yield [line], clock()
-
-
-def follow_lines(path: str | Path, *, follow: bool = True, idle_timeout: float = 10.0, poll_s: float = 0.05,
-                 clock: Clock = time.perf_counter, sleep: Callable[[float], None] = time.sleep
-                 ) -> Iterator[LineChunk]:
-    """Complete lines of a file that another process appends to (``tail -f``).
-
-    Reads whatever is new, yields the complete lines (a partial last line waits for its newline), and polls
-    every ``poll_s`` seconds. Stops at end of file when ``follow`` is False, else after ``idle_timeout``
-    seconds without new bytes; an unterminated last line is then yielded as the final line.
-
-    Raises:
-        DataError: the file is missing, or shrinks while followed (truncated or replaced).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"missing file {path}")
-    with open(path, "rb") as fh:
-        tail = b""
-        last = clock()
-        while True:
-            data = fh.read(1 << 16)
-            if data:
-                last = clock()
-                *complete, tail = (tail + data).split(b"\n")
-                if complete:
-                    yield [b.decode("utf-8", errors="replace") for b in complete], last
-                continue
-            if os.fstat(fh.fileno()).st_size < fh.tell():
-                raise DataError(f"{path} shrank while being followed (truncated or replaced)")
-            if not follow or clock() - last >= idle_timeout:
-                break
-            sleep(poll_s)
-        if tail.strip():
-            yield [tail.decode("utf-8", errors="replace")], clock()
-
-
-# ---- loops -----------------------------------------------------------------------------------------------
-
-
-def run_stream(clf: StreamClassifier, chunks: Iterable[LineChunk], parser: CsvRowParser,
-               emit: Callable[[Decision], None]) -> dict[str, float | int | None]:
-    """Feed parsed lines to ``clf`` as they come and ``emit`` every decision at once; returns the summary."""
-    t0 = clf.clock()
-    for lines, arrival in chunks:
-        x = parser.feed(lines)
-        if len(x):
-            for d in clf.push(x, arrival):
-                emit(d)
-    parser.finish()
-    return clf.stats.summary(wall_s=clf.clock() - t0)
-
-
-def replay(clf: StreamClassifier, path: str | Path, speed: float, emit: Callable[[Decision], None],
-           sleep: Callable[[float], None] = time.sleep) -> dict[str, float | int | None]:
-    """Replay a recorded CSV through ``clf`` at ``speed`` × real time (for tests and benchmarks).
-
-    ``speed > 0``: sample ``i`` is due ``(i + 1) / (rate * speed)`` s after the start, and latencies count
-    from that due time (so falling behind shows up as latency). Samples are handed over when the sample
-    completing the next window is due. ``speed = 0``: as fast as possible, one window's worth of new samples
-    per push, so each latency is the processing time of one decision.
-    """
-    if speed < 0:
-        raise ValueError(f"--speed must be ≥ 0, got {speed}")
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"missing file {path}")
-    parser = CsvRowParser(clf.names, str(path))
-    x = parser.feed(path.read_text(errors="replace").splitlines())
-    parser.finish()
-    t0 = clf.clock()
-    pos, n = 0, len(x)
-    due = t0 + (np.arange(n) + 1.0) / (clf.rate_hz * speed) if speed > 0 else None
-    while pos < n:
-        end = min(pos + clf.samples_to_next_decision(), n)
-        if due is None:
-            arrival: float | np.ndarray | None = None
-        else:
-            wait = due[end - 1] - clf.clock()
-            if wait > 0:
-                sleep(wait)
-            arrival = due[pos:end]
-        for d in clf.push(x[pos:end], arrival):
-            emit(d)
-        pos = end
-    return clf.stats.summary(wall_s=clf.clock() - t0)

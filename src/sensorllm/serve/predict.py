@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sensorllm.datasets.spec import DataError
+from sensorllm.datasets.spec import ChannelSpec, DataError
 from sensorllm.datasets.windows import repair_gaps
+from sensorllm.eval.classify import predict_proba, training_precision
+from sensorllm.eval.describe import describe_items
 from sensorllm.text import record_rng, stage1_question, stage2_text
-from sensorllm.datasets.spec import ChannelSpec
+from sensorllm.text.items import Stage1Item, Stage2Item
 
 __all__ = ["read_recording", "predict_file", "describe_file"]
 
@@ -61,8 +63,6 @@ def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: fl
     """The Stage-2 item of window number ``index`` of a recording (``w``: ``(window, C)`` in channel order):
     its statistics text uses the per-window seed ``record_rng(text_seed, 2, "predict", index)`` and the text
     settings the model was trained with, so ``predict`` and ``stream`` give a window the same text."""
-    from sensorllm.train.data import Stage2Item
-
     text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", index),
                        extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
                        stat_digits=extra.get("stat_digits"))["text"]
@@ -74,8 +74,6 @@ def predict_file(model, meta: dict, path: str | Path, stride: int | None = None,
                  precision: str | None = None) -> pd.DataFrame:
     """Label and class probabilities for every sliding window of a recording. ``precision``: ``auto``/``None``
     (the training's), ``fp32`` or ``bf16`` (:func:`~sensorllm.eval.classify.training_precision`)."""
-    from sensorllm.eval.classify import predict_proba, training_precision
-
     if model.head is None:
         raise ValueError("this is a Stage-1 model (no classifier head): use `sensorllm describe`")
     extra = meta["extra"]
@@ -108,9 +106,6 @@ def predict_file(model, meta: dict, path: str | Path, stride: int | None = None,
 def describe_file(model, meta: dict, path: str | Path, channel: str | None = None, start: int = 0,
                   length: int | None = None, max_new_tokens: int = 256) -> dict:
     """The Stage-1 model's trend description of one channel of one window of a recording."""
-    from sensorllm.train.align import describe_items
-    from sensorllm.train.data import Stage1Item
-
     extra = meta["extra"]
     spec = extra["dataset"]
     names = [c["name"] for c in spec["channels"]]

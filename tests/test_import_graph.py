@@ -1,0 +1,95 @@
+"""The package's floors: no import cycle between its top-level parts (subpackages and top-level modules),
+counting every import, including those inside functions."""
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import sensorllm
+
+SRC = Path(sensorllm.__file__).resolve().parent
+
+
+def _unit(module: str) -> str | None:
+    """``sensorllm.eval.metrics`` → ``eval``; a module outside the package → ``None``."""
+    parts = module.split(".")
+    if parts[0] != "sensorllm" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def import_edges() -> dict[tuple[str, str], list[str]]:
+    """(importing part, imported part) → the places (``file:line``) where it happens."""
+    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in sorted(SRC.rglob("*.py")):
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        here = _unit(name)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - (node.level - 1)]
+                    targets = [".".join(base + ([node.module] if node.module else []))]
+                else:
+                    targets = [node.module or ""]
+            for t in targets:
+                there = _unit(t)
+                if here and there and there != here:
+                    edges[(here, there)].append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
+    return edges
+
+
+def find_cycle(edges) -> list[str] | None:
+    graph: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges:
+        graph[a].add(b)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(u: str) -> list[str] | None:
+        state[u] = 1
+        stack.append(u)
+        for v in sorted(graph[u]):
+            if state.get(v) == 1:
+                return stack[stack.index(v):] + [v]
+            if v not in state:
+                found = visit(v)
+                if found:
+                    return found
+        stack.pop()
+        state[u] = 2
+        return None
+
+    for u in sorted(graph):
+        if u not in state:
+            found = visit(u)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_between_top_level_parts():
+    edges = import_edges()
+    assert ("train", "eval") in edges  # the graph is read at all (training validates with eval's scorers)
+    cycle = find_cycle(edges)
+    if cycle:
+        where = "; ".join(f"{a} -> {b}: {', '.join(edges[(a, b)][:3])}" for a, b in zip(cycle, cycle[1:]))
+        raise AssertionError(f"import cycle {' -> '.join(cycle)} ({where})")
+
+
+def test_the_cycle_finder_finds_a_function_level_cycle():
+    edges = {("eval", "train"): ["x.py:3"], ("train", "eval"): ["y.py:9"], ("cli", "train"): ["z.py:1"]}
+    assert find_cycle(edges) in (["eval", "train", "eval"], ["train", "eval", "train"])
+    assert find_cycle({("cli", "train"): [], ("train", "eval"): []}) is None
