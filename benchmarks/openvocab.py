@@ -66,7 +66,7 @@ def llm_run(stage1: Path, data: Path, out: Path, labels: str, shots: int, head: 
 
 def chronos_ncm(data_dir: Path, shots: int, seed: int, cache: Path) -> dict:
     """Nearest class mean (cosine) on mean-pooled frozen Chronos embeddings, same support draw as the LLM."""
-    from sensorllm.baselines.chronos_feats import ChronosWindowFeatures
+    from sensorllm.baselines.chronos_features import ChronosWindowFeatures
     from sensorllm.datasets.prepared import open_prepared
     from sensorllm.eval.metrics import classification_metrics
     from sensorllm.eval.openvocab import FewShotHead, support_indices

@@ -12,8 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 from sensorllm.baselines import get_baseline, list_baselines
+from sensorllm.baselines.config import BaselineConfig, command_line, resolve_config
 from sensorllm.baselines.features import feature_names, load_forest, window_features
-from sensorllm.baselines.train import BaselineConfig, command_line, load_baseline_model, resolve_config
+from sensorllm.baselines.train import load_baseline_model
 from sensorllm.cli.main import build_parser, main
 
 TORCH_NETS = ["deepconvlstm", "deepconvlstm-attn", "attend", "cnn1d"]

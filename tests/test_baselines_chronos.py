@@ -9,12 +9,10 @@ import pytest
 from test_baselines import write_prepared
 
 from sensorllm.baselines import get_baseline, list_baselines
-from sensorllm.baselines.chronos_feats import (
-    ChronosMLP,
-    ChronosNCM,
-    ChronosWindowFeatures,
-)
-from sensorllm.baselines.train import command_line, load_baseline_model, resolve_config
+from sensorllm.baselines.chronos_features import ChronosWindowFeatures
+from sensorllm.baselines.chronos_models import ChronosMLP, ChronosNCM
+from sensorllm.baselines.config import command_line, resolve_config
+from sensorllm.baselines.train import load_baseline_model
 from sensorllm.cli.main import main
 from sensorllm.eval.classmeans import fit_class_means, predict_class_means
 from sensorllm.model.encoder import EncoderConfig

@@ -12,7 +12,7 @@ up (unknown names raise with the list of known ones), :func:`list_baselines` lis
   selection), ``fit_summary()`` (extras for ``metrics.json``; its ``history`` rows go to ``val_history.csv``
   and its ``notes`` to the report), a classmethod ``load(path)`` (used by ``load_baseline_model``) and a
   classmethod ``check_model_args(args)`` (validates ``--model-arg`` values before any data is read). The
-  Chronos feature baselines are in :mod:`.chronos_feats`.
+  Chronos feature baselines are in :mod:`.chronos_models`, on the features of :mod:`.chronos_features`.
 
 Model classes are named by ``"module:Class"`` and imported on use, so listing the registry stays cheap.
 See ``docs/baselines.md``.
@@ -162,7 +162,7 @@ register_baseline(BaselineSpec(
 register_baseline(BaselineSpec(
     name="chronos-mlp",
     kind="features",
-    target="sensorllm.baselines.chronos_feats:ChronosMLP",
+    target="sensorllm.baselines.chronos_models:ChronosMLP",
     summary="frozen Chronos-T5 encoder per channel, mean-pooled over time, channels concatenated, "
             "standardised, 1-hidden-layer MLP (early stopping on validation F1-macro)",
     citation="SensorLLM paper Table 2 'Chronos+MLP' (Li et al., arXiv 2410.10624); "
@@ -171,7 +171,7 @@ register_baseline(BaselineSpec(
 register_baseline(BaselineSpec(
     name="chronos-ncm",
     kind="features",
-    target="sensorllm.baselines.chronos_feats:ChronosNCM",
+    target="sensorllm.baselines.chronos_models:ChronosNCM",
     summary="frozen Chronos-T5 features (as chronos-mlp), standardised and L2-normalised, cosine nearest "
             "class mean (no training)",
     citation="nearest-class-mean rule (Mensink et al., TPAMI 2013) on Chronos (Ansari et al. 2024) features",

@@ -21,7 +21,8 @@ def _model_arg(text: str) -> tuple[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensorllm.baselines.train import resolve_config, run_baseline
+    from sensorllm.baselines.config import resolve_config
+    from sensorllm.baselines.train import run_baseline
 
     get_baseline(args.name)  # unknown names fail here, before any data is read
     cfg = resolve_config(

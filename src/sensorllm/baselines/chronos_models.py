@@ -1,22 +1,8 @@
-"""Frozen Chronos embeddings as window features: the paper's "Chronos+MLP" baseline and a nearest-class-mean
-one.
+"""The Chronos feature baselines, classifiers on frozen Chronos window features: the paper's "Chronos+MLP"
+and a nearest-class-mean one, with their save/load.
 
-:class:`ChronosWindowFeatures` maps windows ``(N, T, C)`` to features ``(N, C * d)``: every channel of every
-window is encoded separately by the frozen Chronos-T5 encoder (``sensorllm.model.encoder.build_encoder``; or
-Chronos-Bolt with the ``encoder="chronos-bolt"`` model argument), the encoder outputs are **mean-pooled over the
-sample positions** (Bolt: over its patch positions), and the channels are concatenated in their order (columns
-``c*d … (c+1)*d - 1`` are channel ``c``).
-
-Pooling choice: the mean runs over the ``T'`` sample positions only, and only over the observed (finite)
-ones; the EOS position is left out by default, because it is not a time step but a summary slot whose value a
-frozen, possibly random encoder gives no special meaning. ``include_eos=True`` adds it to the mean (then the
-mean runs over ``T' + 1`` positions). The choice is part of the cache namespace, so the two never mix.
-
-With ``cache_dir`` the pooled vector of each series is stored by ``sensorllm.model.cache.EmbeddingCache``
-(namespace = encoder weight fingerprint + tokeniser + pooling), so a second run, another seed or the other
-classifier reads the features back instead of running the encoder again.
-
-Two classifiers on top, registered as baselines of the ``features`` kind:
+Both are registered as baselines of the ``features`` kind (built as ``Class(seed=..., rate_hz=...,
+**model_args)``) and read their features from :class:`~.chronos_features.ChronosWindowFeatures`:
 
 * ``chronos-mlp`` (:class:`ChronosMLP`): features standardised with the training mean/std, an MLP with one
   hidden ReLU layer and dropout, AdamW, early stopping on validation F1-macro (the harness's model-selection
@@ -25,8 +11,9 @@ Two classifiers on top, registered as baselines of the ``features`` kind:
   gets the class whose mean has the highest cosine similarity. Nothing is trained.
 
 The nearest-class-mean rule itself is :mod:`sensorllm.eval.classmeans` (also used by few-shot open-vocabulary
-recognition). Fitted models are saved as safetensors with a JSON metadata block (no pickle) and
-rebuilt by ``Class.load(path)``, which checks that the rebuilt encoder has the same weight fingerprint.
+recognition); the model-argument checks are :mod:`.chronos_args`. Fitted models are saved as safetensors with
+a JSON metadata block (no pickle) and rebuilt by ``Class.load(path)``, which checks that the rebuilt encoder
+has the same weight fingerprint.
 
 Without ``pretrained`` the encoder is a seeded **random initialisation** (the only one available offline);
 such features measure the pipeline, not Chronos, and every report says so.
@@ -34,12 +21,8 @@ such features measure the pipeline, not Chronos, and every report says so.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,207 +30,16 @@ import numpy as np
 import torch
 
 from sensorllm.eval.classmeans import fit_class_means, predict_class_means
-from sensorllm.model.encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder
-from sensorllm.model.encoder_bolt import BOLT_SIZES
+from sensorllm.model.encoder import EncoderConfig
 from sensorllm.model.tokenizer import TokenizerConfig
-from sensorllm.utils import resolve_device
+
+from .chronos_args import encoder_arg_problems, is_int, is_number
+from .chronos_features import ChronosWindowFeatures
 
 __all__ = [
-    "ChronosWindowFeatures",
     "ChronosMLP",
     "ChronosNCM",
 ]
-
-_MEMO_SIZE = 4  # feature matrices kept in memory per featuriser (train, val, test: no re-encoding in one run)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Features
-
-
-class ChronosWindowFeatures:
-    """Windows ``(N, T, C)`` → frozen-encoder features ``(N, C * d_model)`` float32.
-
-    Args:
-        encoder: the encoder's config (frozen is enforced: ``trainable`` must be False).
-        include_eos: add the EOS position to the time mean (default: sample positions only).
-        cache_dir: directory of an :class:`~sensorllm.model.cache.EmbeddingCache`; ``None`` = no disk cache.
-        chunk_windows: windows per encoder chunk (bounds memory; one progress-bar step each).
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
-        progress: show a tqdm bar while encoding.
-
-    Raises:
-        ValueError: a trainable encoder config, or ``chunk_windows < 1``.
-    """
-
-    def __init__(self, encoder: EncoderConfig, *, include_eos: bool = False,
-                 cache_dir: str | Path | None = None, chunk_windows: int = 256, device: str = "auto",
-                 progress: bool = True) -> None:
-        if encoder.trainable:
-            raise ValueError("ChronosWindowFeatures needs a frozen encoder (EncoderConfig.trainable=False)")
-        if chunk_windows < 1:
-            raise ValueError(f"chunk_windows must be >= 1, got {chunk_windows}")
-        self.encoder_config = encoder
-        self.include_eos = include_eos
-        self.chunk_windows = chunk_windows
-        self.progress = progress
-        self.device = resolve_device(device)
-        self.encoder: SensorEncoder = build_encoder(encoder).to(self.device).eval()
-        self.cache = None
-        if cache_dir is not None:
-            from sensorllm.model.cache import EmbeddingCache
-
-            self.cache = EmbeddingCache(cache_dir, self.namespace)
-        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
-
-    @property
-    def d_model(self) -> int:
-        return int(self.encoder.d_model)
-
-    @property
-    def pooling(self) -> str:
-        """Human-readable pooling rule (also part of the cache namespace)."""
-        if self.include_eos:
-            return "mean over observed samples + EOS"
-        return "mean over observed samples (no EOS)"
-
-    @property
-    def namespace(self) -> str:
-        """Cache namespace: encoder weights and tokeniser (``identity()``) plus the pooling rule."""
-        return f"{self.encoder.identity()}|pool=time-mean{'+eos' if self.include_eos else ''}"
-
-    @property
-    def is_random_init(self) -> bool:
-        return bool(self.encoder.is_random_init)
-
-    @property
-    def source(self) -> str:
-        return str(self.encoder.source)
-
-    def _pool(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Encode ``series`` (1-D each) and mean-pool every output over time → ``(1, d)`` each.
-
-        The encoder gives ``num_tokens(L)`` rows: the sample (or patch) positions, then ``extra_tokens``
-        (Chronos-T5: EOS). With one position per sample, missing (non-finite) samples are left out of the
-        mean.
-        """
-        extra = int(getattr(self.encoder, "extra_tokens", 1))
-        per_sample = int(getattr(self.encoder, "patch_size", 1)) == 1
-        out = []
-        for s, emb in zip(series, self.encoder.encode(series), strict=True):  # emb: (n_pos + extra, d)
-            n_pos = emb.shape[0] - extra
-            mask = emb.new_ones(n_pos)
-            if per_sample:
-                mask = torch.isfinite(s[-n_pos:]).to(emb.device, emb.dtype)  # (n_pos,) observed samples
-            if self.include_eos:
-                mask = torch.cat([mask, mask.new_ones(extra)])
-            else:
-                emb = emb[:n_pos]
-            out.append(((emb * mask[:, None]).sum(0) / mask.sum()).unsqueeze(0).cpu())  # (1, d)
-        return out
-
-    @staticmethod
-    def _check(windows: np.ndarray, channel_names: Sequence[str] | None, what: str) -> np.ndarray:
-        w = np.asarray(windows)
-        if w.ndim != 3:
-            raise ValueError(f"{what}: expected windows of shape (N, T, C), got {w.shape}")
-        if not np.issubdtype(w.dtype, np.floating):
-            raise ValueError(f"{what}: expected float windows, got dtype {w.dtype}")
-        if channel_names is not None and len(channel_names) != w.shape[2]:
-            raise ValueError(f"{what}: {w.shape[2]} channels but {len(channel_names)} channel names")
-        empty = ~np.isfinite(w).any(axis=1)  # (N, C): a series with nothing to encode
-        if empty.any():
-            n, c = (int(i) for i in np.argwhere(empty)[0])
-            name = f" ({channel_names[c]!r})" if channel_names is not None else ""
-            raise ValueError(f"{what}: window {n}, channel {c}{name} has no finite sample (all NaN/inf); "
-                             f"{int(empty.sum())} such series in total")
-        return w
-
-    def __call__(self, windows: np.ndarray, channel_names: Sequence[str] | None = None,
-                 what: str = "windows") -> np.ndarray:
-        """Features of ``windows``.
-
-        Args:
-            windows: ``(N, T, C)`` float array; NaN/inf samples are missing and left out of the mean.
-            channel_names: optional names, only for error messages.
-            what: what the windows are (``"train windows"``), for messages and the progress bar.
-
-        Returns:
-            ``(N, C * d_model)`` float32; channel ``c`` occupies columns ``c*d … (c+1)*d - 1``.
-
-        Raises:
-            ValueError: wrong shape or dtype, or a channel of a window without any finite sample (names both).
-        """
-        w = self._check(windows, channel_names, what)
-        n, _, c = w.shape
-        d = self.d_model
-        key = hashlib.sha256(str((w.shape, w.dtype.str)).encode()
-                             + np.ascontiguousarray(w).tobytes()).hexdigest()
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return self._memo[key].copy()
-        from tqdm import tqdm
-
-        feats = np.zeros((n, c * d), dtype=np.float32)
-        bar = tqdm(total=n, desc=f"chronos features: {what}", unit="win", file=sys.stderr,
-                   disable=not self.progress or n == 0, mininterval=5.0)
-        with torch.inference_mode():
-            for start in range(0, n, self.chunk_windows):
-                chunk = torch.from_numpy(np.ascontiguousarray(w[start:start + self.chunk_windows]))  # (b,T,C)
-                series = [chunk[i, :, j] for i in range(len(chunk)) for j in range(c)]  # window-major
-                pooled = (self.cache.get_or_compute(series, self._pool) if self.cache is not None
-                          else self._pool(series))
-                block = torch.cat(pooled, dim=0).to(torch.float32).reshape(len(chunk), c * d)  # (b, C*d)
-                feats[start:start + len(chunk)] = block.numpy()
-                bar.update(len(chunk))
-        bar.close()
-        self._memo[key] = feats.copy()
-        while len(self._memo) > _MEMO_SIZE:
-            self._memo.popitem(last=False)
-        return feats
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Baseline models (``features`` kind: built as Class(seed=..., rate_hz=..., **model_args))
-
-
-FEATURE_ENCODERS = {"chronos": CHRONOS_T5_SIZES, "chronos-bolt": BOLT_SIZES}  # encoder kind → random-init sizes
-
-
-def _problems_of_encoder_args(args: dict[str, Any]) -> list[str]:
-    problems = []
-    kind, size, pretrained = args.get("encoder"), args.get("encoder_size"), args.get("pretrained")
-    if kind not in FEATURE_ENCODERS:
-        problems.append(f"encoder must be one of {', '.join(FEATURE_ENCODERS)}, got {kind!r}")
-    elif pretrained is None and size not in FEATURE_ENCODERS[kind]:
-        problems.append(f"encoder_size must be one of {', '.join(FEATURE_ENCODERS[kind])} for {kind}, got {size!r}")
-    if kind == "chronos-bolt" and args.get("tokenizer") is not None:
-        problems.append("tokenizer must be null with encoder=chronos-bolt (Bolt reads real values, no bins)")
-    if pretrained is not None and (not isinstance(pretrained, str) or not pretrained.strip()):
-        problems.append(f"pretrained must be a hub id or a directory (string) or null, got {pretrained!r}")
-    if not _is_int(args.get("encoder_seed")):
-        problems.append(f"encoder_seed must be an integer, got {args.get('encoder_seed')!r}")
-    cache = args.get("cache_dir")
-    if cache is not None and (not isinstance(cache, str) or not cache.strip()):
-        problems.append(f"cache_dir must be a directory path (string) or null, got {cache!r}")
-    if not isinstance(args.get("include_eos"), bool):
-        problems.append(f"include_eos must be true or false, got {args.get('include_eos')!r}")
-    if not _is_int(args.get("chunk_windows")) or args["chunk_windows"] < 1:
-        problems.append(f"chunk_windows must be an integer >= 1, got {args.get('chunk_windows')!r}")
-    if args.get("tokenizer") not in (None, "std_uniform", "mean_scale"):
-        problems.append(f"tokenizer must be null, std_uniform or mean_scale, got {args.get('tokenizer')!r}")
-    dev = args.get("device")
-    if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
-        problems.append(f"device must be auto, cpu, cuda or cuda:N, got {dev!r}")
-    return problems
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
 
 
 class _ChronosFeatureModel:
@@ -274,7 +66,7 @@ class _ChronosFeatureModel:
 
     @classmethod
     def model_arg_problems(cls, args: dict[str, Any]) -> list[str]:
-        return _problems_of_encoder_args(args)
+        return encoder_arg_problems(args)
 
     @classmethod
     def check_model_args(cls, args: dict[str, Any]) -> None:
@@ -505,13 +297,13 @@ class ChronosMLP(_ChronosFeatureModel):
     def model_arg_problems(cls, args: dict[str, Any]) -> list[str]:
         problems = super().model_arg_problems(args)
         for name in ("hidden", "epochs", "patience", "batch_size"):
-            if not _is_int(args.get(name)) or args[name] < 1:
+            if not is_int(args.get(name)) or args[name] < 1:
                 problems.append(f"{name} must be an integer >= 1, got {args.get(name)!r}")
-        if not _is_number(args.get("lr")) or args["lr"] <= 0:
+        if not is_number(args.get("lr")) or args["lr"] <= 0:
             problems.append(f"lr must be a number > 0, got {args.get('lr')!r}")
-        if not _is_number(args.get("weight_decay")) or args["weight_decay"] < 0:
+        if not is_number(args.get("weight_decay")) or args["weight_decay"] < 0:
             problems.append(f"weight_decay must be a number >= 0, got {args.get('weight_decay')!r}")
-        if not _is_number(args.get("dropout")) or not 0 <= args["dropout"] < 1:
+        if not is_number(args.get("dropout")) or not 0 <= args["dropout"] < 1:
             problems.append(f"dropout must be a number in [0, 1), got {args.get('dropout')!r}")
         if args.get("class_weight") not in (None, "balanced"):
             problems.append(f"class_weight must be null or \"balanced\", got {args.get('class_weight')!r}")
