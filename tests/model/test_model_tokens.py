@@ -60,6 +60,9 @@ def test_optimiser_step_changes_only_start_end_rows(tiny_encoder, tied, stage):
     loss = model.forward_stage1(batch).loss if stage == 1 else model.forward_stage2(batch).loss
     loss.backward()
     opt.step()
+    n_opt = sum(p.numel() for g in opt.param_groups for p in g["params"])
+    assert n_opt == sum(model.trainable_summary()[k] for k in ("projector", "token_rows", "head"))  # no V x H
+    model.token_rows.push()  # (done by the next training forward pass, generation or saving)
     after = hf.get_input_embeddings().weight.detach()
     changed = (after != before_in).any(dim=1).nonzero().flatten().tolist()
     assert changed and set(changed) <= set(model.layout.trainable_ids)

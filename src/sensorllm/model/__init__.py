@@ -24,14 +24,8 @@ from .checkpoint import (
     save_checkpoint,
     trained_state_dict,
 )
-from .encoder import (
-    CHRONOS_T5_SIZES,
-    ChronosEncoder,
-    EncoderConfig,
-    SensorEncoder,
-    build_encoder,
-    list_encoders,
-)
+from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder, list_encoders
+from .encoder_chronos import ChronosEncoder
 from .head import Stage1Output, Stage2Output, class_weights_from_labels
 from .llm import (
     LLMConfig,
@@ -61,7 +55,7 @@ from .sensorllm import SensorLLM
 from .sensorllm_config import SensorLLMConfig
 from .splice import SpliceError, channel_spans, splice_sensor_embeddings
 from .tokenizer import AllMissingError, TokenizerConfig, build_series_tokenizer, list_series_tokenizers
-from .tokens import TS_TOKEN, TokenLayout, TokenRowMask, add_sensor_tokens, init_new_token_rows
+from .tokens import TS_TOKEN, TokenLayout, TokenRows, add_sensor_tokens, init_new_token_rows
 
 __all__ = [
     "CHRONOS_T5_SIZES",
@@ -91,7 +85,7 @@ __all__ = [
     "Stage2Example",
     "Stage2Output",
     "TokenLayout",
-    "TokenRowMask",
+    "TokenRows",
     "TokenizerConfig",
     "add_sensor_tokens",
     "apply_lora",

@@ -79,6 +79,7 @@ def trained_state_dict(model: SensorLLM) -> dict[str, torch.Tensor]:
     for k, v in model.projector.state_dict().items():
         out[f"projector.{k}"] = v
     hf = model.hf_model
+    model.token_rows.push()  # trained start/end rows → the matrix, whose added rows are saved
     ids = torch.tensor(model.layout.added_ids, dtype=torch.long)
     if ids.numel():
         w_in = hf.get_input_embeddings().weight
@@ -137,6 +138,7 @@ def load_trained_state(model: SensorLLM, state: dict[str, torch.Tensor], where: 
         _write_rows(hf.get_input_embeddings().weight, model.layout.added_ids, state["tokens.input_rows"])
     if "tokens.output_rows" in state:
         _write_rows(hf.get_output_embeddings().weight, model.layout.added_ids, state["tokens.output_rows"])
+    model.token_rows.pull()  # the trainable copy of the start/end rows follows the loaded matrix
     if model.head is not None:
         model.head.load_state_dict(_sub(state, "head."), strict=True)
     lora = _sub(state, "lora.")

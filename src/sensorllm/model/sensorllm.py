@@ -46,7 +46,7 @@ from .splice import splice_sensor_embeddings
 from .tokenizer import AllMissingError
 from .tokens import (
     TokenLayout,
-    TokenRowMask,
+    TokenRows,
     embeddings_are_tied,
 )
 
@@ -85,7 +85,7 @@ class SensorLLM(nn.Module):
         self.tokenizer = tokenizer
         self.layout = layout
         hf = unwrap_llm(llm)
-        self.token_rows = TokenRowMask(hf.get_input_embeddings(),
+        self.token_rows = TokenRows(hf.get_input_embeddings(),
                                        layout.trainable_ids if config.channel_markers else ())
         # LoRA parameters = what peft left trainable right after wrapping (before anything else is unfrozen).
         self._lora_params = [p for p in llm.parameters() if p.requires_grad] if config.llm.lora else []
@@ -185,10 +185,10 @@ class SensorLLM(nn.Module):
         return self
 
     def param_groups(self, weight_decay: float = 0.0, head_lr: float | None = None) -> list[dict]:
-        """Optimiser groups of the trainable parameters. The embedding matrix gets weight decay 0: decay
-        would change every row, while the gradient mask only protects rows from gradient updates. With
-        ``head_lr`` the head is a group of its own with that learning rate."""
-        emb = self.hf_model.get_input_embeddings().weight
+        """Optimiser groups of the trainable parameters. The start/end token rows get weight decay 0 (the
+        paper's token rows are embedding rows, which it does not decay). With ``head_lr`` the head is a group of
+        its own with that learning rate."""
+        rows = self.token_rows.rows
         own = {id(p) for p in self.head.parameters()} if head_lr is not None and self.head is not None else set()
         decay, no_decay, head = [], [], []
         seen: set[int] = set()
@@ -196,15 +196,15 @@ class SensorLLM(nn.Module):
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            (head if id(p) in own else no_decay if p is emb or p.ndim < 2 else decay).append(p)
+            (head if id(p) in own else no_decay if p is rows or p.ndim < 2 else decay).append(p)
         groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0},
                   {"params": head, "weight_decay": weight_decay, "lr": head_lr}]
         return [g for g in groups if g["params"]]
 
     @torch.no_grad()
     def part_vectors(self) -> dict[str, torch.Tensor]:
-        """A flat float32 copy of each trained part's values (projector, token rows, head, LoRA, encoder);
-        token rows are only the trained rows of the embedding matrix. For update/parameter ratios."""
+        """A flat float32 copy of each trained part's values (projector, token rows, head, LoRA, encoder).
+        For update/parameter ratios."""
         def flat(params) -> torch.Tensor | None:
             ps = [p.detach().float().reshape(-1) for p in params if p.requires_grad]
             return torch.cat(ps).cpu() if ps else None
@@ -216,20 +216,18 @@ class SensorLLM(nn.Module):
             "encoder": flat(self.encoder.parameters()),
         }
         if self.token_rows.enabled:
-            ids = torch.tensor(self.token_rows.row_ids, dtype=torch.long)
-            w = self.hf_model.get_input_embeddings().weight
-            parts["token_rows"] = w.detach()[ids.to(w.device)].float().reshape(-1).cpu()
+            parts["token_rows"] = self.token_rows.rows.detach().float().reshape(-1).cpu()
         return {k: v for k, v in parts.items() if v is not None}
 
     def trainable_summary(self) -> dict[str, int]:
-        """Trained parameter counts per part (token rows counted as rows × H, not the whole matrix)."""
+        """Trained parameter counts per part (token rows: the trained rows × H, all the optimiser holds)."""
 
         def count(mod: nn.Module | None) -> int:
             return 0 if mod is None else sum(p.numel() for p in mod.parameters() if p.requires_grad)
 
         return {
             "projector": count(self.projector),
-            "token_rows": len(self.layout.trainable_ids) * self.hidden_size if self.token_rows.enabled else 0,
+            "token_rows": self.token_rows.rows.numel() if self.token_rows.enabled else 0,
             "head": count(self.head),
             "lora": sum(p.numel() for p in self._lora_params if p.requires_grad),
             "encoder": count(self.encoder),
@@ -310,7 +308,7 @@ class SensorLLM(nn.Module):
     def build_inputs_embeds(self, batch: SensorBatch) -> torch.Tensor:
         """``(B, S, H)`` token embeddings with every channel's sensor embeddings spliced in by name."""
         hf = self.hf_model
-        text = hf.get_input_embeddings()(batch.input_ids)  # (B, S, H)
+        text = self.token_rows.apply(batch.input_ids, hf.get_input_embeddings()(batch.input_ids))  # (B, S, H)
         if not batch.series:
             return text
         encoded = self.encode(batch.series, batch.series_channel, batch.series_example)
@@ -398,6 +396,7 @@ class SensorLLM(nn.Module):
         """
         if not bool((batch.attention_mask[:, -1] == 1).all()):
             raise ValueError("generation needs left-padded prompts: collate(..., padding_side='left')")
+        self.token_rows.push()  # generated tokens are embedded from the matrix
         embeds = self.build_inputs_embeds(batch)
         generate_kwargs.setdefault("do_sample", False)
         out = self.hf_model.generate(

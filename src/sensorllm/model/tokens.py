@@ -8,15 +8,16 @@ Tokens added (``add_tokens(..., special_tokens=True)``, in this order):
 - a pad token (``<pad>``) only when the tokenizer has none.
 
 New rows of the input embedding matrix (and of an untied output matrix) are set to the mean of the
-tokenizer's original rows. Training is restricted to the start/end rows by a gradient mask: the whole
-embedding matrix gets ``requires_grad=True`` and a hook multiplies its gradient by a 0/1 row mask, so
-an optimiser step (with weight decay 0 on this matrix — see ``SensorLLM.param_groups``) changes only
-those rows.
+tokenizer's original rows. Only the start/end rows train, and only they are in the optimiser:
+:class:`TokenRows` holds them as a small parameter of their own (``(2C, H)``, not the ``(V, H)`` matrix), the
+input embeddings of those tokens are read from it, and the matrix stays frozen; its copy of the rows is
+refreshed from the parameter before each training forward pass, before generation and before saving.
 
-Tied input/output embeddings (SmolLM2, GPT-2): the matrix is one parameter, so the start/end rows are
-also the output (``lm_head``) rows of those tokens. Their gradient then has an output-side term too
-(it lowers the probability of emitting a channel token, which never is a target); no other row changes.
-Untied models (Llama-3-8B, as the paper) keep ``lm_head`` frozen.
+Tied input/output embeddings (SmolLM2, GPT-2): the output (``lm_head``) rows of the start/end tokens are the
+matrix rows, so they follow the trained input rows but get no gradient of their own from the output side
+(the paper's code, with the whole tied matrix trainable, gave them one: it lowers the probability of emitting
+a channel token, which never is a target; ``docs/deviations.md``). Untied models (Llama-3-8B, as the paper)
+keep ``lm_head`` frozen.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = [
     "DEFAULT_PAD_TOKEN",
     "TS_TOKEN",
     "TokenLayout",
-    "TokenRowMask",
+    "TokenRows",
     "add_sensor_tokens",
     "channel_token_strings",
     "embeddings_are_tied",
@@ -172,41 +173,63 @@ def init_new_token_rows(llm: nn.Module, tokenizer, layout: TokenLayout) -> None:
         w[ids.to(w.device)] = mean
 
 
-class TokenRowMask:
-    """Gradient mask on the input embedding matrix: only the given rows receive gradient.
+class TokenRows(nn.Module):
+    """The trainable start/end rows of the LLM's input embedding matrix, as a parameter ``rows`` of their own.
+
+    The matrix itself never trains: :meth:`apply` puts the rows into the token embeddings of a batch (so the
+    gradient reaches ``rows`` only, and the optimiser holds ``len(row_ids) × H`` values instead of ``V × H``),
+    and :meth:`push` copies them into the matrix, where generation, a tied output layer and checkpoints read
+    them. :meth:`pull` copies the matrix's rows into ``rows`` (after loading a checkpoint).
 
     Args:
-        embedding: the LLM's input ``nn.Embedding``.
+        embedding: the LLM's input ``nn.Embedding`` (not registered here: the LLM owns it).
         row_ids: rows allowed to train (the channel start/end ids).
     """
 
     def __init__(self, embedding: nn.Embedding, row_ids: Sequence[int]) -> None:
-        self.embedding = embedding
+        super().__init__()
+        object.__setattr__(self, "embedding", embedding)
         self.row_ids = tuple(int(i) for i in row_ids)
-        self._handle: torch.utils.hooks.RemovableHandle | None = None
-        self._mask: torch.Tensor | None = None
+        w = embedding.weight
+        self.register_buffer("ids", torch.tensor(self.row_ids, dtype=torch.long, device=w.device), persistent=False)
+        self.rows = nn.Parameter(w.detach()[self.ids].clone(), requires_grad=False)
 
     @property
     def enabled(self) -> bool:
-        return self._handle is not None
+        return self.rows.requires_grad
 
-    def _apply(self, grad: torch.Tensor) -> torch.Tensor:
-        if self._mask is None or self._mask.device != grad.device or self._mask.dtype != grad.dtype:
-            mask = torch.zeros(grad.shape[0], 1, dtype=grad.dtype, device=grad.device)
-            mask[list(self.row_ids)] = 1
-            self._mask = mask
-        return grad * self._mask
+    @torch.no_grad()
+    def pull(self) -> None:
+        """Matrix → ``rows``."""
+        if self.row_ids:
+            self.rows.copy_(self.embedding.weight[self.ids.to(self.embedding.weight.device)])
+
+    @torch.no_grad()
+    def push(self) -> None:
+        """``rows`` → matrix (a no-op while the rows are frozen: they then equal the matrix's)."""
+        if self.row_ids and self.enabled:
+            w = self.embedding.weight
+            w[self.ids.to(w.device)] = self.rows.to(device=w.device, dtype=w.dtype)
 
     def enable(self) -> None:
-        """Make the matrix trainable with the mask in place (idempotent)."""
-        if self._handle is None:
-            w = self.embedding.weight
-            w.requires_grad_(True)
-            self._handle = w.register_hook(self._apply)
+        """Train the rows (idempotent); the matrix stays frozen."""
+        if not self.enabled:
+            self.pull()
+            self.rows.requires_grad_(True)
+        self.embedding.weight.requires_grad_(False)
 
     def disable(self) -> None:
-        """Remove the mask and freeze the matrix again."""
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
-        self.embedding.weight.requires_grad_(False)
+        """Freeze the rows again, their trained values written into the matrix."""
+        self.push()
+        self.rows.requires_grad_(False)
+
+    def apply(self, input_ids: torch.Tensor, embeds: torch.Tensor) -> torch.Tensor:
+        """``embeds`` ``(B, S, H)`` of ``input_ids`` with the start/end positions read from ``rows`` (when they
+        train; otherwise ``embeds`` as it is). In a training forward pass the matrix is refreshed first."""
+        if not self.enabled:
+            return embeds
+        if torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
+            self.push()
+        hit = input_ids.unsqueeze(-1) == self.ids.to(input_ids.device)  # (B, S, n)
+        rows = self.rows.to(embeds.dtype)
+        return torch.where(hit.any(-1, keepdim=True), hit.to(embeds.dtype) @ rows, embeds)
