@@ -19,7 +19,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("the generic dataset needs --spec SPEC.yaml (see docs/datasets.md)")
     else:
         spec = get_dataset_spec(args.dataset)
-    val = tuple(s.strip() for s in args.val_subjects.split(",") if s.strip()) if args.val_subjects else None
+    val = None
+    if args.val_subjects is not None:
+        if args.paper_split or args.val_fraction is not None:
+            raise ValueError("--val-subjects cannot be combined with --paper-split or --val-fraction")
+        val = tuple(s.strip() for s in args.val_subjects.split(",") if s.strip())
+        if not val:
+            raise ValueError(f"--val-subjects {args.val_subjects!r} names no subject")
     opts = PrepareOptions(
         seed=args.seed, paper_split=args.paper_split, val_subjects=val,
         val_fraction=args.val_fraction, max_gap=args.max_gap, progress=not args.quiet,
@@ -38,8 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spec", help="YAML spec for your own data (generic datasets)")
     p.add_argument("--seed", type=int, default=0, help="seed for validation subjects and Stage-1 lengths")
     p.add_argument("--paper-split", action="store_true", help="train/test only, as in the paper (no validation)")
-    p.add_argument("--val-subjects", help="comma-separated validation subjects (default: seeded draw)")
-    p.add_argument("--val-fraction", type=float, help="fraction of training subjects for validation")
+    p.add_argument("--val-subjects", help="comma-separated validation subjects, e.g. s3,s7 (default: the spec's "
+                   "val_subjects, else a seeded draw of val_fraction); at least 2 are recommended")
+    p.add_argument("--val-fraction", type=float,
+                   help="fraction of training subjects for validation, seeded (overrides the spec's val_subjects)")
     p.add_argument("--max-gap", type=int, help="longest gap of missing samples to interpolate (raw samples)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -30,7 +30,8 @@ from .prepared import SPLITS
 from .spec import DataError, DatasetSpec, Recording
 from .windows import fixed_windows, label_runs, random_partition, repair_gaps, resample
 
-__all__ = ["PrepareOptions", "prepare_dataset", "assign_splits", "natural_key"]
+__all__ = ["PrepareOptions", "prepare_dataset", "assign_splits", "natural_key", "split_warnings",
+           "unit_warnings", "gyro_unit_warnings"]
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class PrepareOptions:
     Attributes:
         seed: seeds the validation-subject draw, Stage-1 window lengths and window subsampling.
         paper_split: the paper's train/test only (no validation split).
-        val_subjects: explicit validation subjects (overrides the seeded draw).
-        val_fraction: fraction of training subjects for validation (default: the spec's).
+        val_subjects: explicit validation subjects (overrides the spec's ``val_subjects`` and any fraction).
+        val_fraction: fraction of training subjects for validation, drawn with ``seed`` (overrides the spec's
+            ``val_fraction`` and ``val_subjects``).
         max_gap: longest repaired gap in raw samples (default: the spec's).
         progress: show a progress bar on stderr.
     """
@@ -95,6 +97,7 @@ class _Stats:
     stage1_subsampled_out: int = 0
     saturated: Counter = field(default_factory=Counter)
     acc_magnitudes: dict = field(default_factory=dict)  # (placement, unit) -> list of per-recording medians
+    gyro_speeds: dict = field(default_factory=dict)  # (placement, unit, channels) -> [(p99 |w|, source), ...]
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -147,6 +150,56 @@ def unit_warnings(acc_magnitudes: dict) -> list[str]:
     return out
 
 
+DEG_PER_RAD = 180.0 / np.pi
+GYRO_RAD_MAX = 40.0  # rad/s: a 99th-percentile angular speed above this (2300 deg/s) is not a human in rad/s
+GYRO_DEG_MIN = 15.0  # deg/s: a dataset whose most active recording stays below this barely moves in deg/s
+_DEG_UNITS = {"deg/s", "dps", "°/s", "degree/s", "degrees/s", "deg/sec"}
+_RAD_UNITS = {"rad/s", "rad/sec"}
+
+
+def _collect_gyro_speed(data: np.ndarray, spec: DatasetSpec, stats: _Stats, source: str) -> None:
+    """99th percentile of |angular velocity| per gyroscope (channels of one placement and unit), one recording."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, ch in enumerate(spec.channels):
+        if ch.sensor == "gyro":
+            groups.setdefault((ch.placement, ch.unit), []).append(i)
+    for (placement, unit), idx in groups.items():
+        if len(data):
+            p99 = float(np.percentile(np.linalg.norm(data[:, idx], axis=1), 99))
+            key = (placement, unit, tuple(spec.channels[i].name for i in idx))
+            stats.gyro_speeds.setdefault(key, []).append((p99, source))
+
+
+def gyro_unit_warnings(gyro_speeds: dict) -> list[str]:
+    """Warn when a gyroscope's angular speeds say deg/s where rad/s was declared, or the reverse.
+
+    Statistic: the 99th percentile of |angular velocity| of each recording. Human movement rarely exceeds
+    ~20 rad/s (~1150 deg/s), and any activity beyond standing still reaches tens of deg/s, so the two units
+    differ by a factor of 57.3 that shows: a recording above ``GYRO_RAD_MAX`` declared in rad/s is in deg/s;
+    a dataset declared in deg/s whose most active recording stays below ``GYRO_DEG_MIN`` is in rad/s. Between
+    the two (e.g. data that is mostly at rest) nothing is said.
+    """
+    out = []
+    for (placement, unit, chans), items in sorted(gyro_speeds.items()):
+        kind = unit.strip().lower().replace(" ", "")
+        what = f"gyroscope {', '.join(chans)}" + (f" ({placement})" if placement else "")
+        if kind in _RAD_UNITS:
+            bad = sorted((it for it in items if it[0] > GYRO_RAD_MAX), key=lambda it: -it[0])
+            if bad:
+                files = list(dict.fromkeys(src for _, src in bad))
+                more = f" (and {len(files) - 1} more file(s))" if len(files) > 1 else ""
+                out.append(f"{what} declared in {unit}, but its 99th-percentile angular speed is {bad[0][0]:.1f} in "
+                           f"{bad[0][1]}{more}; above {GYRO_RAD_MAX:g} rad/s looks like deg/s "
+                           f"(divide by {DEG_PER_RAD:.1f})")
+        elif kind in _DEG_UNITS and items:
+            top, src = max(items, key=lambda it: it[0])
+            if top < GYRO_DEG_MIN:
+                out.append(f"{what} declared in {unit}, but its 99th-percentile angular speed is at most {top:.2f} "
+                           f"over all {len(items)} recordings (highest in {src}); below {GYRO_DEG_MIN:g} deg/s "
+                           f"looks like rad/s (multiply by {DEG_PER_RAD:.1f})")
+    return out
+
+
 def _subject_rng(seed: int, subject: str, salt: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(subject.encode()), salt])
 
@@ -166,6 +219,7 @@ def _cut_recording(
         if ch.sensor_range:
             stats.saturated[ch.name] += int((np.abs(rec.data[:, c]) >= 0.995 * ch.sensor_range).sum())
     _collect_acc_magnitude(data[valid], spec, stats)
+    _collect_gyro_speed(data[valid], spec, stats, rec.source)
     data, labels, valid = resample(data, rec.labels, valid, spec.raw_rate_hz, spec.rate_hz)
     lut = spec.class_index()
     cls = np.array([lut.get(int(v), -1) for v in np.unique(labels)])
@@ -213,8 +267,9 @@ def assign_splits(
     """Assign subjects to train/val/test.
 
     Test = the spec's test subjects (or recordings whose raw files fix ``test``). The training pool is the
-    spec's training subjects (default: all others). Validation = ``opts.val_subjects`` if given, else a seeded
-    draw of ``round(val_fraction * n_train)`` (at least one) training subjects; none with ``paper_split``.
+    spec's training subjects (default: all others). Validation, first that applies: none with ``paper_split``;
+    ``opts.val_subjects``; a seeded draw with ``opts.val_fraction``; the spec's ``val_subjects``; a seeded draw
+    of ``round(val_fraction * n_train)`` (at least one) training subjects with the spec's ``val_fraction``.
     """
     fixed = fixed or {}
     subjects = sorted(set(subjects), key=natural_key)
@@ -224,12 +279,13 @@ def assign_splits(
         pool = [s for s in pool if s in spec.train_subjects or fixed.get(s) == "train"]
     if opts.paper_split:
         val: list[str] = []
-    elif opts.val_subjects is not None:
-        unknown = [s for s in opts.val_subjects if s not in pool]
+    elif (explicit := _explicit_val(spec, opts)) is not None:
+        origin = "--val-subjects" if opts.val_subjects is not None else "the spec's val_subjects"
+        unknown = [s for s in explicit if s not in pool]
         if unknown:
-            raise DataError(f"validation subjects {unknown} are not training subjects of {spec.name} "
+            raise DataError(f"validation subjects {unknown} ({origin}) are not training subjects of {spec.name} "
                             f"(training subjects: {', '.join(pool)})")
-        val = sorted(opts.val_subjects, key=natural_key)
+        val = sorted(set(explicit), key=natural_key)
     else:
         frac = spec.val_fraction if opts.val_fraction is None else opts.val_fraction
         n_val = max(1, round(frac * len(pool))) if frac > 0 and len(pool) >= 2 else 0
@@ -237,6 +293,37 @@ def assign_splits(
         val = sorted(rng.choice(pool, size=n_val, replace=False).tolist(), key=natural_key) if n_val else []
     train = [s for s in pool if s not in val]
     return {"train": train, "val": val, "test": test}
+
+
+def _explicit_val(spec: DatasetSpec, opts: PrepareOptions) -> tuple[str, ...] | None:
+    """The explicit validation subjects in force (``None``: a seeded draw by fraction)."""
+    if opts.val_subjects is not None:
+        return tuple(opts.val_subjects)
+    if opts.val_fraction is None and spec.val_subjects is not None:
+        return tuple(spec.val_subjects)
+    return None
+
+
+def split_warnings(splits: dict[str, list[str]], spec: DatasetSpec, opts: PrepareOptions) -> list[str]:
+    """Warn when validation rests on fewer than two subjects (unless no validation was asked for)."""
+    if opts.paper_split:
+        return []
+    val, n_pool = splits["val"], len(splits["train"]) + len(splits["val"])
+    explicit = _explicit_val(spec, opts)
+    frac = spec.val_fraction if opts.val_fraction is None else opts.val_fraction
+    if len(val) >= 2 or (not val and (explicit == () or (explicit is None and frac == 0))):
+        return []
+    if not val:
+        return [(f"validation has 0 subjects: the training pool has only {n_pool} subject(s), so nothing is held "
+                 "out for model selection")]
+    if n_pool < 3:
+        fix = "no larger validation split leaves a training subject"
+    else:
+        fix = "choose at least 2 with --val-subjects or the spec's val_subjects"
+        if explicit is None:
+            fix += f", or raise val_fraction to at least {np.ceil(150 / n_pool) / 100:.2f}"
+    return [(f"validation has 1 subject (subject {val[0]}) of {n_pool} training subjects: validation scores then "
+             f"measure one person and can differ widely from test scores; {fix}")]
 
 
 def _write_split(
@@ -291,7 +378,8 @@ def prepare_dataset(spec: DatasetSpec, raw: str | Path, out: str | Path, opts: P
             if rec.fixed_split:
                 fixed[rec.subject] = rec.fixed_split
             _cut_recording(rec, rec_id, spec, opts, pool2, pool1, stats)
-            recordings.append({"subject": rec.subject, "source": rec.source, "samples": int(rec.data.shape[0])})
+            recordings.append({"subject": rec.subject, "source": rec.source, "samples": int(rec.data.shape[0]),
+                               **({"recording": rec.name} if rec.name else {})})
             for f in rec.source.split(" + "):
                 if f not in sources and Path(f).is_file():
                     sources[f] = sha256_file(Path(f))
@@ -327,6 +415,7 @@ def prepare_dataset(spec: DatasetSpec, raw: str | Path, out: str | Path, opts: P
         "channels": spec.channel_names,
         "units": [ch.unit for ch in spec.channels],
         "classes": spec.class_names,
+        "class_descriptions": spec.class_descriptions,
         "rate_hz": spec.rate_hz,
         "raw_rate_hz": spec.raw_rate_hz,
         "window": spec.window,
@@ -350,7 +439,8 @@ def prepare_dataset(spec: DatasetSpec, raw: str | Path, out: str | Path, opts: P
             "max_gap": spec.max_gap if opts.max_gap is None else opts.max_gap,
         },
         "saturated_samples": dict(sorted(stats.saturated.items())),
-        "warnings": unit_warnings(stats.acc_magnitudes),
+        "warnings": (unit_warnings(stats.acc_magnitudes) + gyro_unit_warnings(stats.gyro_speeds)
+                     + split_warnings(split_subjects, spec, opts)),
         "recordings": recordings,
         "sources": [{"file": f, "sha256": h} for f, h in sorted(sources.items())],
         "files": files,
@@ -359,6 +449,8 @@ def prepare_dataset(spec: DatasetSpec, raw: str | Path, out: str | Path, opts: P
     }
     for w in manifest["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
+    labels = [{"name": c.name, "description": c.description} for c in spec.classes]
+    (out / "labels.json").write_text(json.dumps(labels, indent=2, ensure_ascii=False) + "\n")
     tmp_manifest = out / "manifest.json.tmp"
     tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp_manifest, out / "manifest.json")

@@ -3,6 +3,7 @@
 Layout (all arrays are ``.npy`` files without pickled objects, memory-mapped on load)::
 
     OUT/manifest.json
+    OUT/labels.json                                                [{"name", "description"}, ...] per class
     OUT/stage2/{train,val,test}/windows.npy    float32 (N, L, C)   fixed-length windows
                                labels.npy     int64   (N,)        class index (0..K-1)
                                subjects.npy   str     (N,)        subject id
@@ -13,6 +14,9 @@ Layout (all arrays are ``.npy`` files without pickled objects, memory-mapped on 
                                labels.npy / subjects.npy / starts.npy / recordings.npy as above
 
 Values are in the channel units of the spec (not normalised). Channel order = ``manifest["channels"]``.
+Class names are ``manifest["classes"]`` (index order); their one-line descriptions (``""`` where none was given)
+``manifest["class_descriptions"]``. ``labels.json`` holds both in the label-file format of
+``sensorllm evaluate --labels @OUT/labels.json``.
 """
 
 from __future__ import annotations
@@ -111,6 +115,11 @@ class PreparedDataset:
     @property
     def class_names(self) -> list[str]:
         return [c.name for c in self.classes]
+
+    @property
+    def class_descriptions(self) -> list[str]:
+        """One-line class descriptions in class-index order (``""`` where none; older manifests have none)."""
+        return [c.description for c in self.classes]
 
     @property
     def rate_hz(self) -> float:

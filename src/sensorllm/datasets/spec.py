@@ -66,10 +66,22 @@ class ChannelSpec:
 
 @dataclass(frozen=True)
 class ClassSpec:
-    """One activity class: ``raw_id`` is the label as written in the raw files, ``name`` the text label."""
+    """One activity class.
+
+    Attributes:
+        raw_id: the integer label id the loader writes for this class (as written in the raw files, or the
+            class's position for datasets that label by text).
+        name: the readable class name: the text label of reports, prompts and zero-shot scoring.
+        description: optional one-line description of the activity (``""`` if none); stored in the manifest
+            (``class_descriptions`` and ``spec.classes[i].description``) for label texts.
+        code: the string the raw label cells use for this class when it differs from ``name`` (``"PEN"`` for
+            ``"pendulum swing"``); ``""`` when the cells hold the name or the id.
+    """
 
     raw_id: int
     name: str
+    description: str = ""
+    code: str = ""
 
 
 @dataclass
@@ -84,6 +96,8 @@ class Recording:
         labels: ``(N,)`` int64 raw label ids; any id not in the spec's classes is "unlabelled".
         fixed_split: ``"train"``/``"test"`` when the raw data fixes the split per recording (UEA archives,
             official UCI-HAR windows); ``None`` when the split goes by subject.
+        name: the recording's id within its subject where the raw data names it (the generic loader's
+            recording column); ``""`` otherwise. Only informative: recordings are kept apart regardless.
     """
 
     subject: str
@@ -91,6 +105,7 @@ class Recording:
     data: np.ndarray
     labels: np.ndarray
     fixed_split: Literal["train", "test"] | None = None
+    name: str = ""
 
 
 Loader = Callable[["DatasetSpec", Path], Iterator[Recording]]
@@ -114,6 +129,8 @@ class DatasetSpec:
         test_subjects: subjects of the test split (ignored for recordings with ``fixed_split``).
         train_subjects: subjects of the training pool; ``None`` = every subject that is not a test subject.
         val_fraction: fraction of training subjects held out (seeded) for validation / model selection.
+        val_subjects: explicit validation subjects (drawn from the training pool); when set, ``val_fraction``
+            is not used. ``sensorllm prepare --val-subjects`` / ``--val-fraction`` override both.
         loader: reads the raw directory.
         raw_layout: one line describing the expected raw files (shown in errors and docs).
         download: where to obtain the raw data.
@@ -141,6 +158,7 @@ class DatasetSpec:
     loader: Loader = field(repr=False, compare=False)
     train_subjects: tuple[str, ...] | None = None
     val_fraction: float = 0.15
+    val_subjects: tuple[str, ...] | None = None
     raw_layout: str = ""
     download: str = ""
     citation: str = ""
@@ -157,6 +175,14 @@ class DatasetSpec:
         ids = [c.raw_id for c in self.classes]
         if len(set(ids)) != len(ids):
             raise ValueError(f"dataset {self.name!r}: duplicate class ids {ids}")
+        cnames = [c.name for c in self.classes]
+        if len(set(cnames)) != len(cnames):
+            dup = sorted({n for n in cnames if cnames.count(n) > 1})
+            raise ValueError(f"dataset {self.name!r}: duplicate class names {dup}")
+        if self.val_subjects is not None:
+            both = sorted(set(self.val_subjects) & set(self.test_subjects))
+            if both:
+                raise ValueError(f"dataset {self.name!r}: subjects {both} are both validation and test subjects")
         lo, hi = self.stage1_window
         if not (1 <= lo <= hi):
             raise ValueError(f"dataset {self.name!r}: bad stage1_window {self.stage1_window}")
@@ -175,6 +201,11 @@ class DatasetSpec:
     @property
     def class_names(self) -> list[str]:
         return [c.name for c in self.classes]
+
+    @property
+    def class_descriptions(self) -> list[str]:
+        """One-line class descriptions in class-index order (``""`` where a class has none)."""
+        return [c.description for c in self.classes]
 
     @property
     def num_classes(self) -> int:
@@ -216,6 +247,7 @@ class DatasetSpec:
             "test_subjects": list(self.test_subjects),
             "train_subjects": None if self.train_subjects is None else list(self.train_subjects),
             "val_fraction": self.val_fraction,
+            "val_subjects": None if self.val_subjects is None else list(self.val_subjects),
             "tail_window": self.tail_window,
             "stage1_train_passes": self.stage1_train_passes,
             "window_fraction": self.window_fraction,
