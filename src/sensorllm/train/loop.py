@@ -9,6 +9,7 @@ supply how to build a batch, the loss, and (Stage 2) the validation metric.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import sys
@@ -45,6 +46,16 @@ class LoopResult:
 # spread of the head's logits across the batch's windows against across classes (Stage 2).
 DIAG_FIELDS = ["grad_norm", "upd_projector", "upd_token_rows", "upd_head", "upd_lora", "upd_encoder",
                "text_rms", "sensor_rms", "sensor_rms_varying", "logit_std_windows", "logit_std_classes"]
+
+
+class _NoLog:
+    """Stands in for a :class:`CsvLogger` on the processes that write no logs (all but the main one)."""
+
+    def log(self, row: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class CsvLogger:
@@ -134,8 +145,9 @@ def micro_batch_indices(n: int, batch_size: int, seed: int, micro: int, rank: in
 
 class MicroBatches(torch.utils.data.Dataset):
     """Micro-batches ``first, first+1, …`` of a run as a dataset, so a ``DataLoader`` can build them ahead of
-    the training step in worker processes (``run.num_workers``). Item ``j`` is ``make_batch`` of the example
-    indices of micro-batch ``first + j``: the same batches in the same order for any number of workers."""
+    the training step in worker processes (``run.num_workers``). Item ``j`` is ``(idx, make_batch(idx))`` for
+    the example indices ``idx`` of micro-batch ``first + j``: the same batches in the same order for any
+    number of workers."""
 
     def __init__(self, make_batch: Callable[[np.ndarray], Any], n_examples: int, batch_size: int, seed: int,
                  first: int, count: int, rank: int, world: int, lengths: np.ndarray | None) -> None:
@@ -145,9 +157,9 @@ class MicroBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.count
 
-    def __getitem__(self, j: int) -> tuple[int, Any]:
+    def __getitem__(self, j: int) -> tuple[np.ndarray, Any]:
         idx = micro_batch_indices(self.n, self.bs, self.seed, self.first + j, self.rank, self.world, self.lengths)
-        return len(idx), self.make_batch(idx)
+        return idx, self.make_batch(idx)
 
 
 def total_steps(n_examples: int, optim: OptimConfig, world: int = 1) -> int:
@@ -185,6 +197,13 @@ def train_loop(
         save_extra: JSON-able info stored with each checkpoint.
         lengths: tokens per example; with ``optim.group_by_length`` micro-batches group similar lengths
             (less padding; see :func:`epoch_order`).
+
+    Several processes (``accelerate launch``): each takes its own ``optim.batch_size`` slice of every global
+    micro-batch (:func:`micro_batch_indices` with its rank), ``accelerate`` averages the gradients; only the
+    main process writes ``train_log.csv`` / ``val_log.csv`` (the logged loss and examples/s are over all
+    processes) and the checkpoints. With ``run.record_batches`` every process appends one JSON line per
+    micro-batch it trained on to ``<out_dir>/batches-rank<R>.jsonl``: ``{"step", "micro", "rank", "world",
+    "indices"}`` (positions in the stage's training examples), to check the sharding and a resume.
     """
     from transformers import get_scheduler
 
@@ -204,20 +223,24 @@ def train_loop(
             state["train_time_s"] = float(got.get("train_time_s", 0.0))  # absent in older checkpoints
             resumed_from = state["step"]
     trainable = [p for p in model.parameters() if p.requires_grad]
-    # the values that really train (a model with a gradient mask on its embedding matrix counts its rows only)
+    # the values that really train, as the model counts them per part
     parts = base.trainable_summary() if hasattr(base, "trainable_summary") else None
     n_train = (sum(v for k, v in parts.items() if k != "llm_total") if parts is not None
                else sum(p.numel() for p in trainable))
     print(f"training {steps} steps (from {state['step']}): {n_examples} examples, batch {optim.batch_size} x "
           f"accum {optim.grad_accum} x {accelerator.num_processes} process(es), lr {optim.lr:g} {optim.schedule}, "
           f"{n_train:,} trained parameters", flush=True)
-    tb = out_dir / "tensorboard" if run.tensorboard and accelerator.is_main_process else None
-    log = CsvLogger(out_dir / "train_log.csv", ["step", "loss", "lr", "examples_per_s", "elapsed_s", *DIAG_FIELDS],
-                    tb)
+    main = accelerator.is_main_process  # the only process that writes logs and checkpoints
+    tb = out_dir / "tensorboard" if run.tensorboard and main else None
+    fields = ["step", "loss", "lr", "examples_per_s", "elapsed_s", *DIAG_FIELDS]
+    log = CsvLogger(out_dir / "train_log.csv", fields, tb) if main else _NoLog()
     last_row: dict | None = None
-    vlog = CsvLogger(out_dir / "val_log.csv", ["step", "loss", "f1_macro", "accuracy"])
+    vlog = CsvLogger(out_dir / "val_log.csv", ["step", "loss", "f1_macro", "accuracy"]) if main else _NoLog()
+    record = (open(out_dir / f"batches-rank{accelerator.process_index}.jsonl", "a")
+              if run.record_batches else None)
     t0 = time.time() - state["train_time_s"]
-    bar = tqdm(total=steps, initial=state["step"], desc="train", file=sys.stderr, disable=None)
+    bar = tqdm(total=steps, initial=state["step"], desc="train", file=sys.stderr,
+               disable=None if main else True)
     model.train()
     running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
     on_gpu = accelerator.device.type == "cuda"
@@ -249,13 +272,18 @@ def train_loop(
         batch_size=None, shuffle=False, num_workers=run.num_workers, collate_fn=_identity))
     while state["step"] < steps:
         step = state["step"]
-        for _ in range(optim.grad_accum):
-            n_idx, batch = next(micro_batches)
+        for k in range(optim.grad_accum):
+            idx, batch = next(micro_batches)
             loss = loss_fn(model, batch.to(accelerator.device)) / optim.grad_accum
             accelerator.backward(loss)
             running += float(loss.detach()) * optim.grad_accum
             n_micro += 1
-            seen += n_idx
+            seen += len(idx)
+            if record is not None:
+                record.write(json.dumps({
+                    "step": step + 1, "micro": step * optim.grad_accum + k, "rank": accelerator.process_index,
+                    "world": accelerator.num_processes, "indices": [int(i) for i in idx]}) + "\n")
+                record.flush()
         clip = optim.grad_clip if optim.grad_clip and optim.grad_clip > 0 else math.inf
         grad_norm = float(accelerator.clip_grad_norm_(trainable, clip))  # the norm before clipping
         logging = (step + 1) % run.log_every == 0 or step + 1 == steps
@@ -267,6 +295,10 @@ def train_loop(
         bar.update(1)
         if logging:
             dt = time.time() - t_last
+            # over all processes: the mean of their micro-batch losses (the loss whose gradient was averaged)
+            running, n_micro, seen = accelerator.reduce(
+                torch.tensor([running, n_micro, seen], dtype=torch.float64, device=accelerator.device), "sum"
+            ).tolist()
             row = {"step": step, "loss": running / max(1, n_micro),
                    "lr": sched.get_last_lr()[0], "examples_per_s": seen / max(dt, 1e-9),
                    "elapsed_s": time.time() - t0, "grad_norm": grad_norm,
@@ -277,7 +309,8 @@ def train_loop(
                     row[f"upd_{part}"] = float((after[part] - v).norm() / v.norm().clamp_min(1e-12))
             log.log(row)
             last_row = row
-            if bar.disable:  # no progress bar (output is not a terminal): a line per logged step instead
+            # no progress bar (output is not a terminal): the main process prints a line per logged step
+            if bar.disable and main:
                 rate = row["examples_per_s"]
                 per_step = optim.batch_size * optim.grad_accum * accelerator.num_processes
                 left = (steps - step) * per_step / max(rate, 1e-9)
@@ -287,10 +320,14 @@ def train_loop(
             running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
         if step % run.eval_every == 0 and step != steps:
             do_validation(step)
-        if (step % run.save_every == 0 or step == steps) and accelerator.is_main_process:
+        if (step % run.save_every == 0 or step == steps) and main:
             state["train_time_s"] = time.time() - t0
-            save_training_state(out_dir, accelerator.unwrap_model(model), opt, sched, dict(state), save_extra())
+            saved = save_training_state(out_dir, accelerator.unwrap_model(model), opt, sched, dict(state),
+                                        save_extra())
+            print(f"step {step}: wrote checkpoint {saved}", flush=True)
     bar.close()
+    if record is not None:
+        record.close()
     if resumed_from != steps:  # a finished run that is started again does not validate twice
         do_validation(steps)
     log.close()
