@@ -17,9 +17,9 @@ import torch
 from safetensors.torch import load_file
 
 from sensorllm.model import EncoderConfig, TokenizerConfig, build_encoder
-from sensorllm.model.encoder import TokenizerMismatchError
+from sensorllm.model.encoder_chronos import TokenizerMismatchError
+from sensorllm.pretrain import PretrainEncoderConfig, run_pretrain
 from sensorllm.train.config import ConfigError, load_config
-from sensorllm.train.pretrain import PretrainEncoderConfig, run_pretrain
 
 WINDOW = 40
 

@@ -21,7 +21,7 @@ from sensorllm.model import (
     save_checkpoint,
 )
 from sensorllm.model.checkpoint import CheckpointError
-from sensorllm.model.encoder import TOKENIZER_RECORD_KEY, TokenizerMismatchError
+from sensorllm.model.encoder_chronos import TOKENIZER_RECORD_KEY, TokenizerMismatchError
 from sensorllm.model.tokenizer import AllMissingError, chronos_config_dict
 
 BOLT = EncoderConfig(kind="chronos-bolt", size="tiny", seed=0)

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sensorllm.text.parse import parse_summary, parse_trend_answer, score_answer
+from sensorllm.text.segments import DECREASE, INCREASE, STEADY
 from sensorllm.text.stage1 import stage1_text
 from sensorllm.text.stage2 import trend_text
-from sensorllm.text.trend import DECREASE, INCREASE, STEADY, segment_trends
+from sensorllm.text.trend import segment_trends
 
 RATES = [10.0, 20.0, 25.0, 30.0, 32.0, 50.0, 64.0, 100.0]
 

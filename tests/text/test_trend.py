@@ -8,15 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensorllm.text.trend import (
-    DECREASE,
-    INCREASE,
-    STEADY,
-    format_time,
-    segment_batch,
-    segment_trends,
-    segment_windows,
-)
+from sensorllm.text.segments import DECREASE, INCREASE, STEADY, format_time
+from sensorllm.text.trend import segment_batch, segment_trends, segment_windows
 
 RATES = [10.0, 20.0, 25.0, 32.0, 50.0, 100.0]
 

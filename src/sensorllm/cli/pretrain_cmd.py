@@ -10,8 +10,8 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sensorllm.pretrain import PretrainEncoderConfig, run_pretrain
     from sensorllm.train.config import load_config
-    from sensorllm.train.pretrain import PretrainEncoderConfig, run_pretrain
 
     run_pretrain(load_config(PretrainEncoderConfig, args.config, args.overrides))
     return 0

@@ -17,13 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .encoder import (
-    EncoderConfig,
-    SensorEncoder,
-    register_encoder,
-    t5_shape_kwargs,
-    weights_fingerprint,
-)
+from .encoder import EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
+from .encoder_chronos import t5_shape_kwargs
 from .tokenizer import _check_and_truncate
 
 __all__ = ["BOLT_DEFAULT_CONTEXT", "BOLT_DEFAULT_PATCH", "BOLT_SIZES", "ChronosBoltEncoder"]

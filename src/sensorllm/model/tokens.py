@@ -11,10 +11,11 @@ New rows of the input embedding matrix (and of an untied output matrix) are set 
 tokenizer's original rows. Only the start/end rows train, and only they are in the optimiser:
 :class:`TokenRows` holds them as a small parameter of their own (``(2C, H)``, not the ``(V, H)`` matrix), the
 input embeddings of those tokens are read from it, and the matrix stays frozen; its copy of the rows is
-refreshed from the parameter before each training forward pass, before generation and before saving.
+refreshed from the parameter before generation, before saving and when the rows stop training.
 
 Tied input/output embeddings (SmolLM2, GPT-2): the output (``lm_head``) rows of the start/end tokens are the
-matrix rows, so they follow the trained input rows but get no gradient of their own from the output side
+matrix rows, so they take the trained input rows' values when those are written back, and get no gradient
+of their own from the output side
 (the paper's code, with the whole tied matrix trainable, gave them one: it lowers the probability of emitting
 a channel token, which never is a target; ``docs/deviations.md``). Untied models (Llama-3-8B, as the paper)
 keep ``lm_head`` frozen.
@@ -225,11 +226,10 @@ class TokenRows(nn.Module):
 
     def apply(self, input_ids: torch.Tensor, embeds: torch.Tensor) -> torch.Tensor:
         """``embeds`` ``(B, S, H)`` of ``input_ids`` with the start/end positions read from ``rows`` (when they
-        train; otherwise ``embeds`` as it is). In a training forward pass the matrix is refreshed first."""
+        train; otherwise ``embeds`` as it is). The matrix is not touched here: a graph still waiting for its
+        backward pass (two forward passes before one backward) may hold it, as a tied output layer's weight."""
         if not self.enabled:
             return embeds
-        if torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
-            self.push()
         hit = input_ids.unsqueeze(-1) == self.ids.to(input_ids.device)  # (B, S, n)
         rows = self.rows.to(embeds.dtype)
         return torch.where(hit.any(-1, keepdim=True), hit.to(embeds.dtype) @ rows, embeds)

@@ -15,6 +15,7 @@ See ``docs/text.md`` for the texts, both trend modes and the JSONL written by ``
 
 from .numbers import fix_articles, indefinite_article, number_to_words, with_article, words_to_number
 from .parse import ParsedAnswer, parse_summary, parse_trend_answer, score_answer, trend_code
+from .segments import DECREASE, INCREASE, STEADY, TREND_KEYS, Segments, SegmentTable, format_time
 from .stage1 import (
     iter_stage1_records,
     record_rng,
@@ -38,20 +39,7 @@ from .stage2 import (
     statistics_text,
     trend_text,
 )
-from .trend import (
-    DECREASE,
-    DEFAULT_MIN_DURATION,
-    DEFAULT_TOL,
-    INCREASE,
-    STEADY,
-    TREND_KEYS,
-    Segments,
-    SegmentTable,
-    format_time,
-    segment_batch,
-    segment_trends,
-    segment_windows,
-)
+from .trend import DEFAULT_MIN_DURATION, DEFAULT_TOL, segment_batch, segment_trends, segment_windows
 
 __all__ = [
     "DECREASE", "STEADY", "INCREASE", "TREND_KEYS", "DEFAULT_TOL", "DEFAULT_MIN_DURATION",

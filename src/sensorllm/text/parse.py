@@ -5,7 +5,7 @@ spacing, case, bullets, ``s``/``sec``/``seconds`` and ``-``/``to``/``and`` betwe
 cannot read are kept in ``ParsedAnswer.unparsed`` (the summary paragraph ends up there too and is searched
 for the number of trend types, number of changes, per-type durations and overall direction).
 
-:func:`score_answer` compares a text against reference :class:`~sensorllm.text.trend.Segments` (Stage-1
+:func:`score_answer` compares a text against reference :class:`~sensorllm.text.segments.Segments` (Stage-1
 evaluation).
 """
 
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .numbers import NUMBER_WORD_RE, words_to_number
+from .segments import TREND_KEYS, Segments
 from .templates import ALL_TREND_WORDS
-from .trend import TREND_KEYS, Segments
 
-__all__ = ["ParsedAnswer", "parse_trend_answer", "parse_summary", "score_answer", "trend_code"]
+__all__ = ["ParsedAnswer", "boundary_error", "parse_summary", "parse_trend_answer", "score_answer", "trend_code"]
 
 _WORDS = "|".join(sorted(ALL_TREND_WORDS, key=len, reverse=True))
 _T = r"(\d+(?:\.\d+)?)"
@@ -152,6 +152,24 @@ def parse_trend_answer(text: str) -> ParsedAnswer:
     return p
 
 
+def boundary_error(parsed: ParsedAnswer, ref: Segments) -> float | None:
+    """Timing error of a text's segment boundaries, in seconds (``None`` when it has no segment lines).
+
+    The boundary times of a text are the start and end times of its segment lines; those of the reference are
+    its segments' start and end times, as printed (two decimals; they include 0.0 and the window's end). The
+    error is the mean of two averages: over the reference boundaries, the distance to the nearest boundary of
+    the text, and over the text's boundaries, the distance to the nearest reference boundary. It is 0 exactly
+    when both name the same set of times; a missed change point and an invented one both count.
+    """
+    if not parsed.segments:
+        return None
+    got = np.unique(np.array([t for s in parsed.segments for t in s[:2]], dtype=np.float64))
+    want = np.unique(np.concatenate([ref.start_time, ref.end_time]).astype(np.float64)) if len(ref) \
+        else np.zeros(1)
+    d = np.abs(want[:, None] - got[None, :])
+    return float(0.5 * (d.min(axis=1).mean() + d.min(axis=0).mean()))
+
+
 def score_answer(text: str | ParsedAnswer, ref: Segments) -> dict:
     """Compare a trend answer with the reference segments of its window.
 
@@ -159,9 +177,10 @@ def score_answer(text: str | ParsedAnswer, ref: Segments) -> dict:
         ``parsed_segments`` / ``ref_segments`` (counts), ``segments_exact`` (same boundaries and trends),
         ``step_accuracy`` (fraction of sample pairs whose trend matches; uncovered pairs count as wrong),
         ``counts_exact`` (count lines equal the reference counts; a one-type window needs none),
-        ``n_trends_ok``, ``n_changes_ok``, ``overall_ok`` (``None`` when the text has no such fact) and
+        ``n_trends_ok``, ``n_changes_ok``, ``overall_ok`` (``None`` when the text has no such fact),
         ``duration_abs_error`` (mean absolute error in seconds over the reference trend types, ``None``
-        without durations).
+        without durations) and ``boundary_abs_error_s`` (:func:`boundary_error`: timing error of the
+        segment boundaries in seconds, ``None`` without segment lines).
     """
     p = parse_trend_answer(text) if isinstance(text, str) else text
     rate, length = ref.rate_hz, ref.length
@@ -194,5 +213,6 @@ def score_answer(text: str | ParsedAnswer, ref: Segments) -> dict:
         "n_changes_ok": None if p.n_changes is None else p.n_changes == ref.n_changes,
         "overall_ok": None if p.overall is None else p.overall == ref.overall(),
         "duration_abs_error": dur_err,
+        "boundary_abs_error_s": boundary_error(p, ref),
         "trend_keys": {TREND_KEYS[c]: n for c, n in sorted(ref_counts.items())},
     }

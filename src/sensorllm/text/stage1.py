@@ -21,16 +21,8 @@ import numpy as np
 from ..datasets.spec import ChannelSpec, DataError
 from . import templates as T
 from .numbers import capitalize_first, fix_articles, number_to_words, with_article
-from .trend import (
-    DEFAULT_MIN_DURATION,
-    DEFAULT_TOL,
-    TREND_ORDER,
-    Mode,
-    Segments,
-    format_time,
-    segment_batch,
-    segment_trends,
-)
+from .segments import TREND_ORDER, Segments, format_time
+from .trend import DEFAULT_MIN_DURATION, DEFAULT_TOL, Mode, segment_batch, segment_trends
 
 __all__ = [
     "stage1_qa",

@@ -24,8 +24,9 @@ import numpy as np
 from ..datasets.spec import ChannelSpec, DataError
 from . import templates as T
 from .numbers import capitalize_first
+from .segments import Segments
 from .stage1 import NumberStyle, _pick, chunk_windows, record_rng, render_number, trend_summary
-from .trend import DEFAULT_MIN_DURATION, DEFAULT_TOL, Mode, Segments, segment_windows
+from .trend import DEFAULT_MIN_DURATION, DEFAULT_TOL, Mode, segment_windows
 
 __all__ = [
     "PREPROCESS_TYPES",
