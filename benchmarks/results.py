@@ -1,5 +1,9 @@
 """The UCI-HAR results table: SensorLLM (CPU configuration) and every baseline in the same harness.
 
+The runs go through the library behind ``sensorllm compare`` (:mod:`sensorllm.compare`): this script names the
+project's methods (the baseline variants and SensorLLM ablations below), runs them with it into ``--out`` (which
+then also holds compare's own ``results.md/.csv/.json/.png``) and copies the table into the document.
+
 Resumable: every (method, seed) run has its own directory under ``--out``; a run whose ``metrics.json``
 exists is skipped, so the command can be started again after an interruption and only what is missing runs.
 The script writes only the table (and the command line that produced it) between the ``<!-- results table -->``
@@ -34,12 +38,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from _common import ROOT, ensure_prepared, replace_between, run_logged
+from _common import ROOT, ensure_prepared, replace_between
+
+from sensorllm.compare import (CompareSettings, Method, Row, column, markdown_table, metrics_path, run_comparison,
+                               summarize)
+from sensorllm.compare.report import Column
 
 DEFAULT_DOC = "docs/results.md"
 RECORDS = ROOT / "benchmarks" / "records"  # git-tracked copies of finished runs' test metrics
@@ -53,15 +59,15 @@ PAPER_F1 = {  # paper Tables 2 and 3, UCI-HAR F1-macro (%), mean over 5 runs
 }
 BASELINES = ["features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp", "chronos-ncm",
              "chronos-mlp-mean-scale", "chronos-mlp-pretrained-encoder", "chronos-mlp-bolt"]
-# baseline rows that run a registered baseline with model arguments: row name → (baseline, --model-arg values)
+# baseline rows that run a registered baseline with model arguments: row name → (baseline, model arguments)
 BASELINE_VARIANTS = {
     # the same random-init encoder read through Chronos' mean-scaling tokeniser (the pretrained one's), so that
     # the tokeniser's effect and the pretraining's effect can be told apart
-    "chronos-mlp-mean-scale": ("chronos-mlp", ['tokenizer="mean_scale"']),
+    "chronos-mlp-mean-scale": ("chronos-mlp", {"tokenizer": "mean_scale"}),
     # the paper's Chronos+MLP on the Chronos-T5-tiny that `sensorllm pretrain-encoder` trained on UCI-HAR windows
-    "chronos-mlp-pretrained-encoder": ("chronos-mlp", ['pretrained="runs/uci-har/pretrain-encoder/model"']),
+    "chronos-mlp-pretrained-encoder": ("chronos-mlp", {"pretrained": "runs/uci-har/pretrain-encoder/model"}),
     # the same on a seeded random-init Chronos-Bolt-tiny (one token per 16-sample patch, mean-pooled)
-    "chronos-mlp-bolt": ("chronos-mlp", ['encoder="chronos-bolt"']),
+    "chronos-mlp-bolt": ("chronos-mlp", {"encoder": "chronos-bolt"}),
 }
 MS = "encoder.tokenizer.kind=mean_scale"  # not the paper: the encoder reads mean-scaled, not z-normalised, series
 
@@ -124,74 +130,27 @@ def keep_record(src: Path, dst: Path) -> None:
 
 def metrics_file(name: str, seed: int, out: Path) -> Path | None:
     """A finished run's test metrics: its run directory's ``metrics.json``, else its record; None if unfinished."""
-    return next((p for p in (out / name / f"seed{seed}" / "metrics.json", record_path(name, seed, out))
-                 if p.exists()), None)
+    return next((p for p in (metrics_path(out, name, seed), record_path(name, seed, out)) if p.exists()), None)
 
 
-def run_baseline(name: str, seed: int, data: Path, out: Path) -> None:
-    d = out / name / f"seed{seed}"
-    if metrics_file(name, seed, out):
-        return
-    d.mkdir(parents=True, exist_ok=True)
-    # the Chronos-embedding baselines share one embedding cache (the first seed encodes, the others read)
-    cache = ["--model-arg", f'cache_dir="{out / "embcache-chronos-feats"}"'] if name.startswith("chronos-") else []
-    base, model_args = BASELINE_VARIANTS.get(name, (name, []))
-    extra = [a for v in model_args for a in ("--model-arg", v)]
-    run_logged([sys.executable, "-m", "sensorllm.cli.main", "baseline", base, "--data", str(data), "--out", str(d),
-                "--seed", str(seed), "--overwrite", *cache, *extra], d / "log.txt")
+def stage1_name(v: Variant) -> str:
+    """One Stage-1 model per (data, overrides of both stages, seed), shared by the rows that have it in common
+    (the folder names of the runs made before the compare library)."""
+    return f"stage1-{v.stage1_data + '-' if v.stage1_data else ''}{'-'.join(v.both) or 'pool8'}"
 
 
-def stage1_dir(name: str, seed: int, out: Path) -> Path:
-    """One Stage-1 model per (data, overrides of both stages, seed), shared by the rows that have it in common."""
+def method(name: str, data: Path) -> Method:
+    """The compare library's description of the row ``name`` (a baseline, a baseline variant or a SensorLLM
+    variant); SensorLLM rows take the stage configurations from ``--stage1-config`` / ``--stage2-config``."""
+    if name in BASELINES:
+        base, model_args = BASELINE_VARIANTS.get(name, (name, {}))
+        return Method(name, baseline=base, model_args=dict(model_args))
     v = SENSORLLM[name]
-    return out / f"stage1-{v.stage1_data + '-' if v.stage1_data else ''}{'-'.join(v.both) or 'pool8'}" / f"seed{seed}"
-
-
-def sensorllm_train_time(name: str, seed: int, out: Path) -> float:
-    """Seconds of training (validation included, test scoring not) behind a SensorLLM run: its Stage 2 plus the
-    Stage 1 it started from, read from the stages' own summaries (a shared Stage 1 counts in every row using it).
-    A Stage 1 copied back without its summary (the GPU runs) counts up to its last logged step."""
-    t = json.loads((out / name / f"seed{seed}" / "train_summary.json").read_text())["train_time_s"]
-    if SENSORLLM[name].stage1:
-        s1 = stage1_dir(name, seed, out)
-        t += (json.loads((s1 / "metrics.json").read_text())["train_time_s"] if (s1 / "metrics.json").exists()
-              else float(np.loadtxt(s1 / "train_log.csv", delimiter=",", skiprows=1, ndmin=2)[-1, -1]))
-    return t
-
-
-def run_sensorllm(name: str, seed: int, data: Path, out: Path, args: argparse.Namespace) -> None:
-    v = SENSORLLM[name]
-    d = out / name / f"seed{seed}"
-    if metrics_file(name, seed, out):
-        return
-    d.mkdir(parents=True, exist_ok=True)
-    common = [f"run.seed={seed}", f"run.cache_dir={out / 'embcache'}", *v.both, *args.set]
-    t0 = time.time()
-    s1 = stage1_dir(name, seed, out)
-    s1_data = data
-    if v.stage1_data:  # the source set is prepared once beside the UCI-HAR data (the same registry and splits)
-        s1_data = ensure_prepared(v.stage1_data, TRANSFER_SOURCES[v.stage1_data], data.parent.parent / v.stage1_data
-                                  / "data", d / "log.txt")
-    if v.stage1 and not (s1 / "model" / "config.json").exists():
-        run_logged([sys.executable, "-m", "sensorllm.cli.main", "align", "--config", str(ROOT / args.stage1_config),
-                    f"data.prepared={s1_data}", *common, *args.set1, f"run.out_dir={s1}",
-                    f"optim.max_steps={args.stage1_steps}"], d / "log.txt")
-    init = [f"init_from={s1 / 'model'}"] if v.stage1 else []
-    stage2_yaml = ROOT / (v.stage2_config or args.stage2_config)
-    run_logged([sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(stage2_yaml),
-                f"data.prepared={data}", *common, *init, *v.stage2, f"run.out_dir={d}",
-                f"optim.max_steps={args.stage2_steps}"], d / "log.txt")
-    ev = [sys.executable, "-m", "sensorllm.cli.main", "evaluate", "--model", str(d), "--data", str(data),
-          "--out", str(d / "eval-test"), "--batch-size", str(args.eval_batch)]
-    if args.test_limit:
-        ev += ["--limit", str(args.test_limit)]
-    run_logged(ev, d / "log.txt")
-    m = json.loads((d / "eval-test" / "metrics.json").read_text())
-    summary = json.loads((d / "train_summary.json").read_text())
-    m.update({"train_time_s": sensorllm_train_time(name, seed, out), "wall_time_s": time.time() - t0,
-              "device": summary.get("device", "cpu"),
-              "trainable_params": sum(n for k, n in summary["trainable"].items() if k != "llm_total")})
-    (d / "metrics.json").write_text(json.dumps(m, indent=1))
+    # the source set of a transfer row is prepared once beside the UCI-HAR data (the same registry and splits)
+    s1_data = str(data.parent.parent / v.stage1_data / "data") if v.stage1_data else None
+    return Method(name, overrides=v.both, stage2_overrides=v.stage2, stage1=v.stage1,
+                  stage2_config=str(ROOT / v.stage2_config) if v.stage2_config else None, stage1_data=s1_data,
+                  stage1_name=stage1_name(v))
 
 
 def run_dir(name: str, args: argparse.Namespace) -> Path:
@@ -229,37 +188,32 @@ def is_done(name: str, seed: int, args: argparse.Namespace) -> bool:
             or seed in (published_row(name, None, args) or {}).get("seeds", []))
 
 
-def row_cells(name: str, seeds: list[int], args: argparse.Namespace) -> tuple[int, str] | None:
-    """(seeds done, table row) for ``name`` from its finished runs and records, or from its published row where
-    that holds more seeds; None if ``name`` has no finished seed."""
+def doc_row(name: str, seeds: list[int], args: argparse.Namespace) -> Row | None:
+    """``name``'s row from its finished runs and records, or from its published row where that holds more
+    seeds; None if ``name`` has no finished seed."""
     done = finished(name, seeds, args)
-    ms = list(done.values())
     pub = published_row(name, seeds, args)
-    paper = PAPER_F1.get(name, "")
-    if pub and len(pub["seeds"]) > 1 and len(pub["seeds"]) > len(ms):
+    if pub and len(pub["seeds"]) > 1 and len(pub["seeds"]) > len(done):
         if extra := sorted(set(done) - set(pub["seeds"])):
             print(f"{name}: the published row (seeds {pub['seeds']}) is shown; seeds {extra} finished since are "
                   "not in it (it cannot be merged with them)", flush=True)
-        (f1, f1_sd), (acc, acc_sd) = pub["f1_macro"], pub["accuracy"]
-        n, t, p, device = len(pub["seeds"]), pub["train_time_s"], pub["trainable_params"], pub["device"]
-    elif ms:
-        f1s = 100 * np.array([m["f1_macro"] for m in ms])
-        accs = 100 * np.array([m["accuracy"] for m in ms])
-        f1, f1_sd, acc, acc_sd = f1s.mean(), f1s.std(), accs.mean(), accs.std()
-        t = np.mean([m.get("train_time_s", np.nan) for m in ms])  # SensorLLM: sensorllm_train_time at the end
-        n, p = len(ms), ms[0].get("trainable_params")
-        device = ", ".join(sorted({m.get("device", "cpu") for m in ms}))
-    else:
-        return None
-    return n, (f"| {name} | {n}/{len(seeds)} | {f1:.1f} ± {f1_sd:.1f} | {acc:.1f} ± {acc_sd:.1f} | {t:.0f} | "
-               f"{p if p is not None else 'n/a (forest)'} | {device} | {paper} |")
+        return Row(name, list(pub["seeds"]), len(seeds), tuple(pub["f1_macro"]), tuple(pub["accuracy"]),
+                   train_time_s=pub["train_time_s"], trainable_params=pub["trainable_params"], device=pub["device"])
+    return summarize(name, done, len(seeds))  # SensorLLM train time: Stage 2 plus its Stage 1
+
+
+# the document's columns: compare's table with the project's extras (parameters, device, the paper's F1)
+DOC_COLUMNS = [
+    column("method"), column("seeds", "seeds done"), column("f1_macro", "F1-macro (%)"),
+    column("accuracy", "accuracy (%)"), column("train_time", "train time (s)"),
+    Column("trainable params", lambda r: "n/a (forest)" if r.trainable_params is None else str(r.trainable_params)),
+    column("device"), Column("paper F1 (%)", lambda r: str(PAPER_F1.get(r.method, ""))),
+]
 
 
 def table(methods: list[str], seeds: list[int], args: argparse.Namespace) -> list[str]:
     """The results table's lines: one row per method with a finished seed (methods never run have none)."""
-    rows = [("| method | seeds done | F1-macro (%) | accuracy (%) | train time (s) | trainable params | device | "
-             "paper F1 (%) |"), "|---|---|---|---|---|---|---|---|"]
-    return rows + [r[1] for name in methods if (r := row_cells(name, seeds, args))]
+    return markdown_table([r for name in methods if (r := doc_row(name, seeds, args))], DOC_COLUMNS)
 
 
 def shown_in_doc(doc: Path) -> dict[str, int]:
@@ -278,7 +232,7 @@ def rows_it_would_drop(methods: list[str], seeds: list[int], args: argparse.Name
     published rows hold (a narrower ``--seeds``, or another ``--out``, would otherwise drop or shrink them)."""
     shown = shown_in_doc(ROOT / args.doc)
     return [f"{m} ({shown[m]} seeds in the document, {n} here)" for m in methods
-            if m in shown and (n := (row_cells(m, seeds, args) or (0, ""))[0]) < shown[m]]
+            if m in shown and (n := len(getattr(doc_row(m, seeds, args), "seeds", []))) < shown[m]]
 
 
 def command_line(seeds: list[int], args: argparse.Namespace) -> str:
@@ -315,6 +269,27 @@ def write_doc(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
     return lines
 
 
+def run_methods(todo: list[str], methods: list[str], data: Path, args: argparse.Namespace) -> None:
+    """Run the unfinished (method, seed) pairs of ``todo`` with the compare library (one comparison per results
+    directory: the baselines may have their own, ``--baselines-out``), rewriting the document after each run."""
+    settings = dict(data=data, seeds=args.seeds, stage1_config=ROOT / args.stage1_config,
+                    stage2_config=ROOT / args.stage2_config, sensorllm_set=args.set,
+                    stage1_set=[*args.set1, f"optim.max_steps={args.stage1_steps}"],
+                    stage2_set=[f"optim.max_steps={args.stage2_steps}"], test_limit=args.test_limit or None,
+                    eval_batch_size=args.eval_batch, command=command_line(args.seeds, args))
+    groups: dict[Path, list[Method]] = {}
+    for name in todo:
+        groups.setdefault(run_dir(name, args), []).append(method(name, data))
+    for out, group in groups.items():
+        skip = {(m.name, s) for m in group for s in args.seeds if is_done(m.name, s, args)}
+        for m in group:  # a transfer row's Stage-1 set, prepared once
+            if m.stage1_data and any((m.name, s) not in skip for s in args.seeds):
+                key = SENSORLLM[m.name].stage1_data
+                ensure_prepared(key, TRANSFER_SOURCES[key], Path(m.stage1_data), out / f"prepare-{key}.log")
+        run_comparison(CompareSettings(out=out, **settings), group, skip=skip, stop_on_error=True,
+                       on_result=lambda *_: write_doc(methods, args.seeds, args))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="runs/uci-har/data")
@@ -339,7 +314,7 @@ def main() -> int:
     ap.add_argument("--overwrite-doc", action="store_true",
                     help="rewrite the table even where it shows finished runs that are not here")
     args = ap.parse_args()
-    data, out = Path(args.data), Path(args.out)
+    data = Path(args.data)
     methods = BASELINES + list(SENSORLLM)
     todo = args.only.split(",") if args.only else methods
     unknown = [m for m in todo if m not in methods]
@@ -349,13 +324,7 @@ def main() -> int:
         if not (data / "manifest.json").exists():
             raise SystemExit(f"{data} is not prepared: sensorllm prepare uci-har --raw "
                              "../shared/datasets/UCI-HAPT/RawData --out " + str(data))
-        for seed in args.seeds:
-            for name in todo:
-                if is_done(name, seed, args):
-                    continue
-                (run_baseline(name, seed, data, run_dir(name, args)) if name in BASELINES
-                 else run_sensorllm(name, seed, data, out, args))
-                write_doc(methods, args.seeds, args)
+        run_methods(todo, methods, data, args)
     print("\n".join(write_doc(methods, args.seeds, args)))
     return 0
 

@@ -13,3 +13,16 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    """Each test starts without accelerate's process-wide state: an ``Accelerator`` keeps its mixed precision
+    in a shared singleton, so a test training in bf16 after one that trained in fp32 (in one pytest process)
+    would be refused. The process group part (``PartialState``) is kept. This is accelerate's own test-suite
+    practice; the library itself never resets it."""
+    yield
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state()
+    GradientState._reset_state()

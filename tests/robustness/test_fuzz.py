@@ -2,7 +2,6 @@
 give either a result or one of the project's own clear errors — never an unhandled exception."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

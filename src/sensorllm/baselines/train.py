@@ -8,6 +8,14 @@ F1-macro; feature baselines are fitted on the training windows; both are scored 
 A run directory holds ``config.json`` (every setting, the dataset and the command), ``val_history.csv``,
 ``model.safetensors``, ``test_predictions.npy`` and, from :func:`write_classification_report`,
 ``metrics.json``, ``confusion_matrix.png`` and ``report.md``.
+
+``config.json["dataset"]`` also carries what inference on raw recordings needs (``sensorllm predict`` /
+``evaluate`` / ``stream`` through :mod:`sensorllm.serve.models`): ``rate_hz``, ``window``, ``channels`` and
+``classes``, the prepared dataset's ``stride`` and ``spec`` (channel units, placements, ``max_gap``), and
+``channel_stats``, the training windows' per-channel magnitudes
+(:func:`~sensorllm.eval.evaluate.channel_scale_stats`) that the input unit check compares against. Runs written
+before these keys existed still load: units, the stride and the unit check then fall back (see
+docs/baselines.md).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import numpy as np
 
 from sensorllm import __version__
 from sensorllm.datasets.prepared import open_prepared
+from sensorllm.eval.evaluate import channel_scale_stats
 from sensorllm.eval.metrics import classification_metrics, write_classification_report, write_json_atomic
 
 from . import get_baseline
@@ -68,7 +77,12 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
                     "window": int(data.train[0].shape[1]),
                     "windows": {"train": len(data.train[1]),
                                 "val": 0 if data.val is None else len(data.val[1]),
-                                "test": len(data.test[1])}},
+                                "test": len(data.test[1])},
+                    # for inference on raw recordings (serve.models): the windowing stride, the channel specs
+                    # (units) and the training windows' magnitudes (the input unit check)
+                    "stride": ds.manifest.get("stride"),
+                    "spec": ds.manifest.get("spec"),
+                    "channel_stats": channel_scale_stats(data.train[0], ds.channel_names)},
         "command": command_line(cfg),
         "versions": _versions(), "machine": f"{platform.machine()} {platform.system()} ({platform.node()})",
     }
@@ -101,19 +115,30 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
     return metrics
 
 
-def load_baseline_model(run_dir: str | Path):
+def load_baseline_model(run_dir: str | Path, device: str | None = None):
     """The kept model of a finished run: a ``Standardized`` torch net in eval mode (loaded strictly), a
     numpy forest (:class:`~.features.ForestArrays`), or, for feature models whose class has a ``load``
     classmethod (``chronos-mlp``, ``chronos-ncm``), that class's instance. Torch models return logits from
-    ``model(x)``; the others give class ids from ``model.predict(windows)``."""
+    ``model(x)``; the others give class ids from ``model.predict(windows)``.
+
+    ``device``: where a torch net (or a Chronos feature model's encoder) goes; ``None``: the CPU for torch
+    nets, the loader's default (``auto``) for feature models.
+
+    Raises:
+        FileNotFoundError: no ``config.json`` or no ``model.safetensors`` (an unfinished run).
+    """
     run = Path(run_dir)
+    if not (run / "config.json").is_file():
+        raise FileNotFoundError(f"{run} has no config.json: not a baseline run directory")
     config = json.loads((run / "config.json").read_text())
     spec = get_baseline(config["baseline"])
     weights = run / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{run} is an unfinished {spec.name} run: no model.safetensors yet")
     if spec.kind == "features":
         loader = getattr(spec.model_class(), "load", None)
         if loader is not None:
-            return loader(weights)
+            return loader(weights) if device is None else loader(weights, device=device)
         from .features import load_forest
 
         return load_forest(weights)
@@ -126,4 +151,8 @@ def load_baseline_model(run_dir: str | Path):
     net = spec.build(c, d["window"], len(d["classes"]), **config["model_args"])
     model = Standardized(net, np.zeros(c), np.ones(c))
     model.load_state_dict(load_file(str(weights)), strict=True)
+    if device is not None:
+        from sensorllm.utils import resolve_device
+
+        model.to(resolve_device(device))
     return model.eval()

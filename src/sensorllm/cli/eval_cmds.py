@@ -8,28 +8,75 @@ import sys
 from pathlib import Path
 
 
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
+    from sensorllm.serve.models import inspect_model, load_classifier
+
+    info = inspect_model(args.model)  # one line for anything that is not a model directory
+    if info.kind != "sensorllm":
+        if args.labels or args.shots:
+            raise ValueError(f"{args.model} is {info.description}: open-vocabulary evaluation (--labels, --shots) "
+                             "needs a SensorLLM model")
+        from sensorllm.eval.evaluate import evaluate_classifier
+
+        for note in info.notes:
+            _log(f"note: {note}")
+        clf = load_classifier(info, args.device, command="evaluate")
+        evaluate_classifier(clf, args.data, args.split, args.out, args.batch_size or clf.default_batch_size,
+                            args.limit, model_path=args.model, notes=clf.notes)
+        return 0
     if args.labels:
         from sensorllm.eval.openvocab import DEFAULT_QUESTION, evaluate_open_vocab, parse_labels
 
         evaluate_open_vocab(args.model, args.data, parse_labels(args.labels), args.split, args.out, args.shots,
-                            args.support_split, args.few_shot_head, args.seed, args.limit, args.batch_size,
+                            args.support_split, args.few_shot_head, args.seed, args.limit, args.batch_size or 8,
                             args.question or DEFAULT_QUESTION, args.calibrate, args.device)
         return 0
     if args.shots:
         raise ValueError("--shots needs --labels (open-vocabulary evaluation)")
     from sensorllm.eval.evaluate import evaluate
 
-    evaluate(args.model, args.data, args.split, args.out, args.batch_size, args.limit, args.device, args.precision)
+    evaluate(args.model, args.data, args.split, args.out, args.batch_size or 8, args.limit, args.device,
+             args.precision)
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from sensorllm.eval.evaluate import load_model
-    from sensorllm.serve.predict import predict_file
+def _report_dir(args: argparse.Namespace) -> Path:
+    """``--report``, else next to ``--out`` (``labels.csv`` → ``labels-report/``), else ``<input stem>-report/``
+    in the working directory."""
+    if args.report:
+        return Path(args.report)
+    if args.out:
+        out = Path(args.out)
+        return out.with_name(out.name.split(".")[0] + "-report")
+    return Path(Path(args.file).name.split(".")[0] + "-report")
 
-    model, meta = load_model(args.model, args.device)
-    df = predict_file(model, meta, args.file, args.stride, args.batch_size, args.precision)
+
+def _predict(args: argparse.Namespace) -> int:
+    from sensorllm.serve.models import inspect_model, load_classifier
+    from sensorllm.serve.predict import predict_input, read_input, summary_lines, write_predict_report
+    from sensorllm.serve.units import check_input_units, enforce
+
+    # everything that can fail on the input is checked before the (slow) model load
+    info = inspect_model(args.model)
+    info.require_classifier("predict")
+    info.require_windowing()
+    inp = read_input(args.file, info.channel_names, info.class_names, args.recording_column, args.subject_column,
+                     args.labels_column)
+    for note in [*info.notes, *inp.notes]:
+        _log(f"note: {note}")
+    enforce(check_input_units(inp.x, info), str(args.file), args.force, _log, "predict")
+    clf = load_classifier(info, args.device, args.precision)
+    for note in clf.notes:
+        if note not in info.notes:
+            _log(f"note: {note}")
+    pred = predict_input(clf, inp, args.stride, args.batch_size, args.label_rule)
+    for line in summary_lines(pred, inp, clf):
+        _log(line)
+    df = pred.frame
     if df.attrs.get("skipped_windows"):
         print(f"skipped {df.attrs['skipped_windows']} windows with long gaps of missing samples", file=sys.stderr)
     if args.out and str(args.out).endswith(".json"):
@@ -40,13 +87,28 @@ def _predict(args: argparse.Namespace) -> int:
         df.to_csv(sys.stdout, index=False, float_format="%.4f")
     if args.out:
         print(f"{len(df)} windows → {args.out}")
+    if inp.labels is not None:
+        report = write_predict_report(pred, inp, clf, _report_dir(args), args.model, clf.notes)
+        if report is None:
+            _log(f"predict: no window has a label under rule {args.label_rule!r} (column {inp.labels_column!r}): "
+                 "nothing scored")
+        else:
+            m = json.loads((report.parent / "metrics.json").read_text())
+            _log(f"predict: scored {m['windows_scored']} of {m['windows_total']} windows against column "
+                 f"{inp.labels_column!r} (rule {args.label_rule}): accuracy {m['accuracy']:.4f}, F1-macro "
+                 f"{m['f1_macro']:.4f}; report: {report}")
     return 0
 
 
 def _describe(args: argparse.Namespace) -> int:
     from sensorllm.eval.evaluate import load_model
+    from sensorllm.serve.models import inspect_model
     from sensorllm.serve.predict import describe_file
 
+    info = inspect_model(args.model)
+    if info.kind != "sensorllm":
+        raise ValueError(f"{args.model} is {info.description}: `sensorllm describe` needs a SensorLLM model "
+                         "(Stage 1 for trend descriptions)")
     model, meta = load_model(args.model, args.device)
     res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens)
     if args.json:
@@ -86,11 +148,13 @@ def _models(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a trained model on a split (metrics.json, confusion matrix, report)")
-    p.add_argument("--model", required=True, help="run directory (with model/) or checkpoint directory")
+    p.add_argument("--model", required=True, help="SensorLLM run directory (with model/) or checkpoint directory, "
+                   "or a `sensorllm baseline` run directory")
     p.add_argument("--data", required=True, help="prepared dataset directory")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--out", help="output directory (default: <model>/eval-<split>)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, help="windows per model call (default: 8 for SensorLLM, 512 for "
+                   "baselines)")
     p.add_argument("--limit", type=int, help="seeded subset of windows (Stage 1 default: 32)")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
@@ -110,12 +174,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the support draw and of --limit")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("predict", help="label every sliding window of a raw recording (CSV/Parquet/NPZ)")
-    p.add_argument("--model", required=True)
+    p = sub.add_parser("predict", help="label every sliding window of a raw recording (CSV/Parquet/NPZ); "
+                       "with a label column, also score it")
+    p.add_argument("--model", required=True, help="SensorLLM Stage-2 run or checkpoint directory, or a "
+                   "`sensorllm baseline` run directory")
     p.add_argument("file", help="recording with one column (or NPZ array) per channel name")
     p.add_argument("--stride", type=int, help="window stride in samples (default: the model's)")
     p.add_argument("--out", help="CSV or .json output (default: CSV on stdout)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, help="windows per model call (default: 8 for SensorLLM, 512 for "
+                   "baselines)")
+    g = p.add_argument_group("recordings and scoring")
+    g.add_argument("--recording-column", help="column of recording ids: windows never span two recordings "
+                   "(default: 'recording' when the file has it; '' = none)")
+    g.add_argument("--subject-column", help="column of subject ids, also a recording boundary where it changes "
+                   "(default: 'subject' when present; '' = none)")
+    g.add_argument("--labels-column", help="column of true labels (class names or class indices) to score "
+                   "against (default: 'label' when present; '' = do not score)")
+    g.add_argument("--label-rule", default="pure", choices=["pure", "majority", "center"],
+                   help="a window's true label: pure (default: only windows whose samples all share one label "
+                        "are scored), majority (the most common label), center (the centre sample's label)")
+    g.add_argument("--report", help="directory for the scoring report (default: next to --out, "
+                   "<out>-report/; without --out: <file>-report/ here)")
+    g.add_argument("--force", action="store_true", help="predict even when the input's magnitude suggests "
+                   "other units than the model's (e.g. m/s^2 for g); a warning instead of an error")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],

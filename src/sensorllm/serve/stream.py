@@ -1,11 +1,12 @@
 """Streaming recognition: classify a live sensor stream window by window, as the samples arrive.
 
 :class:`StreamClassifier` keeps the last ``window`` samples of every channel in a ring buffer and, every
-``hop`` samples once the buffer is full, classifies that window with the Stage-2 model. Window ``i`` covers
-samples ``[i * hop, i * hop + window)``, its text is generated with the same per-window seed
-(``record_rng(text_seed, 2, "predict", i)``) and it goes through the same
-:func:`~sensorllm.eval.classify.predict_proba` as ``sensorllm predict``, so a stream gives the labels and
-probabilities that :func:`~sensorllm.serve.predict.predict_file` gives for the same recording and
+``hop`` samples once the buffer is full, classifies that window with the model: any
+:class:`~sensorllm.serve.models.Classifier` (a Stage-2 SensorLLM or a baseline run, from
+:func:`~sensorllm.serve.models.load_classifier`). Window ``i`` covers samples ``[i * hop, i * hop + window)``
+and goes through the same ``Classifier.predict_proba(windows, indices)`` as ``sensorllm predict`` (for a
+SensorLLM: the same per-window text seed ``record_rng(text_seed, 2, "predict", i)``), so a stream gives the
+labels and probabilities that :func:`~sensorllm.serve.predict.predict_file` gives for the same recording and
 ``stride = hop``. (``predict_file`` interpolates short NaN gaps and skips windows on long ones; a stream
 refuses non-finite values instead, so the window indices always agree.)
 
@@ -34,11 +35,9 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from sensorllm.datasets.spec import ChannelSpec, DataError
-from sensorllm.eval.classify import predict_proba, training_precision
-from sensorllm.eval.evaluate import load_model
+from sensorllm.datasets.spec import DataError
 
-from .predict import window_item
+from .models import Classifier, SensorLLMClassifier, load_classifier
 
 __all__ = [
     "Clock",
@@ -260,43 +259,46 @@ class _Pending:
 
 
 class StreamClassifier:
-    """Sliding-window Stage-2 classification of a sample stream (no I/O; feed it with :meth:`push`).
+    """Sliding-window classification of a sample stream (no I/O; feed it with :meth:`push`).
 
     Args:
-        model: a Stage-2 :class:`~sensorllm.model.SensorLLM` (with a head), e.g. from
-            :func:`~sensorllm.eval.evaluate.load_model`.
-        meta: the checkpoint's ``config.json`` (``meta["extra"]`` carries dataset spec, rate, window,
-            stride and text settings, as ``sensorllm tune`` writes them).
+        model: a :class:`~sensorllm.serve.models.Classifier` (SensorLLM or baseline, from
+            :func:`~sensorllm.serve.models.load_classifier`), or a Stage-2
+            :class:`~sensorllm.model.SensorLLM` (with a head) together with ``meta``.
+        meta: with a SensorLLM ``model``: the checkpoint's ``config.json`` (``meta["extra"]`` carries dataset
+            spec, rate, window, stride and text settings, as ``sensorllm tune`` writes them); ``None`` for a
+            ``Classifier``.
         hop: samples between decisions (default: the training stride, else ``window // 2``).
         smoother: optional :class:`EmaSmoother` / :class:`VoteSmoother`.
         batch_size: windows per model call when one push completes several windows.
         clock: time source for latencies (seconds; ``time.perf_counter`` by default).
+        first_window_check: called once with the first complete window ``(window, C)`` before it is
+            classified (``sensorllm stream`` checks the input's units there; raising stops the stream).
 
     Raises:
         ValueError: a Stage-1 model, a checkpoint without the stream metadata, or a bad ``hop``.
     """
 
-    def __init__(self, model, meta: dict, hop: int | None = None, smoother: Smoother | None = None,
-                 batch_size: int = 8, clock: Clock = time.perf_counter) -> None:
-        if getattr(model, "head", None) is None:
+    def __init__(self, model, meta: dict | None = None, hop: int | None = None, smoother: Smoother | None = None,
+                 batch_size: int = 8, clock: Clock = time.perf_counter,
+                 first_window_check: Callable[[np.ndarray], None] | None = None) -> None:
+        clf: Classifier = model if meta is None else SensorLLMClassifier(model, meta)
+        if not clf.class_names:
             raise ValueError("this is a Stage-1 model (no classifier head): streaming needs a Stage-2 model")
-        extra = meta.get("extra", {})
-        missing = [k for k in ("dataset", "window", "rate_hz") if k not in extra]
-        if missing:
-            raise ValueError(f"the checkpoint's config.json has no {missing} under 'extra' (written by "
-                             "`sensorllm tune`); cannot tell the window length, rate and channels")
-        self.model = model
-        self.extra = extra
-        self.channels = [ChannelSpec(**c) for c in extra["dataset"]["channels"]]
-        self.names = [c.name for c in self.channels]
-        self.window = int(extra["window"])
-        self.rate_hz = float(extra["rate_hz"])
-        self.hop = int(hop) if hop is not None else int(extra.get("stride") or max(1, self.window // 2))
+        self.classifier = clf
+        self.model = getattr(clf, "model", None)
+        self.extra = getattr(clf, "extra", {})
+        self.names = list(clf.channels)
+        self.channels = list(clf.info.channels or [])  # ChannelSpec per channel, when the model records them
+        self.window = clf.window
+        self.rate_hz = clf.rate_hz
+        self.hop = int(hop) if hop is not None else clf.stride
         if self.hop < 1:
             raise ValueError(f"--hop must be ≥ 1 sample, got {self.hop}")
         if batch_size < 1:
             raise ValueError(f"--batch-size must be ≥ 1, got {batch_size}")
-        self.labels = list(model.config.labels)
+        self.labels = list(clf.class_names)
+        self.first_window_check = first_window_check
         self.smoother = smoother
         self.batch_size = int(batch_size)
         self.clock = clock
@@ -306,10 +308,10 @@ class StreamClassifier:
         self.stats = StreamStats(self.rate_hz)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **kwargs) -> StreamClassifier:
-        """Load a run or checkpoint directory and wrap it (``kwargs`` as for the constructor)."""
-        model, meta = load_model(path)
-        return cls(model, meta, **kwargs)
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> StreamClassifier:
+        """Load a SensorLLM run/checkpoint or a baseline run directory
+        (:func:`~sensorllm.serve.models.load_classifier`) and wrap it (``kwargs`` as for the constructor)."""
+        return cls(load_classifier(path, device, command="stream"), **kwargs)
 
     @property
     def samples_seen(self) -> int:
@@ -355,7 +357,10 @@ class StreamClassifier:
             pos += take
             if self._ring.total == self._next_end:
                 last_arrival = float(arr[pos - 1])  # the sample completing this window
-                pending.append(_Pending(self._decisions, self._next_end, self._ring.window(), last_arrival))
+                w = self._ring.window()
+                if self._decisions == 0 and self.first_window_check is not None:
+                    self.first_window_check(w)
+                pending.append(_Pending(self._decisions, self._next_end, w, last_arrival))
                 self._decisions += 1
                 self._next_end += self.hop
         out: list[Decision] = []
@@ -366,14 +371,11 @@ class StreamClassifier:
         self.stats.cpu_s += time.process_time() - c0
         return out
 
-    def _item(self, p: _Pending):
-        """The Stage-2 item of one window, built by the same function as ``predict_file`` builds window
-        ``p.index`` (same text seed, settings and channel order)."""
-        return window_item(p.window, p.index, self.channels, self.rate_hz, self.extra)
-
     def _classify(self, batch: list[_Pending]) -> list[Decision]:
-        probs, _ = predict_proba(self.model, [self._item(p) for p in batch], len(batch),  # inference mode
-                                 mixed_precision=training_precision(self.extra))  # as predict_file scores
+        # the same predict_proba as predict_file: for a SensorLLM, window p.index gets the same text seed,
+        # settings and channel order, and is scored in the training's precision under inference mode
+        probs = self.classifier.predict_proba(np.stack([p.window for p in batch]), [p.index for p in batch],
+                                              len(batch))
         done = self.clock()
         out = []
         for p, pr in zip(batch, probs, strict=True):

@@ -88,9 +88,31 @@ def compile_llm(model: SensorLLM) -> None:
           flush=True)
 
 
+_CHANNEL_STATS: dict[tuple[str, int], dict | None] = {}
+
+
+def _train_channel_stats(data: PreparedDataset) -> dict | None:
+    """:func:`~sensorllm.eval.evaluate.channel_scale_stats` of the Stage-2 training windows, computed once per
+    prepared directory (and manifest version); ``None`` when there are none."""
+    from sensorllm.datasets.spec import DataError
+    from sensorllm.eval.evaluate import channel_scale_stats
+
+    mpath = Path(data.root) / "manifest.json"
+    key = (str(mpath.resolve()), mpath.stat().st_mtime_ns if mpath.exists() else 0)
+    if key not in _CHANNEL_STATS:
+        try:
+            windows = data.stage2("train").windows if "train" in data.splits() else None
+        except DataError:
+            windows = None
+        _CHANNEL_STATS[key] = None if windows is None or not len(windows) else \
+            channel_scale_stats(windows, data.channel_names)
+    return _CHANNEL_STATS[key]
+
+
 def checkpoint_extra(cfg: Any, data: PreparedDataset, stage: str, **more: Any) -> dict:
     """What a checkpoint must carry to be used without the training config: the dataset's channels (with
-    units), rate, window, classes and the text settings."""
+    units), rate, window, classes, the text settings and the training windows' per-channel magnitudes
+    (``channel_stats``, which ``sensorllm predict``/``stream`` check the input's units against)."""
     return {
         "stage": stage,
         "dataset": data.manifest["spec"],
@@ -103,6 +125,7 @@ def checkpoint_extra(cfg: Any, data: PreparedDataset, stage: str, **more: Any) -
         "text_seed": cfg.run.seed,
         "random_init_encoder": cfg.encoder.pretrained is None,
         "run_config": json.loads(json.dumps(config_to_dict(cfg))),
+        "channel_stats": _train_channel_stats(data),
         **more,
     }
 
