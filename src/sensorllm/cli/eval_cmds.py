@@ -13,7 +13,8 @@ def _log(msg: str) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from sensorllm.serve.models import inspect_model, load_classifier
+    from sensorllm.serve.model_info import inspect_model
+    from sensorllm.serve.models import load_classifier
 
     info = inspect_model(args.model)  # one line for anything that is not a model directory
     if info.kind != "sensorllm":
@@ -56,8 +57,11 @@ def _report_dir(args: argparse.Namespace) -> Path:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from sensorllm.serve.models import inspect_model, load_classifier
-    from sensorllm.serve.predict import predict_input, read_input, summary_lines, write_predict_report
+    from sensorllm.serve.model_info import inspect_model
+    from sensorllm.serve.models import load_classifier
+    from sensorllm.serve.predict import predict_input, summary_lines
+    from sensorllm.serve.recording import read_input
+    from sensorllm.serve.scoring import write_predict_report
     from sensorllm.serve.units import check_input_units, enforce
 
     # everything that can fail on the input is checked before the (slow) model load
@@ -102,7 +106,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _describe(args: argparse.Namespace) -> int:
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.serve.models import inspect_model
+    from sensorllm.serve.model_info import inspect_model
     from sensorllm.serve.predict import describe_file
 
     info = inspect_model(args.model)

@@ -61,7 +61,8 @@ def _log(msg: str) -> None:
 def _stream(args: argparse.Namespace) -> int:
     import torch
 
-    from sensorllm.serve.models import inspect_model, load_classifier
+    from sensorllm.serve.model_info import inspect_model
+    from sensorllm.serve.models import load_classifier
     from sensorllm.serve.stream import StreamClassifier, format_summary, make_smoother
     from sensorllm.serve.stream_io import CsvRowParser, follow_lines, replay, run_stream, text_lines
     from sensorllm.serve.units import check_input_units, enforce
@@ -83,7 +84,7 @@ def _stream(args: argparse.Namespace) -> int:
         _log(f"note: {note}")
     check_first = None
     if args.replay:  # a recorded file: check its units as a whole, before the model loads
-        from sensorllm.serve.predict import read_input
+        from sensorllm.serve.recording import read_input
 
         rec = read_input(args.replay, info.channel_names, labels_column="")
         if len(rec.segments) > 1:

@@ -3,22 +3,22 @@
 Recordings are streamed from the dataset's loader one at a time: each is repaired (short gaps interpolated),
 resampled to the spec's rate, cut into Stage-2 fixed windows and Stage-1 random-length windows inside runs of
 one label, and appended to an on-disk pool. Once every recording is read, subjects are assigned to
-train/val/test and the pool is split into the layout documented in :mod:`sensorllm.datasets.prepared`.
-Only one recording is in memory at a time, so multi-GB datasets (CAPTURE-24) are fine.
+train/val/test (:mod:`sensorllm.datasets.subject_splits`) and the pool is split into the layout documented
+in :mod:`sensorllm.datasets.prepared`. Only one recording is in memory at a time, so multi-GB datasets
+(CAPTURE-24) are fine. The manifest's warnings come from the unit checks (:mod:`sensorllm.datasets.unit_checks`)
+and the validation-split check (:func:`~sensorllm.datasets.subject_splits.split_warnings`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from tqdm import tqdm
@@ -28,10 +28,11 @@ from sensorllm.utils import sha256_file
 
 from .prepared import SPLITS
 from .spec import DataError, DatasetSpec, Recording
+from .subject_splits import assign_splits, split_warnings
+from .unit_checks import collect_acc_magnitude, collect_gyro_speed, gyro_unit_warnings, unit_warnings
 from .windows import fixed_windows, label_runs, random_partition, repair_gaps, resample
 
-__all__ = ["PrepareOptions", "prepare_dataset", "assign_splits", "natural_key", "split_warnings",
-           "unit_warnings", "gyro_unit_warnings"]
+__all__ = ["PrepareOptions", "prepare_dataset"]
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,6 @@ class PrepareOptions:
     val_fraction: float | None = None
     max_gap: int | None = None
     progress: bool = True
-
-
-def natural_key(s: str) -> tuple:
-    """Sort key that orders ``"2" < "10"`` and ``"P2" < "P10"``."""
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
 
 
 class _Pool:
@@ -118,88 +114,6 @@ def _check_recording(rec: Recording, spec: DatasetSpec) -> None:
                         "is outside the float32 range windows are stored in (wrong units or a corrupt file?)")
 
 
-G = 9.80665
-
-
-def _collect_acc_magnitude(data: np.ndarray, spec: DatasetSpec, stats: _Stats) -> None:
-    """Median |acc| per tri-axial accelerometer (same placement and unit, three axes) of one recording."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, ch in enumerate(spec.channels):
-        if ch.sensor == "acc":
-            groups.setdefault((ch.placement, ch.unit), []).append(i)
-    for key, idx in groups.items():
-        if len(idx) == 3 and len(data):
-            stats.acc_magnitudes.setdefault(key, []).append(float(np.median(np.linalg.norm(data[:, idx], axis=1))))
-
-
-def unit_warnings(acc_magnitudes: dict) -> list[str]:
-    """Warn when an accelerometer's median magnitude says m/s^2 where g was declared, or the reverse.
-
-    At rest or in everyday movement the magnitude of a tri-axial accelerometer including gravity is close to
-    1 g = 9.81 m/s^2, so the median over a recording tells the unit apart by a factor of ~10.
-    """
-    out = []
-    for (placement, unit), meds in sorted(acc_magnitudes.items()):
-        med = float(np.median(meds))
-        if unit == "g" and 4.0 < med < 30.0:
-            out.append(f"{placement} accelerometer declared in g but its median magnitude is {med:.2f}: "
-                       f"looks like m/s^2 (divide by {G:.3f})")
-        elif unit in ("m/s^2", "m/s2") and 0.3 < med < 2.5:
-            out.append(f"{placement} accelerometer declared in m/s^2 but its median magnitude is {med:.2f}: "
-                       f"looks like g (multiply by {G:.3f})")
-    return out
-
-
-DEG_PER_RAD = 180.0 / np.pi
-GYRO_RAD_MAX = 40.0  # rad/s: a 99th-percentile angular speed above this (2300 deg/s) is not a human in rad/s
-GYRO_DEG_MIN = 15.0  # deg/s: a dataset whose most active recording stays below this barely moves in deg/s
-_DEG_UNITS = {"deg/s", "dps", "°/s", "degree/s", "degrees/s", "deg/sec"}
-_RAD_UNITS = {"rad/s", "rad/sec"}
-
-
-def _collect_gyro_speed(data: np.ndarray, spec: DatasetSpec, stats: _Stats, source: str) -> None:
-    """99th percentile of |angular velocity| per gyroscope (channels of one placement and unit), one recording."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, ch in enumerate(spec.channels):
-        if ch.sensor == "gyro":
-            groups.setdefault((ch.placement, ch.unit), []).append(i)
-    for (placement, unit), idx in groups.items():
-        if len(data):
-            p99 = float(np.percentile(np.linalg.norm(data[:, idx], axis=1), 99))
-            key = (placement, unit, tuple(spec.channels[i].name for i in idx))
-            stats.gyro_speeds.setdefault(key, []).append((p99, source))
-
-
-def gyro_unit_warnings(gyro_speeds: dict) -> list[str]:
-    """Warn when a gyroscope's angular speeds say deg/s where rad/s was declared, or the reverse.
-
-    Statistic: the 99th percentile of |angular velocity| of each recording. Human movement rarely exceeds
-    ~20 rad/s (~1150 deg/s), and any activity beyond standing still reaches tens of deg/s, so the two units
-    differ by a factor of 57.3 that shows: a recording above ``GYRO_RAD_MAX`` declared in rad/s is in deg/s;
-    a dataset declared in deg/s whose most active recording stays below ``GYRO_DEG_MIN`` is in rad/s. Between
-    the two (e.g. data that is mostly at rest) nothing is said.
-    """
-    out = []
-    for (placement, unit, chans), items in sorted(gyro_speeds.items()):
-        kind = unit.strip().lower().replace(" ", "")
-        what = f"gyroscope {', '.join(chans)}" + (f" ({placement})" if placement else "")
-        if kind in _RAD_UNITS:
-            bad = sorted((it for it in items if it[0] > GYRO_RAD_MAX), key=lambda it: -it[0])
-            if bad:
-                files = list(dict.fromkeys(src for _, src in bad))
-                more = f" (and {len(files) - 1} more file(s))" if len(files) > 1 else ""
-                out.append(f"{what} declared in {unit}, but its 99th-percentile angular speed is {bad[0][0]:.1f} in "
-                           f"{bad[0][1]}{more}; above {GYRO_RAD_MAX:g} rad/s looks like deg/s "
-                           f"(divide by {DEG_PER_RAD:.1f})")
-        elif kind in _DEG_UNITS and items:
-            top, src = max(items, key=lambda it: it[0])
-            if top < GYRO_DEG_MIN:
-                out.append(f"{what} declared in {unit}, but its 99th-percentile angular speed is at most {top:.2f} "
-                           f"over all {len(items)} recordings (highest in {src}); below {GYRO_DEG_MIN:g} deg/s "
-                           f"looks like rad/s (multiply by {DEG_PER_RAD:.1f})")
-    return out
-
-
 def _subject_rng(seed: int, subject: str, salt: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(subject.encode()), salt])
 
@@ -218,8 +132,8 @@ def _cut_recording(
     for c, ch in enumerate(spec.channels):
         if ch.sensor_range:
             stats.saturated[ch.name] += int((np.abs(rec.data[:, c]) >= 0.995 * ch.sensor_range).sum())
-    _collect_acc_magnitude(data[valid], spec, stats)
-    _collect_gyro_speed(data[valid], spec, stats, rec.source)
+    collect_acc_magnitude(data[valid], spec, stats.acc_magnitudes)
+    collect_gyro_speed(data[valid], spec, stats.gyro_speeds, rec.source)
     data, labels, valid = resample(data, rec.labels, valid, spec.raw_rate_hz, spec.rate_hz)
     lut = spec.class_index()
     cls = np.array([lut.get(int(v), -1) for v in np.unique(labels)])
@@ -256,74 +170,6 @@ def _cut_recording(
                     stats.stage1_subsampled_out += 1
                 else:
                     pool1.add(data[a:b], k, rec.subject, a, rec_id, pas)
-
-
-def assign_splits(
-    subjects: Iterable[str],
-    spec: DatasetSpec,
-    opts: PrepareOptions,
-    fixed: dict[str, str] | None = None,
-) -> dict[str, list[str]]:
-    """Assign subjects to train/val/test.
-
-    Test = the spec's test subjects (or recordings whose raw files fix ``test``). The training pool is the
-    spec's training subjects (default: all others). Validation, first that applies: none with ``paper_split``;
-    ``opts.val_subjects``; a seeded draw with ``opts.val_fraction``; the spec's ``val_subjects``; a seeded draw
-    of ``round(val_fraction * n_train)`` (at least one) training subjects with the spec's ``val_fraction``.
-    """
-    fixed = fixed or {}
-    subjects = sorted(set(subjects), key=natural_key)
-    test = [s for s in subjects if fixed.get(s) == "test" or (s not in fixed and s in spec.test_subjects)]
-    pool = [s for s in subjects if s not in test]
-    if spec.train_subjects is not None:
-        pool = [s for s in pool if s in spec.train_subjects or fixed.get(s) == "train"]
-    if opts.paper_split:
-        val: list[str] = []
-    elif (explicit := _explicit_val(spec, opts)) is not None:
-        origin = "--val-subjects" if opts.val_subjects is not None else "the spec's val_subjects"
-        unknown = [s for s in explicit if s not in pool]
-        if unknown:
-            raise DataError(f"validation subjects {unknown} ({origin}) are not training subjects of {spec.name} "
-                            f"(training subjects: {', '.join(pool)})")
-        val = sorted(set(explicit), key=natural_key)
-    else:
-        frac = spec.val_fraction if opts.val_fraction is None else opts.val_fraction
-        n_val = max(1, round(frac * len(pool))) if frac > 0 and len(pool) >= 2 else 0
-        rng = np.random.default_rng([opts.seed, 7919])
-        val = sorted(rng.choice(pool, size=n_val, replace=False).tolist(), key=natural_key) if n_val else []
-    train = [s for s in pool if s not in val]
-    return {"train": train, "val": val, "test": test}
-
-
-def _explicit_val(spec: DatasetSpec, opts: PrepareOptions) -> tuple[str, ...] | None:
-    """The explicit validation subjects in force (``None``: a seeded draw by fraction)."""
-    if opts.val_subjects is not None:
-        return tuple(opts.val_subjects)
-    if opts.val_fraction is None and spec.val_subjects is not None:
-        return tuple(spec.val_subjects)
-    return None
-
-
-def split_warnings(splits: dict[str, list[str]], spec: DatasetSpec, opts: PrepareOptions) -> list[str]:
-    """Warn when validation rests on fewer than two subjects (unless no validation was asked for)."""
-    if opts.paper_split:
-        return []
-    val, n_pool = splits["val"], len(splits["train"]) + len(splits["val"])
-    explicit = _explicit_val(spec, opts)
-    frac = spec.val_fraction if opts.val_fraction is None else opts.val_fraction
-    if len(val) >= 2 or (not val and (explicit == () or (explicit is None and frac == 0))):
-        return []
-    if not val:
-        return [(f"validation has 0 subjects: the training pool has only {n_pool} subject(s), so nothing is held "
-                 "out for model selection")]
-    if n_pool < 3:
-        fix = "no larger validation split leaves a training subject"
-    else:
-        fix = "choose at least 2 with --val-subjects or the spec's val_subjects"
-        if explicit is None:
-            fix += f", or raise val_fraction to at least {np.ceil(150 / n_pool) / 100:.2f}"
-    return [(f"validation has 1 subject (subject {val[0]}) of {n_pool} training subjects: validation scores then "
-             f"measure one person and can differ widely from test scores; {fix}")]
 
 
 def _write_split(

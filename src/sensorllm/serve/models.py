@@ -1,13 +1,11 @@
 """One entry point for every trained classifier: a SensorLLM run or checkpoint, or a ``sensorllm baseline`` run.
 
-:func:`inspect_model` looks at a ``--model`` directory and reads only its JSON (fast, so input checks can run
-before any weights load): what it is and its :class:`ModelInfo` (channels with units when known, classes,
-window, rate, stride, gap limit and the training channel statistics). Anything else gets one
-:class:`ModelDirError` line saying what the directory is and what is needed.
-
-:func:`load_classifier` returns a :class:`Classifier`, the common interface that ``sensorllm predict``,
-``evaluate`` and ``stream`` use: ``channels``, ``class_names``, ``window``, ``rate_hz``, ``stride`` and
-``predict_proba(windows, indices)`` over ``(N, window, C)`` arrays in the model's channel order.
+:func:`load_classifier` takes a ``--model`` directory (or its :class:`~sensorllm.serve.model_info.ModelInfo`
+from :func:`~sensorllm.serve.model_info.inspect_model`, which reads only its JSON) and returns a
+:class:`Classifier`, the common interface that ``sensorllm predict``, ``evaluate`` and ``stream`` use:
+``channels``, ``class_names``, ``window``, ``rate_hz``, ``stride`` and ``predict_proba(windows, indices)``
+over ``(N, window, C)`` arrays in the model's channel order. ``inspect_model``, ``ModelInfo`` and ``ModelDirError``
+are importable from here as well: ``docs/streaming.md`` documents this module as the one loader with them.
 
 * :class:`SensorLLMClassifier`: a Stage-2 SensorLLM; window ``i`` gets the Stage-2 text with the per-window seed
   ``record_rng(text_seed, 2, "predict", i)`` (:func:`~sensorllm.serve.predict.window_item`), scored in the
@@ -20,14 +18,12 @@ window, rate, stride, gap limit and the training channel statistics). Anything e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from sensorllm.datasets.spec import ChannelSpec
+from .model_info import ModelDirError, ModelInfo, inspect_model, sensorllm_info
 
 __all__ = [
     "BaselineClassifier",
@@ -38,200 +34,6 @@ __all__ = [
     "inspect_model",
     "load_classifier",
 ]
-
-SENSORLLM_FORMAT = "sensorllm-delta"  # sensorllm.model.checkpoint.CHECKPOINT_FORMAT (not imported: slow)
-
-_WHAT_TO_PASS = ("a `sensorllm tune` run (with model/config.json) or checkpoint directory, or a "
-                 "`sensorllm baseline` run (config.json + model.safetensors)")
-
-
-class ModelDirError(ValueError):
-    """A ``--model`` directory that is not a usable classifier: one line saying what it is and what it needs."""
-
-
-@dataclass
-class ModelInfo:
-    """What a model directory holds, read from its JSON only.
-
-    Attributes:
-        path: the directory as given.
-        model_dir: the checkpoint directory (SensorLLM) or the run directory (baselines).
-        kind: ``sensorllm`` or ``baseline``.
-        name: ``SensorLLM`` or the baseline's registry name (``cnn1d``).
-        stage: SensorLLM ``stage1``/``stage2``; ``None`` for baselines.
-        channel_names: the model's channels, in its order.
-        channels: full channel specs (units, placement) when recorded, else ``None``.
-        class_names: classes in class-index order (empty for a Stage-1 model).
-        window / rate_hz / stride / max_gap: windowing of raw recordings (``None`` where not recorded).
-        channel_stats: the training windows' per-channel magnitudes
-            (:func:`~sensorllm.eval.evaluate.channel_scale_stats`), ``None`` for models saved without them.
-        notes: fallbacks taken for an older run (printed by the commands).
-        meta: the directory's ``config.json``.
-    """
-
-    path: Path
-    model_dir: Path
-    kind: str
-    name: str
-    stage: str | None
-    channel_names: list[str]
-    channels: list[ChannelSpec] | None
-    class_names: list[str]
-    window: int | None
-    rate_hz: float | None
-    stride: int | None
-    max_gap: int
-    channel_stats: dict | None
-    notes: list[str] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def channel_units(self) -> dict[str, str]:
-        """Channel name → unit, for the channels whose unit is recorded."""
-        return {c.name: c.unit for c in self.channels or [] if c.unit}
-
-    @property
-    def description(self) -> str:
-        if self.kind == "sensorllm":
-            return f"a {'Stage-1' if self.stage == 'stage1' else 'Stage-2'} SensorLLM model"
-        return f"a {self.name} baseline run"
-
-    def require_classifier(self, command: str) -> None:
-        """Raise for a model without a classifier head (a Stage-1 SensorLLM)."""
-        if not self.class_names:
-            raise ModelDirError(
-                f"{self.path} is a Stage-1 SensorLLM model (trend descriptions, no classifier head): `sensorllm "
-                f"{command}` needs a Stage-2 model (`sensorllm tune`) or a baseline run; use `sensorllm describe` "
-                "for descriptions, or `sensorllm evaluate --labels` for open-vocabulary recognition")
-
-    def require_windowing(self) -> None:
-        """Raise when the window length, rate or channels needed on raw recordings are not recorded."""
-        if self.window is None or self.rate_hz is None or not self.channel_names:
-            raise ModelDirError(f"{self.path}: {self.description} without its window length, rate and channels "
-                                "recorded; cannot cut raw recordings into windows")
-
-
-# ---- inspecting a directory ------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) else None
-
-
-def _stride(window: int | None, *candidates) -> tuple[int | None, list[str]]:
-    for c in candidates:
-        if c:
-            return int(c), []
-    if window is None:
-        return None, []
-    return max(1, window // 2), [f"no training stride recorded: using window/2 = {max(1, window // 2)} samples"]
-
-
-def sensorllm_info(meta: dict, path: str | Path, model_dir: str | Path | None = None) -> ModelInfo:
-    """:class:`ModelInfo` of a SensorLLM checkpoint's ``config.json`` (``meta``)."""
-    extra = meta.get("extra") or {}
-    spec = extra.get("dataset") or {}
-    labels = list((meta.get("config") or {}).get("labels") or [])
-    channels = [ChannelSpec(**c) for c in spec.get("channels", [])] if spec.get("channels") else None
-    names = [c.name for c in channels] if channels else list((meta.get("config") or {}).get("channels") or [])
-    window = int(extra["window"]) if extra.get("window") else None
-    stride, notes = _stride(window, extra.get("stride"))
-    return ModelInfo(
-        path=Path(path), model_dir=Path(model_dir or path), kind="sensorllm", name="SensorLLM",
-        stage=extra.get("stage") or ("stage2" if labels else "stage1"), channel_names=names, channels=channels,
-        class_names=labels, window=window, rate_hz=float(extra["rate_hz"]) if extra.get("rate_hz") else None,
-        stride=stride, max_gap=int(spec.get("max_gap", 10)), channel_stats=extra.get("channel_stats"),
-        notes=notes, meta=meta)
-
-
-def _baseline_info(p: Path, cfg: dict) -> ModelInfo:
-    from sensorllm.baselines import UnknownBaselineError, get_baseline, list_baselines
-
-    try:
-        spec = get_baseline(str(cfg["baseline"]))
-    except UnknownBaselineError:
-        raise ModelDirError(f"{p} is a run of baseline {cfg['baseline']!r}, which this version does not know "
-                            f"(known: {', '.join(list_baselines())})") from None
-    if not (p / "model.safetensors").is_file():
-        raise ModelDirError(f"{p} is an unfinished {spec.name} baseline run: it has no model.safetensors yet "
-                            "(wait for `sensorllm baseline` to finish, or re-run it)")
-    ds = dict(cfg.get("dataset") or {})
-    notes: list[str] = []
-    need = ("rate_hz", "window", "channels", "classes")
-    missing = [k for k in need if not ds.get(k)]
-    manifest = None
-    if missing or not ds.get("spec"):  # an older run: what the prepared dataset it was trained on says
-        mdir = Path(str(ds.get("dir", "")))
-        manifest = _read_json(mdir / "manifest.json") if ds.get("dir") else None
-        if manifest is not None and missing:
-            fill = {"rate_hz": manifest.get("rate_hz"), "window": manifest.get("window"),
-                    "channels": manifest.get("channels"), "classes": manifest.get("classes")}
-            ds.update({k: fill[k] for k in missing if fill.get(k)})
-            notes.append(f"{', '.join(missing)} not in config.json (older run): read from {mdir / 'manifest.json'}")
-        missing = [k for k in need if not ds.get(k)]
-    if missing:
-        raise ModelDirError(
-            f"{p} is a {spec.name} baseline run whose config.json lacks dataset {', '.join(missing)} (written by an "
-            "older version) and its prepared dataset is not at dataset.dir: re-run its `command` (in config.json) "
-            "with this version, or add those keys under \"dataset\"")
-    dspec = ds.get("spec") or (manifest or {}).get("spec") or {}
-    channels = None
-    if dspec.get("channels") and [c["name"] for c in dspec["channels"]] == list(ds["channels"]):
-        channels = [ChannelSpec(**c) for c in dspec["channels"]]
-    else:
-        notes.append("channel units not recorded (older run): units are not compared")
-    window = int(ds["window"])
-    stride, more = _stride(window, ds.get("stride"), dspec.get("stride"), (manifest or {}).get("stride"))
-    return ModelInfo(
-        path=p, model_dir=p, kind="baseline", name=spec.name, stage=None, channel_names=list(ds["channels"]),
-        channels=channels, class_names=list(ds["classes"]), window=window, rate_hz=float(ds["rate_hz"]),
-        stride=stride, max_gap=int(dspec.get("max_gap", 10)), channel_stats=ds.get("channel_stats"),
-        notes=notes + more, meta=cfg)
-
-
-def inspect_model(path: str | Path) -> ModelInfo:
-    """What ``path`` is, from its JSON only (no weights are read).
-
-    Raises:
-        ModelDirError: not a SensorLLM checkpoint/run or a finished baseline run; the message says what the
-            directory is (missing, a file, a prepared dataset, an unfinished run, a Hugging Face model ...).
-    """
-    p = Path(path)
-    if not p.exists():
-        raise ModelDirError(f"{p} does not exist; --model takes {_WHAT_TO_PASS}")
-    if not p.is_dir():
-        raise ModelDirError(f"{p} is a file; --model takes {_WHAT_TO_PASS}")
-    top = _read_json(p / "config.json")
-    if top is not None and "baseline" in top:
-        return _baseline_info(p, top)
-    for d in (p / "model", p):
-        cfg = top if d == p else _read_json(d / "config.json")
-        if cfg is not None and cfg.get("format") == SENSORLLM_FORMAT:
-            if not (d / "weights.safetensors").is_file():
-                raise ModelDirError(f"{d} is an incomplete SensorLLM checkpoint: config.json without "
-                                    "weights.safetensors")
-            if cfg.get("format_version") != 1:
-                raise ModelDirError(f"{d} is a SensorLLM checkpoint of format_version "
-                                    f"{cfg.get('format_version')}; this version reads format_version 1")
-            return sensorllm_info(cfg, p, d)
-    if (p / "manifest.json").is_file():
-        raise ModelDirError(f"{p} is a prepared dataset (manifest.json), not a trained model; --model takes "
-                            f"{_WHAT_TO_PASS}")
-    if (p / "checkpoints").is_dir() and not (p / "model").exists():
-        raise ModelDirError(f"{p} is a SensorLLM run without a final model/ (training not finished?); pass one "
-                            f"of its checkpoints, {p / 'checkpoints'}/step-*/model")
-    if top is not None and "model_type" in top:
-        raise ModelDirError(f"{p} holds a Hugging Face {top['model_type']} model (e.g. an encoder from `sensorllm "
-                            f"pretrain-encoder`), not a classifier; --model takes {_WHAT_TO_PASS}")
-    if top is not None:
-        raise ModelDirError(f"{p / 'config.json'} is neither a SensorLLM checkpoint (format "
-                            f"{SENSORLLM_FORMAT!r}) nor a baseline run (a \"baseline\" key); --model takes "
-                            f"{_WHAT_TO_PASS}")
-    raise ModelDirError(f"{p} holds no config.json, so it is not a model directory; --model takes {_WHAT_TO_PASS}")
 
 
 # ---- the classifier interface -------------------------------------------------------------------------------

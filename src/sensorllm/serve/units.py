@@ -136,8 +136,8 @@ def _groups(info) -> list[tuple[list[str], str | None, str, str]]:
 
 def check_input_units(x: np.ndarray, info) -> UnitCheck:
     """Compare the magnitude of input samples ``x`` ``(N, C)`` (in ``info.channel_names`` order; NaN/inf are
-    ignored) with the training statistics of ``info`` (a :class:`~sensorllm.serve.models.ModelInfo`: it needs
-    ``channel_names``, ``channels`` (specs or ``None``) and ``channel_stats``)."""
+    ignored) with the training statistics of ``info`` (a :class:`~sensorllm.serve.model_info.ModelInfo`: it
+    needs ``channel_names``, ``channels`` (specs or ``None``) and ``channel_stats``)."""
     stats = getattr(info, "channel_stats", None)
     if not stats or not isinstance(stats.get("channels"), dict):
         return UnitCheck(skipped="the model was saved without training channel statistics (an older run): the "
