@@ -79,7 +79,9 @@ def write_doc(rec: dict) -> None:
              "| model | precision | recording | windows (stride) | `sensorllm predict` wall time | real-time factor "
              "| one window (median) |", "|---|---|---|---|---|---|---|"]
     for r in rec["rows"]:
-        lines.append(f"| {r['model']} | {r['precision']} | {r['minutes']:g} min of UCI-HAPT ({len(r['experiments'])} "
+        resolved = "bf16 autocast" if r.get("resolved") == "bf16" else "fp32"
+        prec = f"{r['precision']} ({resolved})" if r["precision"] == "auto" else resolved
+        lines.append(f"| {r['model']} | {prec} | {r['minutes']:g} min of UCI-HAPT ({len(r['experiments'])} "
                      f"experiments) | {r['windows']:,} ({r['stride']}) | {r['cli_wall_s']:.1f} s | "
                      f"**{r['realtime_factor']:.1f}×** | {1000 * r['one_window_s']:.0f} ms |")
     replace_between(DOC, "<!-- predict table -->", "<!-- end predict table -->", lines)
@@ -105,6 +107,7 @@ def main() -> None:
         return
     import torch
 
+    from sensorllm.eval.classify import training_precision
     from sensorllm.eval.evaluate import load_model
     from sensorllm.serve.predict import predict_file
 
@@ -139,7 +142,8 @@ def main() -> None:
             wall = time.perf_counter() - t
             windows = len(pd.read_csv(tmp / "pred.csv"))
             seconds = n / rate
-            row = {"model": label, "precision": precision, "minutes": seconds / 60, "experiments": used,
+            row = {"model": label, "precision": precision,
+                   "resolved": "bf16" if training_precision(meta["extra"], precision) == "bf16" else "fp32", "minutes": seconds / 60, "experiments": used,
                    "windows": windows, "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
                    "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
             print(f"{precision}: {windows} windows of {seconds / 60:.1f} min in {wall:.1f} s = "
