@@ -37,7 +37,7 @@ SETTINGS = {
 def measure(data, setting: dict, windows: int) -> dict:
     from sensorllm.eval.classify import head_features
     from sensorllm.model import EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_sensor_llm
-    from sensorllm.model.tokenizer import TokenizerConfig
+    from sensorllm.model.series_tokenizer import TokenizerConfig
     from sensorllm.text.items import stage2_items
 
     cfg = SensorLLMConfig(

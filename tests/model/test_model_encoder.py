@@ -45,7 +45,7 @@ def test_loads_a_local_chronos_directory_like_the_hub(tmp_path):
     """A directory laid out like amazon/chronos-t5-* loads through ChronosPipeline (offline)."""
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from sensorllm.model.tokenizer import chronos_config_dict
+    from sensorllm.model.series_tokenizer import chronos_config_dict
 
     cfg = T5Config(
         vocab_size=4096,

@@ -22,7 +22,7 @@ from sensorllm.model import (
 )
 from sensorllm.model.checkpoint import CheckpointError
 from sensorllm.model.encoder_chronos import TOKENIZER_RECORD_KEY, TokenizerMismatchError
-from sensorllm.model.tokenizer import AllMissingError, chronos_config_dict
+from sensorllm.model.series_tokenizer import AllMissingError, chronos_config_dict
 
 BOLT = EncoderConfig(kind="chronos-bolt", size="tiny", seed=0)
 RAW = EncoderConfig(kind="raw-patch", size="tiny", seed=0, trainable=True, patch_size=4)

@@ -31,7 +31,7 @@ import torch
 
 from sensorllm.eval.classmeans import fit_class_means, predict_class_means
 from sensorllm.model.encoder import EncoderConfig
-from sensorllm.model.tokenizer import TokenizerConfig
+from sensorllm.model.series_tokenizer import TokenizerConfig
 
 from .chronos_args import encoder_arg_problems, is_int, is_number
 from .chronos_features import ChronosWindowFeatures

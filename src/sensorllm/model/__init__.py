@@ -54,7 +54,7 @@ from .prompts import (
 from .sensorllm import SensorLLM
 from .sensorllm_config import SensorLLMConfig
 from .splice import SpliceError, channel_spans, splice_sensor_embeddings
-from .tokenizer import AllMissingError, TokenizerConfig, build_series_tokenizer, list_series_tokenizers
+from .series_tokenizer import AllMissingError, TokenizerConfig, build_series_tokenizer, list_series_tokenizers
 from .tokens import TS_TOKEN, TokenLayout, TokenRows, add_sensor_tokens, init_new_token_rows
 
 __all__ = [

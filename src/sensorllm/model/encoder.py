@@ -33,7 +33,7 @@ from torch import nn
 
 from sensorllm.registry import Registry
 
-from .tokenizer import TokenizerConfig
+from .series_tokenizer import TokenizerConfig
 
 __all__ = [
     "CHRONOS_T5_SIZES",

@@ -19,7 +19,7 @@ from torch import nn
 
 from .encoder import EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
 from .encoder_chronos import t5_shape_kwargs
-from .tokenizer import _check_and_truncate
+from .series_tokenizer import _check_and_truncate
 
 __all__ = ["BOLT_DEFAULT_CONTEXT", "BOLT_DEFAULT_PATCH", "BOLT_SIZES", "ChronosBoltEncoder"]
 

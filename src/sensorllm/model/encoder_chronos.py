@@ -2,7 +2,7 @@
 plus EOS.
 
 Only the encoder half of Chronos-T5 is used: ``encoder(input_ids, attention_mask).last_hidden_state``
-(final layer, after the final norm), on the ids of a series tokeniser (:mod:`sensorllm.model.tokenizer`).
+(final layer, after the final norm), on the ids of a series tokeniser (:mod:`sensorllm.model.series_tokenizer`).
 Built from a hub id / local directory through ``chronos.ChronosPipeline`` (the tokeniser it is read with is
 resolved against the one it was trained with, see :func:`_resolve_tokenizer`) or as a seeded random
 initialisation of a published shape (:func:`chronos_t5_config`, shared with ``sensorllm pretrain-encoder``;
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
-from .tokenizer import SeriesTokenizer, TokenizerConfig, build_series_tokenizer, chronos_config_dict
+from .series_tokenizer import SeriesTokenizer, TokenizerConfig, build_series_tokenizer, chronos_config_dict
 
 __all__ = [
     "TOKENIZER_RECORD_KEY",

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
-from .tokenizer import _check_and_truncate
+from .series_tokenizer import _check_and_truncate
 
 __all__ = ["RAW_DEFAULT_CONTEXT", "RAW_DEFAULT_PATCH", "RawPatchEncoder", "znormalise"]
 

@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .tokenizer import AllMissingError
+from .series_tokenizer import AllMissingError
 from .tokens import TokenLayout
 
 __all__ = [

@@ -43,7 +43,7 @@ from .projector import Projector, pooled_length
 from .prompts import IGNORE_INDEX, PromptBuilder, SensorBatch, SensorTokenCount
 from .sensorllm_config import SensorLLMConfig
 from .splice import splice_sensor_embeddings
-from .tokenizer import AllMissingError
+from .series_tokenizer import AllMissingError
 from .tokens import (
     TokenLayout,
     TokenRows,

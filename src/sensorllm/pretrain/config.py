@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sensorllm.model.encoder import CHRONOS_T5_SIZES, ChronosSize
-from sensorllm.model.tokenizer import TokenizerConfig
+from sensorllm.model.series_tokenizer import TokenizerConfig
 from sensorllm.train.config import ConfigError
 
 __all__ = [

@@ -106,7 +106,7 @@ def load_data(cfg: PretrainEncoderConfig) -> PretrainData:
     """Tokenised train and validation series (validation ``None`` when the split has no windows)."""
     from chronos import ChronosConfig
 
-    from sensorllm.model.tokenizer import chronos_config_dict
+    from sensorllm.model.series_tokenizer import chronos_config_dict
 
     if not cfg.data.prepared:
         raise ValueError("data.prepared is not set: point it at a directory written by `sensorllm prepare`")

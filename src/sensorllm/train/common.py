@@ -14,7 +14,7 @@ from sensorllm.datasets.prepared import PreparedDataset, open_prepared
 from sensorllm.model import SensorLLM, SensorLLMConfig, build_sensor_llm
 from sensorllm.model.llm import cache_root
 
-from .config import config_to_dict, config_to_yaml
+from .config import Stage1Config, Stage2Config, config_to_dict, config_to_yaml
 
 __all__ = ["setup_run", "build_model", "compile_llm", "checkpoint_extra", "open_data", "embedding_cache_dir"]
 
@@ -49,8 +49,10 @@ def embedding_cache_dir(cfg: Any) -> Path:
     return Path(cfg.run.cache_dir) if cfg.run.cache_dir else cache_root() / "embeddings"
 
 
-def build_model(cfg: Any, data: PreparedDataset, labels: bool) -> SensorLLM:
-    """The SensorLLM for ``data``'s channels (and classes when ``labels``), frozen encoder cache enabled."""
+def build_model(cfg: Stage1Config | Stage2Config, data: PreparedDataset, labels: bool) -> SensorLLM:
+    """The SensorLLM for ``data``'s channels (and classes when ``labels``), frozen encoder cache enabled. The
+    Stage-2 options (head, text layout) come from a Stage-2 config; a Stage-1 model keeps the model defaults."""
+    stage2 = cfg if isinstance(cfg, Stage2Config) else None
     mcfg = SensorLLMConfig(
         channels=tuple(data.channel_names),
         llm=cfg.llm,
@@ -59,9 +61,8 @@ def build_model(cfg: Any, data: PreparedDataset, labels: bool) -> SensorLLM:
         labels=tuple(data.class_names) if labels else None,
         max_length=cfg.max_length,
         channel_markers=cfg.channel_markers,
-        head_standardize=labels and getattr(cfg, "head_standardize", False),
-        head_input=getattr(cfg, "head_input", "last"),
-        stage2_layout=getattr(cfg, "stage2_layout", "paper"),
+        head_standardize=labels and stage2 is not None and stage2.head_standardize,
+        **({"head_input": stage2.head_input, "stage2_layout": stage2.stage2_layout} if stage2 is not None else {}),
     )
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
     print(f"encoder: {model.encoder.describe()}", flush=True)
@@ -119,7 +120,7 @@ def checkpoint_extra(cfg: Any, data: PreparedDataset, stage: str, **more: Any) -
         "rate_hz": data.rate_hz,
         "window": data.manifest["window"],
         "stride": data.manifest["stride"],
-        "preprocess_type": getattr(cfg.data, "preprocess_type", None),
+        "preprocess_type": cfg.data.preprocess_type,
         "trend_mode": cfg.data.trend_mode,
         "stat_digits": cfg.data.stat_digits,
         "text_seed": cfg.run.seed,

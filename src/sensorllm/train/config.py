@@ -20,7 +20,7 @@ from sensorllm.model.encoder import EncoderConfig
 from sensorllm.model.llm import LLMConfig, LoRASettings
 from sensorllm.model.projector import ProjectorConfig
 from sensorllm.model.sensorllm_config import HeadInput, Stage2Layout
-from sensorllm.model.tokenizer import TokenizerConfig
+from sensorllm.model.series_tokenizer import TokenizerConfig
 from sensorllm.text.stage2 import PREPROCESS_TYPES
 
 __all__ = [

@@ -52,7 +52,7 @@ def test_left_truncation_to_context_and_all_nan_error():
 def test_mean_scale_delegates_to_chronos():
     from chronos import ChronosConfig, MeanScaleUniformBins
 
-    from sensorllm.model.tokenizer import chronos_config_dict
+    from sensorllm.model.series_tokenizer import chronos_config_dict
 
     cfg = TokenizerConfig(kind="mean_scale")
     ours = build_series_tokenizer(cfg)
