@@ -84,9 +84,9 @@ def write_doc(rec: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/stream-bench")
+    ap.add_argument("--out", default=str(ROOT / "runs" / "stream-bench"))
     ap.add_argument("--config", default="configs/recommended/uci-har/stage2.yaml")
-    ap.add_argument("--data", default="runs/uci-har/data",
+    ap.add_argument("--data", default=str(ROOT / "runs" / "uci-har" / "data"),
                     help="prepared UCI-HAR (for the checkpoint metadata)")
     ap.add_argument("--raw", default=str(ROOT.parent / "shared" / "datasets" / "UCI-HAPT" / "RawData"))
     ap.add_argument("--exp", default="exp01_user01")
