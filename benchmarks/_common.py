@@ -4,6 +4,7 @@ imported as ``_common`` (the script's folder is first on ``sys.path``)."""
 from __future__ import annotations
 
 import csv
+import gzip
 import subprocess
 import sys
 import time
@@ -61,3 +62,15 @@ def read_csv_floats(path: Path) -> list[dict[str, float]]:
     """The rows of a training log (``train_log.csv`` / ``val_log.csv``) as floats, empty cells left out."""
     with open(path) as fh:
         return [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+
+
+def hapt_experiment(raw: Path, exp: str):
+    """One raw UCI-HAPT experiment (``exp`` e.g. ``exp01_user01``) as a ``(T, 6)`` array: acc x/y/z (g) then
+    gyro x/y/z (rad/s), the channel order of the ``uci-har`` dataset spec."""
+    import numpy as np
+
+    def load(kind: str) -> np.ndarray:
+        with gzip.open(raw / f"{kind}_{exp}.txt.gz", "rt") as fh:
+            return np.loadtxt(fh)
+
+    return np.concatenate([load("acc"), load("gyro")], axis=1)

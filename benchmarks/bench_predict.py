@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import os
 import subprocess
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import ROOT, ensure_prepared, replace_between
+from _common import ROOT, ensure_prepared, hapt_experiment, replace_between
 
 RECORD = ROOT / "benchmarks" / "records" / "performance" / "predict.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -60,8 +59,7 @@ def long_recording(raw: Path, minutes: float, path: Path) -> tuple[Path, list[st
     parts, used, n = [], [], 0
     for acc in sorted(raw.glob("acc_exp*.txt.gz")):
         exp = acc.name[len("acc_"):-len(".txt.gz")]
-        with gzip.open(acc, "rt") as fa, gzip.open(raw / f"gyro_{exp}.txt.gz", "rt") as fg:
-            x = np.concatenate([np.loadtxt(fa), np.loadtxt(fg)], axis=1)
+        x = hapt_experiment(raw, exp)
         parts.append(x)
         used.append(exp)
         n += len(x)

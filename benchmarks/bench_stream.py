@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import os
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _common import replace_between
+from _common import hapt_experiment, replace_between
 
 from sensorllm.datasets import get_dataset_spec
 
@@ -58,12 +57,7 @@ def build_untrained_model(out: Path, data: str, config: str) -> Path:
 def write_recording(raw: Path, exp: str, seconds: float, path: Path) -> Path:
     """The first ``seconds`` of experiment ``exp`` (e.g. ``exp01_user01``) as a CSV named by channel."""
     spec = get_dataset_spec("uci-har")
-
-    def load(kind: str) -> np.ndarray:
-        with gzip.open(raw / f"{kind}_{exp}.txt.gz", "rt") as fh:
-            return np.loadtxt(fh)
-
-    x = np.concatenate([load("acc"), load("gyro")], axis=1)[: int(seconds * spec.rate_hz)]
+    x = hapt_experiment(raw, exp)[: int(seconds * spec.rate_hz)]
     pd.DataFrame(x, columns=[c.name for c in spec.channels]).to_csv(path, index=False)
     return path
 

@@ -149,7 +149,8 @@ class ForestArrays:
     rate_hz: float
     bands_hz: tuple[float, ...]
 
-    def predict_features(self, x: np.ndarray) -> np.ndarray:
+    def _leaf_sums(self, x: np.ndarray) -> np.ndarray:
+        """``(N, K_fit)``: the sum over trees of the leaf's class frequencies."""
         # scikit-learn compares float32 features with float64 thresholds; do the same.
         x = np.asarray(x, dtype=np.float32).astype(np.float64)
         proba = np.zeros((len(x), len(self.classes)))
@@ -164,7 +165,14 @@ class ForestArrays:
                 go_left = x[i, t["feature"][nd]] <= t["threshold"][nd]
                 node[inner] = np.where(go_left, t["children_left"][nd], t["children_right"][nd])
             proba += t["proba"][node]
-        return self.classes[np.argmax(proba, axis=1)]
+        return proba
+
+    def proba_features(self, x: np.ndarray) -> np.ndarray:
+        """``(N, K_fit)``: the mean over trees of the leaf's class frequencies (scikit-learn's ``predict_proba``)."""
+        return self._leaf_sums(x) / max(len(self.trees), 1)
+
+    def predict_features(self, x: np.ndarray) -> np.ndarray:
+        return self.classes[np.argmax(self._leaf_sums(x), axis=1)]
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         return self.predict_features(window_features(windows, self.rate_hz, self.bands_hz))

@@ -222,21 +222,8 @@ class BaselineClassifier(Classifier):
         from sensorllm.baselines.features import window_features
 
         f = self.model
-        x = np.asarray(window_features(w, f.rate_hz, f.bands_hz), dtype=np.float32).astype(np.float64)
-        proba = np.zeros((len(x), len(f.classes)))
-        rows = np.arange(len(x))
-        for t in f.trees:
-            node = np.zeros(len(x), dtype=np.int64)
-            while True:
-                inner = t["children_left"][node] != -1
-                if not inner.any():
-                    break
-                i, nd = rows[inner], node[inner]
-                go_left = x[i, t["feature"][nd]] <= t["threshold"][nd]
-                node[inner] = np.where(go_left, t["children_left"][nd], t["children_right"][nd])
-            proba += t["proba"][node]
-        out = np.zeros((len(x), self.k))
-        out[:, np.asarray(f.classes, dtype=np.int64)] = proba / max(len(f.trees), 1)
+        out = np.zeros((len(w), self.k))
+        out[:, np.asarray(f.classes, dtype=np.int64)] = f.proba_features(window_features(w, f.rate_hz, f.bands_hz))
         return out
 
 
