@@ -74,12 +74,12 @@ def long_recording(raw: Path, minutes: float, path: Path) -> tuple[Path, list[st
 
 def write_doc(rec: dict) -> None:
     lines = [f"`{rec['command']}` ({rec['date']}; {rec['threads']} threads; {rec['note']})", "",
-             "| model | precision | recording | windows (stride) | `sensorllm predict` wall time | real-time factor "
-             "| one window (median) |", "|---|---|---|---|---|---|---|"]
+             "| model | precision | `--workers` | recording | windows (stride) | `sensorllm predict` wall time "
+             "| real-time factor | one window (median) |", "|---|---|---|---|---|---|---|---|"]
     for r in rec["rows"]:
         resolved = "bf16 autocast" if r.get("resolved") == "bf16" else "fp32"
         prec = f"{r['precision']} ({resolved})" if r["precision"] == "auto" else resolved
-        lines.append(f"| {r['model']} | {prec} | {r['minutes']:g} min of UCI-HAPT ({len(r['experiments'])} "
+        lines.append(f"| {r['model']} | {prec} | {r.get('workers', 1)} | {r['minutes']:g} min of UCI-HAPT ({len(r['experiments'])} "
                      f"experiments) | {r['windows']:,} ({r['stride']}) | {r['cli_wall_s']:.1f} s | "
                      f"**{r['realtime_factor']:.1f}×** | {1000 * r['one_window_s']:.0f} ms |")
     replace_between(DOC, "<!-- predict table -->", "<!-- end predict table -->", lines)
@@ -95,6 +95,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--precision", nargs="*", default=["auto"], choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--workers", type=int, nargs="*", default=[1],
+                    help="`sensorllm predict --workers` values to time (batches scored at once)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--note", default="idle machine", help="the conditions, for the table's caption")
@@ -132,27 +134,30 @@ def main() -> None:
                 t = time.perf_counter()
                 predict_file(model, meta, one, precision=precision)
                 lat.append(time.perf_counter() - t)
-            cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir), str(rec_path),
-                   "--out", str(tmp / "pred.csv"), "--batch-size", str(args.batch_size), "--device", "cpu",
-                   "--precision", precision]
-            t = time.perf_counter()
-            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-            wall = time.perf_counter() - t
-            windows = len(pd.read_csv(tmp / "pred.csv"))
-            seconds = n / rate
-            row = {"model": label, "precision": precision,
-                   "resolved": "bf16" if training_precision(meta["extra"], precision) == "bf16" else "fp32", "minutes": seconds / 60, "experiments": used,
-                   "windows": windows, "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
-                   "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
-            print(f"{precision}: {windows} windows of {seconds / 60:.1f} min in {wall:.1f} s = "
-                  f"{seconds / wall:.1f}x real time; one window {1000 * row['one_window_s']:.0f} ms", flush=True)
-            rows.append(row)
+            for workers in args.workers:
+                cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir),
+                       str(rec_path), "--out", str(tmp / "pred.csv"), "--batch-size", str(args.batch_size),
+                       "--device", "cpu", "--precision", precision, "--workers", str(workers)]
+                t = time.perf_counter()
+                subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+                wall = time.perf_counter() - t
+                windows = len(pd.read_csv(tmp / "pred.csv"))
+                seconds = n / rate
+                resolved = "bf16" if training_precision(meta["extra"], precision) == "bf16" else "fp32"
+                row = {"model": label, "precision": precision, "resolved": resolved, "workers": workers,
+                       "minutes": seconds / 60, "experiments": used, "windows": windows,
+                       "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
+                       "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
+                print(f"{precision}, {workers} worker(s): {windows} windows of {seconds / 60:.1f} min in {wall:.1f} s "
+                      f"= {seconds / wall:.1f}x real time; one window {1000 * row['one_window_s']:.0f} ms", flush=True)
+                rows.append(row)
     rec = {"date": dt.date.today().isoformat(), "threads": args.threads, "batch_size": args.batch_size,
            "note": args.note, "rows": rows,
            "command": "python benchmarks/bench_predict.py" + (f" --minutes {args.minutes:g}" if args.minutes != 30
                                                               else "")
            + (f" --model {args.model}" if args.model else "")
-           + (" --precision " + " ".join(args.precision) if args.precision != ["auto"] else "")}
+           + (" --precision " + " ".join(args.precision) if args.precision != ["auto"] else "")
+           + (" --workers " + " ".join(map(str, args.workers)) if args.workers != [1] else "")}
     RECORD.parent.mkdir(parents=True, exist_ok=True)
     RECORD.write_text(json.dumps(rec, indent=1) + "\n")
     write_doc(rec)

@@ -194,6 +194,35 @@ def test_multi_recording_predict_keeps_windows_inside_recordings_and_scores(work
     assert f"accuracy {m['accuracy']:.4f}, F1-macro {m['f1_macro']:.4f}" in err
 
 
+def test_parallel_batches_give_the_same_probabilities(work, sensorllm_ckpt, tmp_path, capsys):
+    """`--workers 2` scores batches two at a time in threads sharing the model: same numbers, threads restored."""
+    from sensorllm.eval.classify import predict_proba
+    from sensorllm.serve.models import load_classifier
+
+    outs = {}
+    for w in (1, 2):
+        outs[w] = tmp_path / f"w{w}.csv"
+        assert main(["predict", "--model", str(sensorllm_ckpt), str(work.rec), "--out", str(outs[w]),
+                     "--batch-size", "2", "--workers", str(w), "--labels-column", ""]) == 0
+    one, two = pd.read_csv(outs[1]), pd.read_csv(outs[2])
+    assert len(one) == 12 and list(one["label"]) == list(two["label"])
+    assert np.allclose(one.filter(like="p_").to_numpy(), two.filter(like="p_").to_numpy(), atol=1e-6)
+
+    clf = load_classifier(sensorllm_ckpt, workers=2)
+    windows = _windows(pd.read_csv(work.rec)[CHANNELS].to_numpy()[:200])
+    items = clf.items(windows)
+    for it, y in zip(items, [0, 1, 2, 0, 1, 2, 0]):
+        it.label = y  # losses too: the same weighted mean over the batches
+    clf.model.train()
+    threads = torch.get_num_threads()
+    p1, loss1 = predict_proba(clf.model, items, batch_size=3, workers=1)
+    p2, loss2 = predict_proba(clf.model, items, batch_size=3, workers=3)
+    assert clf.model.training and torch.get_num_threads() == threads  # mode and threads as before the call
+    assert p1.shape == (7, len(CLASSES)) and np.allclose(p1, p2, atol=1e-6) and loss1 == pytest.approx(loss2)
+    with pytest.raises(ValueError, match="workers must be ≥ 1"):
+        predict_proba(clf.model, items, workers=0)
+
+
 def test_label_rules_indices_and_unknown_labels(work, tmp_path, capsys):
     run = str(work.runs["features-rf"])
     counts = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -10,20 +12,35 @@ import torch
 __all__ = ["predict_proba", "head_features", "autocast_like_training", "training_precision", "PRECISIONS"]
 
 
-def _stage2_batches(model, items: Sequence, batch_size: int, labels: bool) -> Iterator[tuple[Any, Sequence, Any]]:
-    """``(model without DDP wrapper, chunk of items, its collated batch on the model's device)``, with the model
-    in eval mode meanwhile (its previous mode restored afterwards)."""
+@contextmanager
+def _eval_mode(model) -> Iterator[Any]:
+    """The model without its DDP wrapper, in eval mode meanwhile (its previous mode restored afterwards)."""
     base = getattr(model, "module", model)
     was_training = base.training
     base.eval()
-    device = next(base.projector.parameters()).device
     try:
-        for a in range(0, len(items), batch_size):
-            chunk = items[a : a + batch_size]
-            exs = [base.prompts.stage2(it.series, text=it.text, label=it.label if labels else None) for it in chunk]
-            yield base, chunk, base.prompts.collate(exs).to(device)
+        yield base
     finally:
         base.train(was_training)
+
+
+def _stage2_batches(base, items: Sequence, batch_size: int, labels: bool) -> Iterator[tuple[Sequence, Any]]:
+    """``(chunk of items, its collated batch on the model's device)`` (tokenised here, in the caller's thread)."""
+    device = next(base.projector.parameters()).device
+    for a in range(0, len(items), batch_size):
+        chunk = items[a : a + batch_size]
+        exs = [base.prompts.stage2(it.series, text=it.text, label=it.label if labels else None) for it in chunk]
+        yield chunk, base.prompts.collate(exs).to(device)
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -51,29 +68,48 @@ def autocast_like_training(model, mixed_precision: str | None):
     return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
-@torch.inference_mode()
 def predict_proba(model, items: Sequence, batch_size: int = 8, class_weights: torch.Tensor | None = None,
-                  mixed_precision: str | None = None) -> tuple[np.ndarray, float | None]:
+                  mixed_precision: str | None = None, workers: int = 1) -> tuple[np.ndarray, float | None]:
     """``(N, K)`` softmax probabilities for Stage-2 items (``.series``, ``.text``, ``.label``); also the mean
     (weighted) CE loss when every item has a label. ``mixed_precision``: the training run's
-    ``run.mixed_precision`` (see :func:`autocast_like_training`; inside a training loop the loop sets it)."""
-    probs, losses, counts = [], [], 0
-    for base, chunk, batch in _stage2_batches(model, items, batch_size, labels=True):
-        with autocast_like_training(base, mixed_precision):
+    ``run.mixed_precision`` (see :func:`autocast_like_training`; inside a training loop the loop sets it).
+
+    ``workers > 1`` (CPU): that many batches run at once, in threads that share the model, each with
+    ``torch.get_num_threads() // workers`` intra-op threads (at least 1). Small batches of a small LLM do not
+    keep two cores busy through intra-op parallelism alone; batch-level parallelism does (on 2 cores, bf16:
+    about 17 % less time per window, ``docs/performance.md``). The probabilities are the same as with one
+    worker: each batch is computed the same way, only the batches overlap in time.
+    """
+    workers = int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be ≥ 1, got {workers}")
+
+    def score(base, batch) -> tuple[np.ndarray, torch.Tensor | None]:
+        # inference mode and autocast are per thread: each worker enters its own
+        with torch.inference_mode(), autocast_like_training(base, mixed_precision):
             out = base.forward_stage2(batch, class_weights=class_weights)
-        probs.append(torch.softmax(out.logits.float(), dim=-1).cpu().numpy())
-        if out.loss is not None:
-            losses.append(float(out.loss) * len(chunk))
-            counts += len(chunk)
+            return torch.softmax(out.logits.float(), dim=-1).cpu().numpy(), out.loss
+
+    with _eval_mode(model) as base:
+        batches = _stage2_batches(base, items, batch_size, labels=True)
+        if workers == 1:
+            scored = [(chunk, score(base, batch)) for chunk, batch in batches]
+        else:
+            with _torch_threads(max(1, torch.get_num_threads() // workers)), ThreadPoolExecutor(workers) as pool:
+                futures = [(chunk, pool.submit(score, base, batch)) for chunk, batch in batches]
+                scored = [(chunk, f.result()) for chunk, f in futures]
+    probs = [p for _, (p, _) in scored]
+    losses = [(float(loss) * len(chunk), len(chunk)) for chunk, (_, loss) in scored if loss is not None]
     p = np.concatenate(probs) if probs else np.zeros((0, 0))
-    return p, (sum(losses) / counts if counts else None)
+    counts = sum(n for _, n in losses)
+    return p, (sum(v for v, _ in losses) / counts if counts else None)
 
 
 @torch.inference_mode()
 def head_features(model, items: Sequence, batch_size: int = 8) -> torch.Tensor:
     """``(N, F)`` float32 features the Stage-2 head reads (``SensorLLM.head_features``: the last-token final
     hidden state for the paper's head) for Stage-2 items, on the CPU; computed where the model is."""
-    out = [base.head_features(batch).float().cpu()
-           for base, _, batch in _stage2_batches(model, items, batch_size, labels=False)]
-    base = getattr(model, "module", model)
+    with _eval_mode(model) as base:
+        out = [base.head_features(batch).float().cpu()
+               for _, batch in _stage2_batches(base, items, batch_size, labels=False)]
     return torch.cat(out) if out else torch.zeros(0, base.config.head_width(base.hidden_size))

@@ -107,9 +107,11 @@ def _check_units(model_units: dict[str, str], data, where: str) -> None:
 
 
 def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test", out: str | Path | None = None,
-             batch_size: int = 8, limit: int | None = None, device: str = "cpu", precision: str | None = None) -> dict:
+             batch_size: int = 8, limit: int | None = None, device: str = "cpu", precision: str | None = None,
+             workers: int = 1) -> dict:
     """Evaluate and write ``metrics.json`` + report into ``out`` (default ``<model run>/eval-<split>``).
-    ``precision``: ``auto``/``None`` (the training's), ``fp32`` or ``bf16`` (:func:`training_precision`)."""
+    ``precision``: ``auto``/``None`` (the training's), ``fp32`` or ``bf16`` (:func:`training_precision`);
+    ``workers``: batches scored at once on the CPU (:func:`~sensorllm.eval.classify.predict_proba`)."""
     from .classify import predict_proba, training_precision
 
     model, meta = load_model(model_path, device)
@@ -137,7 +139,8 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
         items = stage2_items(data, split, seed, extra.get("preprocess_type") or "smry+Q",
                              extra.get("trend_mode", "exact"), limit, channels=model.channels,
                              stat_digits=extra.get("stat_digits"))
-        probs, _ = predict_proba(model, items, batch_size, mixed_precision=training_precision(extra, precision))
+        probs, _ = predict_proba(model, items, batch_size, mixed_precision=training_precision(extra, precision),
+                                 workers=workers)
         from .metrics import classification_metrics
 
         metrics = classification_metrics([it.label for it in items], probs.argmax(1), data.class_names)

@@ -109,7 +109,8 @@ class SensorLLMClassifier(Classifier):
             ``extra`` (written by ``sensorllm tune``).
     """
 
-    def __init__(self, model, meta: dict, precision: str | None = None, path: str | Path | None = None) -> None:
+    def __init__(self, model, meta: dict, precision: str | None = None, path: str | Path | None = None,
+                 workers: int = 1) -> None:
         if getattr(model, "head", None) is None:
             raise ValueError("this is a Stage-1 model (no classifier head): predict, stream and evaluate need a "
                              "Stage-2 model (`sensorllm tune`); use `sensorllm describe` for descriptions")
@@ -122,6 +123,7 @@ class SensorLLMClassifier(Classifier):
         self.meta = meta
         self.extra = extra
         self.precision = precision
+        self.workers = int(workers)
         self.info = sensorllm_info({**meta, "config": {**meta.get("config", {}),
                                                        "labels": list(model.config.labels)}},
                                    path or "<model>")
@@ -146,7 +148,7 @@ class SensorLLMClassifier(Classifier):
         if len(windows) == 0:
             return np.zeros((0, len(self.class_names)))
         probs, _ = predict_proba(self.model, self.items(windows, indices), batch_size or self.default_batch_size,
-                                 mixed_precision=training_precision(self.extra, self.precision))
+                                 mixed_precision=training_precision(self.extra, self.precision), workers=self.workers)
         return probs
 
 
@@ -228,10 +230,11 @@ class BaselineClassifier(Classifier):
 
 
 def load_classifier(model: str | Path | ModelInfo, device: str = "cpu", precision: str | None = None,
-                    command: str = "predict") -> Classifier:
+                    command: str = "predict", workers: int = 1) -> Classifier:
     """Load any classifier directory (:func:`inspect_model`) as a :class:`Classifier` on ``device`` (``auto``:
-    the GPU when one is visible). ``precision``: SensorLLM only (see
-    :func:`~sensorllm.eval.classify.training_precision`). ``command`` names the command in errors.
+    the GPU when one is visible). ``precision`` and ``workers`` (batches scored at once on the CPU): SensorLLM
+    only (see :func:`~sensorllm.eval.classify.training_precision` and
+    :func:`~sensorllm.eval.classify.predict_proba`). ``command`` names the command in errors.
 
     Raises:
         ModelDirError: not a classifier directory, a Stage-1 model, or weights that do not load.
@@ -245,7 +248,7 @@ def load_classifier(model: str | Path | ModelInfo, device: str = "cpu", precisio
             m, meta = load_model(info.model_dir, device)
         except RuntimeError as exc:  # CheckpointError: the weights do not fit the model rebuilt from config
             raise ModelDirError(f"{info.path}: the SensorLLM checkpoint does not load: {exc}") from exc
-        return SensorLLMClassifier(m, meta, precision, info.path)
+        return SensorLLMClassifier(m, meta, precision, info.path, workers)
     from sensorllm.baselines.train import load_baseline_model
 
     try:
