@@ -33,7 +33,7 @@ DOC = ROOT / "docs" / "performance.md"
 CONFIGS = {
     "paper-layout": ("configs/here/uci-har/stage2.yaml", ("projector.pool=1",),
                      "the paper's layout: one sensor token per sample (k = 1), statistics with 8 decimals + "
-                     "question, all 30 layers", None),
+                     "question, all 30 layers", "paper-layout"),
     "here-k8": ("configs/here/uci-har/stage2.yaml", (), "the old CPU configuration (`configs/here`): k = 8, "
                 "same text, 30 layers", "old-default"),
     "recommended": ("configs/recommended/uci-har/stage2.yaml", (), "`configs/recommended`: k = 16, compact "
@@ -61,12 +61,10 @@ def measure(name: str, args, tmp: Path) -> dict:
             "peak_rss_gib": peak / 2**30, "warm_steps": len(warm)}
 
 
-def proxy_f1(variant: str | None) -> str:
-    if variant is None:
-        return "not run (about 1.6 h per proxy run at this cost)"
+def proxy_f1(variant: str) -> str:
     recs = [json.loads(p.read_text()) for p in sorted((LEARNING / variant).glob("seed*.json"))]
     if not recs:
-        return "–"
+        return f"not run yet (`python benchmarks/learning_proxy.py --only {variant}`)"
     return f"{sum(r['best_val_f1_macro'] for r in recs) / len(recs):.3f} (`{variant}`, {len(recs)} seed(s))"
 
 

@@ -57,6 +57,9 @@ def _without(*keys: str, add: tuple[str, ...] = ()) -> tuple[str, ...]:
 VARIANTS: dict[str, Variant] = {
     "old-default": Variant((), "`configs/here` Stage 2 as it was: paper tokeniser (z-normalised), statistics with "
                                "up to 8 decimals + question after the sensor block, pool 8, last-token head"),
+    "paper-layout": Variant(("projector.pool=1", "optim.batch_size=4", "optim.grad_accum=2"),
+                            "old default at k = 1 (one sensor token per sample): the paper's layout, as "
+                            "`bench_cost.py` times it; batch 4 × 2 accumulation steps (memory), same windows seen"),
     "mean-scale": Variant(MEAN_SCALE, "old default with Chronos' mean-scaling tokeniser (keeps the gravity offset)"),
     "recommended": Variant(RECOMMENDED, "mean scaling, projector normalisation, text first, compact statistics, "
                                         "head on last token + channel means (standardised), 8 layers, pool 16"),
