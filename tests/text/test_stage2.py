@@ -79,6 +79,29 @@ def test_question_phrasings_mention_channel_count():
     assert "six" in q
 
 
+def test_question_calls_the_data_normalized_only_when_the_model_sees_it_normalized():
+    """The paper's nouns include "normalized ... data" (its tokeniser z-normalises); with a scaling that keeps the
+    offset (Chronos mean scaling) the same draws give the same question without that word."""
+    seen_plain = []
+    for seed in range(80):
+        a = stage2_question(6, np.random.default_rng(seed))
+        b = stage2_question(6, np.random.default_rng(seed), normalized=False)
+        assert "normaliz" not in b and b == a.replace("normalized ", "")
+        seen_plain.append(a == b)
+    assert 0 < sum(seen_plain) < len(seen_plain)  # both kinds of noun were drawn
+    w = np.random.default_rng(3).normal(size=(64, 3))
+    full = [stage2_text(w, CH, 50.0, np.random.default_rng(s), "smry+Q", normalized=False)["text"] for s in range(20)]
+    assert not any("normaliz" in t for t in full)
+
+
+def test_window_text_follows_the_encoders_scaling():
+    from sensorllm.model import EncoderConfig, TokenizerConfig, build_encoder
+
+    assert build_encoder(EncoderConfig(size="tiny", seed=0)).normalizes_series
+    mean_scale = EncoderConfig(size="tiny", seed=0, tokenizer=TokenizerConfig(kind="mean_scale"))
+    assert not build_encoder(mean_scale).normalizes_series
+
+
 def test_preprocess_assembly():
     pieces = {"Q": "QQ", "smry": "SS", "stats": "ss", "trend_text": "TT", "corr_text": "CC"}
     assert assemble_text(pieces, "none") == ""

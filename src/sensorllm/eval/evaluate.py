@@ -138,7 +138,7 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
             raise ValueError(f"{data_path}: classes {data.class_names} differ from the model's {model.config.labels}")
         items = stage2_items(data, split, seed, extra.get("preprocess_type") or "smry+Q",
                              extra.get("trend_mode", "exact"), limit, channels=model.channels,
-                             stat_digits=extra.get("stat_digits"))
+                             stat_digits=extra.get("stat_digits"), normalized=model.encoder.normalizes_series)
         probs, _ = predict_proba(model, items, batch_size, mixed_precision=training_precision(extra, precision),
                                  workers=workers)
         from .metrics import classification_metrics

@@ -161,6 +161,9 @@ class SensorEncoder(nn.Module):
         extra_tokens: embeddings appended after the samples/patches (Chronos-T5 EOS, Bolt REG).
         is_random_init: True when the weights are a random initialisation, not a trained checkpoint.
         source: human-readable origin (hub id, directory, or ``random:<size>:seed<seed>``).
+        normalizes_series: True when every series is z-normalised before encoding (the texts may then call
+            the data "normalized", as the paper's do); False when the scaling keeps the offset (Chronos' mean
+            scaling).
     """
 
     d_model: int
@@ -170,6 +173,7 @@ class SensorEncoder(nn.Module):
     is_random_init: bool
     source: str
     max_series_per_call: int = 256
+    normalizes_series: bool = True
 
     def num_tokens(self, length: int) -> int:
         """Embeddings produced for a series of ``length`` samples."""

@@ -68,6 +68,7 @@ class ChronosEncoder(SensorEncoder):
         self.is_random_init = is_random_init
         self.max_series_per_call = max_series_per_call
         self.context_length = tokenizer.config.context_length
+        self.normalizes_series = tokenizer.config.kind == "std_uniform"  # mean_scale keeps the offset
         self.d_model = int(t5_encoder.config.d_model)
         vocab = int(t5_encoder.config.vocab_size)
         if tokenizer.config.n_tokens > vocab:

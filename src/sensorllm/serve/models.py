@@ -138,7 +138,8 @@ class SensorLLMClassifier(Classifier):
 
         w = self._check(windows)
         idx = range(len(w)) if indices is None else indices
-        return [window_item(np.asarray(w[k], dtype=np.float64), int(i), self.specs, self.rate_hz, self.extra)
+        norm = self.model.encoder.normalizes_series
+        return [window_item(np.asarray(w[k], dtype=np.float64), int(i), self.specs, self.rate_hz, self.extra, norm)
                 for k, i in enumerate(idx)]
 
     def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,

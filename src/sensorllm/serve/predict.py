@@ -35,16 +35,18 @@ __all__ = [
 # ---- prediction ----------------------------------------------------------------------------------------------
 
 
-def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: float, extra: dict):
+def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: float, extra: dict,
+                normalized: bool = True):
     """The Stage-2 item of window number ``index`` of a recording (``w``: ``(window, C)`` in channel order):
     its statistics text uses the per-window seed ``record_rng(text_seed, 2, "predict", index)`` and the text
-    settings the model was trained with, so ``predict`` and ``stream`` give a window the same text."""
+    settings the model was trained with (``normalized``: its encoder's ``normalizes_series``), so ``predict``
+    and ``stream`` give a window the same text."""
     from sensorllm.text import record_rng, stage2_text
     from sensorllm.text.items import Stage2Item
 
     text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", index),
                        extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
-                       stat_digits=extra.get("stat_digits"))["text"]
+                       stat_digits=extra.get("stat_digits"), normalized=normalized)["text"]
     return Stage2Item(index=index, series={c.name: w[:, j] for j, c in enumerate(channels)}, text=text,
                       label=None)  # type: ignore[arg-type]
 

@@ -84,15 +84,18 @@ def stage2_items(
     limit: int | None = None,
     channels: Sequence[str] | None = None,
     stat_digits: int | None = None,
+    normalized: bool = True,
 ) -> list[Stage2Item]:
-    """Stage-2 examples of a split, optionally a seeded subset of ``limit`` windows."""
+    """Stage-2 examples of a split, optionally a seeded subset of ``limit`` windows. ``normalized``: whether the
+    model sees z-normalised series (the encoder's ``normalizes_series``); only then may the question call the
+    data "normalized"."""
     ws = data.stage2(split)
     names = list(channels) if channels is not None else data.channel_names
     idx = [data.channel_names.index(n) for n in names]
     keep = subset(len(ws), limit, seed)
     items = []
     for r in iter_stage2_records(data, split, seed=seed, preprocess_type=preprocess_type, mode=trend_mode,  # type: ignore[arg-type]
-                                 indices=keep, stat_digits=stat_digits):
+                                 indices=keep, stat_digits=stat_digits, normalized=normalized):
         i = r["index"]
         w = np.asarray(ws.windows[i], dtype=np.float64)
         items.append(Stage2Item(index=i, series={n: w[:, j] for n, j in zip(names, idx)}, text=r["text"],

@@ -194,10 +194,13 @@ def trend_text(
     return "\n".join(lines)
 
 
-def stage2_question(n_channels: int, rng: np.random.Generator, numbers: NumberStyle = "mixed") -> str:
-    """One phrasing of "which activity does this N-channel window represent"."""
+def stage2_question(n_channels: int, rng: np.random.Generator, numbers: NumberStyle = "mixed",
+                    normalized: bool = True) -> str:
+    """One phrasing of "which activity does this N-channel window represent". ``normalized``: the model sees
+    z-normalised series (the paper's tokeniser), so the data may be called "normalized"; ``False`` (e.g.
+    Chronos' mean scaling, which keeps the offset) draws from the nouns without that word (same draws)."""
     tmpl = _pick(rng, T.STAGE2_QUESTIONS)
-    data = _pick(rng, T.STAGE2_DATA_NOUNS)
+    data = _pick(rng, T.STAGE2_DATA_NOUNS if normalized else T.STAGE2_PLAIN_DATA_NOUNS)
     n = render_number(n_channels, rng, numbers)
     return tmpl.format(data=data, n=n, channels="channel" if n_channels == 1 else "channels")
 
@@ -218,11 +221,12 @@ def stage2_pieces(
     rng: np.random.Generator,
     numbers: NumberStyle = "mixed",
     stat_digits: int | None = None,
+    normalized: bool = True,
 ) -> dict:
     """``Q``, ``smry``, ``trend_text`` and ``corr_text`` of one window with precomputed segments.
-    Draw order from ``rng``: question, then the trend text."""
+    Draw order from ``rng``: question, then the trend text. ``normalized``: see :func:`stage2_question`."""
     w = _check_window(window, channels)
-    q = stage2_question(len(channels), rng, numbers)
+    q = stage2_question(len(channels), rng, numbers, normalized)
     return {
         "Q": q,
         "smry": statistics_text(w, channels, stat_digits),
@@ -243,17 +247,18 @@ def stage2_text(
     min_duration: float = DEFAULT_MIN_DURATION,
     numbers: NumberStyle = "mixed",
     stat_digits: int | None = None,
+    normalized: bool = True,
 ) -> dict:
     """Stage-2 texts of one ``(L, C)`` window: dict with ``Q``, ``smry``, ``trend_text``, ``corr_text`` and
     ``text`` (assembled for ``preprocess_type``); all pieces are always computed, so they do not depend on
-    ``preprocess_type``."""
+    ``preprocess_type``. ``normalized``: see :func:`stage2_question`."""
     if preprocess_type not in PREPROCESS_TYPES:
         raise ValueError(_bad_type(preprocess_type))
     w = _check_window(window, channels)
     names = [ch.name if isinstance(ch, ChannelSpec) else str(ch) for ch in channels]
     table = segment_windows(w[None], rate_hz, mode, tol, min_duration, channel_names=names)
     segs = [table.get(0, c) for c in range(w.shape[1])]
-    out = stage2_pieces(w, channels, segs, rng, numbers, stat_digits)
+    out = stage2_pieces(w, channels, segs, rng, numbers, stat_digits, normalized)
     out["text"] = assemble_text(out, preprocess_type)
     return out
 
@@ -272,6 +277,7 @@ def iter_stage2_records(
     progress=None,
     indices: Sequence[int] | None = None,
     stat_digits: int | None = None,
+    normalized: bool = True,
 ) -> Iterator[dict]:
     """Stage-2 records of one split of a prepared dataset, one per window:
     ``index, split, channels, subject, label, label_name, start, Q, smry, trend_text, corr_text, text,
@@ -296,7 +302,8 @@ def iter_stage2_records(
         where = f"{data.root}/stage2/{split}/labels.npy"
         for k, i, label, subject, start in chunk_windows(ws, sel, len(classes), where):
             segs = [table.get(k, c) for c in range(len(channels))]
-            pieces = stage2_pieces(wins[k], channels, segs, record_rng(seed, 2, split, i), numbers, stat_digits)
+            pieces = stage2_pieces(wins[k], channels, segs, record_rng(seed, 2, split, i), numbers, stat_digits,
+                                   normalized)
             yield {
                 "index": i,
                 "split": split,

@@ -197,6 +197,8 @@ ALL_TREND_WORDS.update({"increase": 1, "decrease": -1, "up": 1, "down": -1, "fla
 STAGE2_DATA_NOUNS = (
     "time series data", "sensor data", "normalized time series data", "normalized sensor data",
 )
+STAGE2_PLAIN_DATA_NOUNS = ("time series data", "sensor data", "time series data", "sensor data")
+"""For a model that does not see z-normalised series: entry for entry the same nouns without "normalized"."""
 
 STAGE2_QUESTIONS = (
     "Which human activity does this {data} segment, consisting of {n} {channels}, represent?",

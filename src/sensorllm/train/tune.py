@@ -31,14 +31,14 @@ def run_tune(cfg: Stage2Config) -> dict:
     if cfg.data.val_split not in data.splits():
         raise ValueError(f"{data.root} has no '{cfg.data.val_split}' windows: Stage 2 selects its model on a "
                          "validation split (prepare without --paper-split, or set data.val_split)")
-    t = time.time()
-    train = stage2_items(data, cfg.data.train_split, cfg.run.seed, cfg.data.preprocess_type,
-                         cfg.data.trend_mode, cfg.data.max_train_examples, stat_digits=cfg.data.stat_digits)
-    val = stage2_items(data, cfg.data.val_split, cfg.run.seed, cfg.data.preprocess_type,
-                       cfg.data.trend_mode, cfg.data.max_val_examples, stat_digits=cfg.data.stat_digits)
-    print(f"texts: {len(train)} train / {len(val)} val windows in {time.time() - t:.1f}s", flush=True)
-
     model = build_model(cfg, data, labels=True)
+    t = time.time()
+    text = {"stat_digits": cfg.data.stat_digits, "normalized": model.encoder.normalizes_series}
+    train = stage2_items(data, cfg.data.train_split, cfg.run.seed, cfg.data.preprocess_type,
+                         cfg.data.trend_mode, cfg.data.max_train_examples, **text)
+    val = stage2_items(data, cfg.data.val_split, cfg.run.seed, cfg.data.preprocess_type,
+                       cfg.data.trend_mode, cfg.data.max_val_examples, **text)
+    print(f"texts: {len(train)} train / {len(val)} val windows in {time.time() - t:.1f}s", flush=True)
     if cfg.init_from:
         parts = init_from_stage1(model, cfg.init_from)
         print(f"initialised from Stage 1 {cfg.init_from}: {', '.join(parts)}")
