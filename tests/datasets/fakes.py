@@ -160,7 +160,7 @@ def write_fake_mhealth(
         sensors[:, 0:3] = _signals(labels, 3, 50.0, 9.8, rng)  # chest acc m/s^2
         sensors[:, 3:5] = _signals(labels + 40, 2, 50.0, 0.3, rng)  # ECG mV
         sensors[:, 5:8] = _signals(labels + 1, 3, 50.0, 9.8, rng)  # left-ankle acc
-        sensors[:, 8:11] = _signals(labels + 2, 3, 50.0, 0.8, rng)  # left-ankle gyro
+        sensors[:, 8:11] = _signals(labels + 2, 3, 50.0, 0.8, rng)  # left-ankle gyro ("deg/s", logged about ±1)
         sensors[:, 11:14] = _signals(labels + 3, 3, 50.0, 1.0, rng)  # left-ankle mag
         sensors[:, 14:17] = _signals(labels + 4, 3, 50.0, 9.8, rng)  # right-lower-arm acc
         sensors[:, 17:20] = _signals(labels + 5, 3, 50.0, 0.8, rng)  # right-lower-arm gyro
