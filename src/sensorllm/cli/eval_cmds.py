@@ -150,6 +150,17 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--workers``: how a SensorLLM scores windows (evaluate and predict)."""
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default: the precision the model trained in), fp32, or bf16 autocast (about 2.5x "
+                        "faster on CPUs with bfloat16 instructions; probabilities differ slightly from fp32)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="SensorLLM on the CPU: batches scored at once, in threads sharing the model and the torch "
+                        "threads (default 1; 2 on a 2-core CPU: about 17%% faster in bf16, 4%% in fp32; same "
+                        "probabilities)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a trained model on a split (metrics.json, confusion matrix, report)")
     p.add_argument("--model", required=True, help="SensorLLM run directory (with model/) or checkpoint directory, "
@@ -162,13 +173,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="seeded subset of windows (Stage 1 default: 32)")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="auto (default: the precision the model trained in), fp32, or bf16 autocast (about 2.5x "
-                        "faster on CPUs with bfloat16 instructions; probabilities differ slightly from fp32)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="SensorLLM on the CPU: batches scored at once, in threads sharing the model and the torch "
-                        "threads (default 1; 2 on a 2-core CPU: about 17%% faster in bf16, 4%% in fp32; same "
-                        "probabilities)")
+    _add_scoring_args(p)
     g = p.add_argument_group("open-vocabulary recognition (any model; a Stage-1 model is enough)")
     g.add_argument("--labels", help='candidate labels instead of the head: "walking, running: moving fast, …" or '
                                     "@file (.json or .txt); every dataset class needs one, extras are distractors")
@@ -207,13 +212,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "other units than the model's (e.g. m/s^2 for g); a warning instead of an error")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="auto (default: the precision the model trained in), fp32, or bf16 autocast (about 2.5x "
-                        "faster on CPUs with bfloat16 instructions; probabilities differ slightly from fp32)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="SensorLLM on the CPU: batches scored at once, in threads sharing the model and the torch "
-                        "threads (default 1; 2 on a 2-core CPU: about 17%% faster in bf16, 4%% in fp32; same "
-                        "probabilities)")
+    _add_scoring_args(p)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("describe", help="a Stage-1 model's trend description of one channel of a window")
