@@ -87,6 +87,7 @@ class RunConfig:
     log_every: int = 10
     eval_every: int = 200  # optimiser steps between validation runs
     save_every: int = 200  # optimiser steps between checkpoints
+    keep_checkpoints: int = 2  # newest checkpoints kept (more: a learning curve can score each one later)
     resume: bool = True  # continue from the last checkpoint in out_dir
     num_workers: int = 0  # DataLoader worker processes that build (tokenise, collate) batches ahead of the step
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
@@ -98,6 +99,10 @@ class RunConfig:
     # every process appends the example indices of each micro-batch it trains on to
     # <out_dir>/batches-rank<R>.jsonl (a debug record: checks the sharding across processes and a resume)
     record_batches: bool = False
+
+    def __post_init__(self) -> None:
+        if self.keep_checkpoints < 1:
+            raise ConfigError(f"run.keep_checkpoints={self.keep_checkpoints}; keep at least 1 (resuming needs it)")
 
 
 @dataclass

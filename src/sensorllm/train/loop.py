@@ -323,7 +323,7 @@ def train_loop(
         if (step % run.save_every == 0 or step == steps) and main:
             state["train_time_s"] = time.time() - t0
             saved = save_training_state(out_dir, accelerator.unwrap_model(model), opt, sched, dict(state),
-                                        save_extra())
+                                        save_extra(), keep=run.keep_checkpoints)
             print(f"step {step}: wrote checkpoint {saved}", flush=True)
     bar.close()
     if record is not None:
