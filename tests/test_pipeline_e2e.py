@@ -83,6 +83,7 @@ def test_full_pipeline(work, capsys):
                  "--max-new-tokens", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["channel"] == "x_acc" and out["end_s"] == pytest.approx(0.4)
+    assert out["check"]["last_sample_s"] == pytest.approx(19 / 50) and out["check"]["segments_in_data"] >= 1
 
 
 def test_tune_resumes_from_checkpoint_and_matches_uninterrupted_run(work):

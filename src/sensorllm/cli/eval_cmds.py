@@ -120,6 +120,13 @@ def _describe(args: argparse.Namespace) -> int:
     else:
         print(f"{res['channel']}, {res['start_s']:.2f}s to {res['end_s']:.2f}s\nQ: {res['question']}\n"
               f"{res['description']}")
+        c = res["check"]
+        flags = [w for w, bad in (("names a time after the last sample", c["names_time_outside_window"]),
+                                  ("names a trend the window does not have", c["names_trend_not_in_data"])) if bad]
+        print(f"-- check against the window's own trends ({c['trend_mode']}): {c['segments_in_text']} segment "
+              f"line(s), the data has {c['segments_in_data']}; trend right on {100 * c['trend_accuracy']:.0f} % "
+              f"of sample pairs; overall direction {'right' if c['overall_right'] else 'wrong or missing'}"
+              + (f"; {' and '.join(flags)}" if flags else ""))
     return 0
 
 

@@ -172,5 +172,26 @@ def describe_file(model, meta: dict, path: str | Path, channel: str | None = Non
     item = Stage1Item(index=0, channel=channel, series=series, question=q, answer="", rate_hz=rate)
     text = describe_items(model, [item], 1, max_new_tokens)[0]
     return {"channel": channel, "start_s": start / rate, "end_s": (start + length) / rate, "question": q,
-            "description": text}
+            "description": text, "check": description_check(text, series, rate, extra.get("trend_mode", "exact"))}
+
+
+def description_check(text: str, series: np.ndarray, rate_hz: float, trend_mode: str = "exact") -> dict:
+    """How a generated description agrees with its window: the window's own trend segmentation (the one Stage 1
+    trains on, in the model's trend mode) read against the segment lines, counts and times the text states.
+
+    ``segments_in_text`` / ``segments_in_data``; ``trend_accuracy``: share of the window's sample pairs whose
+    trend a segment line states correctly; ``overall_right``; ``names_time_outside_window`` (a time later than
+    the last sample, ``last_sample_s``); ``names_trend_not_in_data``. A description that fails these is not
+    to be trusted, whatever its wording.
+    """
+    from sensorllm.eval.describe import structure_scores
+    from sensorllm.text import segment_trends
+
+    ref = segment_trends(np.asarray(series, dtype=np.float64), rate_hz, mode=trend_mode)  # type: ignore[arg-type]
+    s = structure_scores(text, ref)
+    return {"trend_mode": trend_mode, "last_sample_s": round(float(ref.span), 4),
+            "segments_in_text": int(s["parsed_segments"]), "segments_in_data": int(s["ref_segments"]),
+            "trend_accuracy": round(float(s["step_accuracy"]), 4), "overall_right": bool(s["overall_ok"]),
+            "names_time_outside_window": bool(s["time_outside"]),
+            "names_trend_not_in_data": bool(s["trend_not_in_data"])}
 
