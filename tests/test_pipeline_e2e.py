@@ -85,6 +85,21 @@ def test_full_pipeline(work, capsys):
     assert out["channel"] == "x_acc" and out["end_s"] == pytest.approx(0.4)
     assert out["check"]["last_sample_s"] == pytest.approx(19 / 50) and out["check"]["segments_in_data"] >= 1
 
+    # a Stage-1 window of the prepared dataset, checked against that window's own trends
+    from sensorllm.datasets.prepared import open_prepared
+
+    w3 = open_prepared(work / "data").stage1("test")[3]
+    assert main(["describe", "--model", str(s1), "--data", str(work / "data"), "--window", "3", "--channel",
+                 "y_gyro", "--max-new-tokens", "8"]) == 0
+    text = capsys.readouterr().out
+    assert f"({len(w3)} samples)" in text and "check against the window's own trends" in text
+    assert "the data has " in text
+    assert main(["describe", "--model", str(s1), "--data", str(work / "data"), "--window", "99999"]) == 1
+    assert "window 99999 does not exist" in capsys.readouterr().err
+    assert main(["describe", "--model", str(s1), "--data", str(work / "data"), str(work / "rec.csv"),
+                 "--window", "1"]) == 1
+    assert "one of them" in capsys.readouterr().err
+
 
 def test_tune_resumes_from_checkpoint_and_matches_uninterrupted_run(work):
     args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6"]

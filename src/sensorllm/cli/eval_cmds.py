@@ -107,18 +107,29 @@ def _predict(args: argparse.Namespace) -> int:
 def _describe(args: argparse.Namespace) -> int:
     from sensorllm.eval.evaluate import load_model
     from sensorllm.serve.model_info import inspect_model
-    from sensorllm.serve.predict import describe_file
+    from sensorllm.serve.predict import describe_file, describe_window
 
     info = inspect_model(args.model)
     if info.kind != "sensorllm":
         raise ValueError(f"{args.model} is {info.description}: `sensorllm describe` needs a SensorLLM model "
                          "(Stage 1 for trend descriptions)")
+    if (args.file is None) == (args.data is None):
+        raise ValueError("give a recording FILE or --data DIR --window I (one of them)")
+    if args.data is not None and args.window is None:
+        raise ValueError("--data needs --window I (which Stage-1 window of --split to describe)")
     model, meta = load_model(args.model, args.device)
-    res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens)
+    if args.file is not None:
+        res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens)
+    else:
+        from sensorllm.datasets.prepared import open_prepared
+
+        res = describe_window(model, meta, open_prepared(args.data), args.split, args.window, args.channel,
+                              args.start, args.length, args.max_new_tokens)
     if args.json:
         print(json.dumps(res, indent=1, ensure_ascii=False))
     else:
-        print(f"{res['channel']}, {res['start_s']:.2f}s to {res['end_s']:.2f}s\nQ: {res['question']}\n"
+        print(f"{res['channel']}, {res['start_s']:.2f}s to {res['end_s']:.2f}s ({res['samples']} samples)\n"
+              f"Q: {res['question']}\n"
               f"{res['description']}")
         c = res["check"]
         flags = [w for w, bad in (("names a time after the last sample", c["names_time_outside_window"]),
@@ -224,10 +235,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("describe", help="a Stage-1 model's trend description of one channel of a window")
     p.add_argument("--model", required=True)
-    p.add_argument("file")
+    p.add_argument("file", nargs="?", help="a recording (CSV/Parquet/NPZ with the model's channel columns)")
+    g = p.add_argument_group("or a Stage-1 window of a prepared dataset (the windows Stage 1 trains on)")
+    g.add_argument("--data", help="prepared dataset directory (`sensorllm prepare`)")
+    g.add_argument("--split", choices=["train", "val", "test"], default="test")
+    g.add_argument("--window", type=int, help="index of the split's Stage-1 window")
     p.add_argument("--channel", help="channel name (default: the first)")
-    p.add_argument("--start", type=int, default=0, help="first sample")
-    p.add_argument("--length", type=int, help="samples (default: the dataset's longest Stage-1 window)")
+    p.add_argument("--start", type=int, default=0, help="first sample (of the file, or of the window)")
+    p.add_argument("--length", type=int, help="samples (default: the dataset's longest Stage-1 window for a file, "
+                   "the whole window for --window)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="auto",

@@ -90,7 +90,7 @@ def write_classification_report(metrics: dict, out_dir: str | Path, title: str, 
     if notes:
         lines.append("")
     lines += [
-        f"| windows | accuracy | F1-macro | F1-weighted | precision (macro) | recall (macro) |",
+        "| windows | accuracy | F1-macro | F1-weighted | precision (macro) | recall (macro) |",
         "|---|---|---|---|---|---|",
         f"| {metrics['n']} | {metrics['accuracy']:.4f} | {metrics['f1_macro']:.4f} | {metrics['f1_weighted']:.4f} "
         f"| {metrics['precision_macro']:.4f} | {metrics['recall_macro']:.4f} |",

@@ -5,7 +5,7 @@
 gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it also gives each window its true
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
 :func:`~sensorllm.serve.scoring.write_predict_report`. :func:`window_item` is a window's Stage-2 item (shared
-with ``stream``); :func:`predict_file` and :func:`describe_file` work on a file path.
+with ``stream``); :func:`predict_file` and :func:`describe_file` work on a file path, :func:`describe_window` on\na prepared dataset's Stage-1 window.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from .scoring import LABEL_RULES, _window_label
 __all__ = [
     "Prediction",
     "describe_file",
+    "describe_window",
+    "description_check",
     "predict_file",
     "predict_input",
     "summary_lines",
@@ -149,30 +151,57 @@ def predict_file(model, meta: dict | None, path: str | Path, stride: int | None 
 def describe_file(model, meta: dict, path: str | Path, channel: str | None = None, start: int = 0,
                   length: int | None = None, max_new_tokens: int = 256) -> dict:
     """The Stage-1 model's trend description of one channel of one window of a recording."""
+    spec = meta["extra"]["dataset"]
+    names = [c["name"] for c in spec["channels"]]
+    x = read_recording(path, names)
+    _, hi = spec["stage1_window"]
+    return _describe_part(model, meta, x, names, str(path), channel, start, length or min(hi, len(x) - start),
+                          max_new_tokens)
+
+
+def describe_window(model, meta: dict, data, split: str, window: int, channel: str | None = None,
+                    start: int = 0, length: int | None = None, max_new_tokens: int = 256) -> dict:
+    """The same for Stage-1 window ``window`` of a prepared dataset's ``split`` (the windows Stage 1 trains and
+    is scored on; a ``start``/``length`` part of it if given). The dataset must have the model's channels and
+    rate."""
+    names = [c["name"] for c in meta["extra"]["dataset"]["channels"]]
+    where = f"{data.root} ({split} Stage-1 windows)"
+    if list(data.channel_names) != names:
+        raise DataError(f"{where}: channels {list(data.channel_names)}; the model knows {names}")
+    if float(data.rate_hz) != float(meta["extra"]["rate_hz"]):
+        raise DataError(f"{where}: {data.rate_hz:g} Hz; the model was trained at {meta['extra']['rate_hz']:g} Hz")
+    ws = data.stage1(split)
+    if not 0 <= window < len(ws):
+        raise DataError(f"{where}: window {window} does not exist (0..{len(ws) - 1})")
+    x = np.asarray(ws[window], dtype=np.float64)
+    res = _describe_part(model, meta, x, names, f"{where}, window {window}", channel, start,
+                         length or len(x) - start, max_new_tokens)
+    return {"window": window, **res}
+
+
+def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None,
+                   start: int, length: int, max_new_tokens: int) -> dict:
     from sensorllm.eval.describe import describe_items
     from sensorllm.text import record_rng, stage1_question
     from sensorllm.text.items import Stage1Item
 
     extra = meta["extra"]
-    spec = extra["dataset"]
-    names = [c["name"] for c in spec["channels"]]
-    x = read_recording(path, names)
     channel = channel or names[0]
     if channel not in names:
         raise DataError(f"unknown channel {channel!r}; the model knows {names}")
-    _, hi = spec["stage1_window"]
-    length = int(length or min(hi, len(x) - start))
+    length = int(length)
     if length < 1 or start < 0 or start + length > len(x):
-        raise DataError(f"{path}: window [{start}, {start + length}) is outside the {len(x)} samples")
+        raise DataError(f"{where}: window [{start}, {start + length}) is outside the {len(x)} samples")
     series = x[start : start + length, names.index(channel)]
     if not np.isfinite(series).all():
-        raise DataError(f"{path}: channel {channel!r} has NaN/inf in samples {start}..{start + length - 1}")
+        raise DataError(f"{where}: channel {channel!r} has NaN/inf in samples {start}..{start + length - 1}")
     rate = float(extra["rate_hz"])
     q = stage1_question(record_rng(int(extra.get("text_seed", 0)), 1, "describe", 0))
     item = Stage1Item(index=0, channel=channel, series=series, question=q, answer="", rate_hz=rate)
     text = describe_items(model, [item], 1, max_new_tokens)[0]
-    return {"channel": channel, "start_s": start / rate, "end_s": (start + length) / rate, "question": q,
-            "description": text, "check": description_check(text, series, rate, extra.get("trend_mode", "exact"))}
+    return {"channel": channel, "start_s": start / rate, "end_s": (start + length) / rate, "samples": length,
+            "question": q, "description": text,
+            "check": description_check(text, series, rate, extra.get("trend_mode", "exact"))}
 
 
 def description_check(text: str, series: np.ndarray, rate_hz: float, trend_mode: str = "exact") -> dict:
