@@ -24,7 +24,7 @@ from sensorllm.datasets.prepared import open_prepared
 
 from .metrics import write_classification_report, write_json_atomic
 
-__all__ = ["channel_scale_stats", "evaluate", "evaluate_classifier", "load_model", "resolve_model_dir"]
+__all__ = ["channel_scale_stats", "check_channels", "check_units", "evaluate", "evaluate_classifier", "load_model", "resolve_model_dir"]
 
 
 def channel_scale_stats(windows, channel_names, max_windows: int = 20000, seed: int = 0) -> dict:
@@ -89,7 +89,8 @@ def load_model(path: str | Path, device: str = "cpu"):
     return model, meta
 
 
-def _check_channels(model_channels: list[str], data_channels: list[str], where: str) -> None:
+def check_channels(model_channels: list[str], data_channels: list[str], where: str) -> None:
+    """The data must have the model's channels, by name (any order: windows are read by channel name)."""
     if sorted(model_channels) != sorted(data_channels):
         missing = [c for c in model_channels if c not in data_channels]
         extra = [c for c in data_channels if c not in model_channels]
@@ -97,7 +98,7 @@ def _check_channels(model_channels: list[str], data_channels: list[str], where: 
                          f"missing {missing}, unexpected {extra})")
 
 
-def _check_units(model_units: dict[str, str], data, where: str) -> None:
+def check_units(model_units: dict[str, str], data, where: str) -> None:
     """The prepared data's channel units (its spec) must be the model's (where both are known)."""
     for c in data.channels:
         mu = model_units.get(c.name)
@@ -117,8 +118,8 @@ def evaluate(model_path: str | Path, data_path: str | Path, split: str = "test",
     model, meta = load_model(model_path, device)
     extra = meta.get("extra", {})
     data = open_prepared(data_path)
-    _check_channels(model.channels, data.channel_names, str(data_path))
-    _check_units({c["name"]: c.get("unit", "") for c in extra.get("dataset", {}).get("channels", [])}, data,
+    check_channels(model.channels, data.channel_names, str(data_path))
+    check_units({c["name"]: c.get("unit", "") for c in extra.get("dataset", {}).get("channels", [])}, data,
                  str(data_path))
     if split not in data.splits():
         raise ValueError(f"{data_path} has no '{split}' windows (splits: {data.splits()})")
@@ -189,8 +190,8 @@ def evaluate_classifier(clf, data_path: str | Path, split: str = "test", out: st
 
     data = open_prepared(data_path)
     channels = list(clf.channels)
-    _check_channels(channels, data.channel_names, str(data_path))
-    _check_units(dict(getattr(clf, "channel_units", None) or {}), data, str(data_path))
+    check_channels(channels, data.channel_names, str(data_path))
+    check_units(dict(getattr(clf, "channel_units", None) or {}), data, str(data_path))
     if list(clf.class_names) != data.class_names:
         raise ValueError(f"{data_path}: classes {data.class_names} differ from the model's {list(clf.class_names)}")
     if split not in data.splits():

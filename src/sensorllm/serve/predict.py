@@ -5,7 +5,8 @@
 gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it also gives each window its true
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
 :func:`~sensorllm.serve.scoring.write_predict_report`. :func:`window_item` is a window's Stage-2 item (shared
-with ``stream``); :func:`predict_file` and :func:`describe_file` work on a file path, :func:`describe_window` on\na prepared dataset's Stage-1 window.
+with ``stream``); :func:`predict_file` and :func:`describe_file` work on a file path, :func:`describe_window` on
+a prepared dataset's Stage-1 window.
 """
 
 from __future__ import annotations
@@ -164,18 +165,20 @@ def describe_window(model, meta: dict, data, split: str, window: int, channel: s
     """The same for Stage-1 window ``window`` of a prepared dataset's ``split`` (the windows Stage 1 trains and
     is scored on; a ``start``/``length`` part of it if given). The dataset must have the model's channels and
     rate."""
-    names = [c["name"] for c in meta["extra"]["dataset"]["channels"]]
+    from sensorllm.eval.evaluate import check_channels, check_units
+
+    model_channels = meta["extra"]["dataset"]["channels"]
     where = f"{data.root} ({split} Stage-1 windows)"
-    if list(data.channel_names) != names:
-        raise DataError(f"{where}: channels {list(data.channel_names)}; the model knows {names}")
+    check_channels([c["name"] for c in model_channels], data.channel_names, where)
+    check_units({c["name"]: c.get("unit", "") for c in model_channels}, data, where)
     if float(data.rate_hz) != float(meta["extra"]["rate_hz"]):
         raise DataError(f"{where}: {data.rate_hz:g} Hz; the model was trained at {meta['extra']['rate_hz']:g} Hz")
     ws = data.stage1(split)
     if not 0 <= window < len(ws):
         raise DataError(f"{where}: window {window} does not exist (0..{len(ws) - 1})")
     x = np.asarray(ws[window], dtype=np.float64)
-    res = _describe_part(model, meta, x, names, f"{where}, window {window}", channel, start,
-                         length or len(x) - start, max_new_tokens)
+    res = _describe_part(model, meta, x, list(data.channel_names), f"{where}, window {window}",
+                         channel or model_channels[0]["name"], start, length or len(x) - start, max_new_tokens)
     return {"window": window, **res}
 
 
