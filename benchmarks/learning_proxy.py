@@ -92,7 +92,7 @@ def command(name: str, seed: int, args) -> list[str]:
     return [sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", BASE_CONFIG,
             f"data.prepared={args.data}", "init_from=null", f"data.max_train_examples={args.train}",
             f"data.max_val_examples={args.val}", f"optim.batch_size={args.batch}", "optim.grad_accum=1",
-            f"optim.max_steps={steps}", f"run.eval_every={args.eval_every}", f"run.save_every={args.eval_every}",
+            f"optim.max_steps={steps}", f"run.eval_every={args.eval_every}", f"run.save_every={args.save_every or args.eval_every}",
             f"run.threads={args.threads}", f"run.seed={seed}", "run.log_every=10",
             f"run.out_dir={run_dir(args.out, name, seed)}", *v.overrides]
 
@@ -127,6 +127,8 @@ def main() -> None:
     ap.add_argument("--windows-seen", type=int, default=1200)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--save-every", type=int, default=None,
+                    help="steps between checkpoints (default: --eval-every); smaller resumes with less lost")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     ap.add_argument("--doc-only", action="store_true", help="rewrite docs/learning.md from the records only")
@@ -156,7 +158,8 @@ def main() -> None:
                 rec.update({"variant": name, "seed": seed, "overrides": list(VARIANTS[name].overrides),
                             "command": " ".join(["sensorllm"] + cmd[3:]), "date": dt.date.today().isoformat(),
                             "windows_seen": args.windows_seen, "train_windows": args.train,
-                            "val_windows": args.val, "threads": args.threads})
+                            "val_windows": args.val, "threads": args.threads,
+                            "eval_every": args.eval_every})
                 record_path(name, seed).parent.mkdir(parents=True, exist_ok=True)
                 record_path(name, seed).write_text(json.dumps(rec, indent=1) + "\n")
                 print(f"{name} seed {seed}: best validation F1-macro {rec['best_val_f1_macro']:.3f}, "
@@ -177,7 +180,8 @@ def write_doc() -> None:
         if not recs:
             continue
         r0 = recs[0]
-        curve = " / ".join(_fmt(c.get("f1_macro"), ".2f") for c in r0["val_curve"])
+        by_step = {int(c["step"]): c.get("f1_macro") for c in r0["val_curve"]}  # a run may validate less often
+        curve = " / ".join(_fmt(by_step.get(s), ".2f") for s in (50, 100, 150))
         best = [r["best_val_f1_macro"] for r in recs]
         mean = sum(best) / len(best)
         last = r0.get("last_train_log") or {}
