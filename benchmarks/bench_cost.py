@@ -64,6 +64,12 @@ def measure(name: str, args, tmp: Path) -> dict:
 def proxy_f1(variant: str) -> str:
     recs = [json.loads(p.read_text()) for p in sorted((LEARNING / variant).glob("seed*.json"))]
     if not recs:
+        kept = sorted((LEARNING / variant).glob("partial-seed*/checkpoints/latest"))
+        if kept:
+            step = int(kept[0].read_text().strip().split("-")[-1])
+            return (f"not finished: stopped at step {step} of the proxy's 150, checkpoint kept in "
+                    f"`{kept[0].parents[1].relative_to(ROOT)}`; `python benchmarks/learning_proxy.py --only "
+                    f"{variant} --eval-every 150 --save-every 25` resumes it")
         return f"not run yet (`python benchmarks/learning_proxy.py --only {variant}`)"
     return f"{sum(r['best_val_f1_macro'] for r in recs) / len(recs):.3f} (`{variant}`, {len(recs)} seed(s))"
 

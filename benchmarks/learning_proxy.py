@@ -12,14 +12,18 @@ overrides on top of ``configs/here/uci-har/stage2.yaml``, so each row can be rer
 
 Each finished run is copied to ``benchmarks/records/learning/<variant>/seed<N>.json`` (validation curve,
 seconds per training sample, the command), so a fresh checkout rebuilds the table without rerunning, and an
-interrupted run resumes from its checkpoint (``runs/proxy/<variant>/seed<N>``).
+interrupted run resumes from its checkpoint (``runs/proxy/<variant>/seed<N>``). A run too long for one sitting can
+keep its newest checkpoint in git (``--save-partial`` writes ``benchmarks/records/learning/<variant>/partial-seed<N>``);
+the same command on a fresh checkout resumes from it, and the kept checkpoint is removed once the record is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import csv
 import json
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +120,50 @@ def record_path(name: str, seed: int) -> Path:
     return RECORDS / name / f"seed{seed}.json"
 
 
+def partial_path(name: str, seed: int) -> Path:
+    """Where an unfinished run's newest checkpoint is kept in git, so that a fresh checkout resumes it."""
+    return RECORDS / name / f"partial-seed{seed}"
+
+
+def partial_step(name: str, seed: int) -> int | None:
+    """The step of the kept checkpoint of an unfinished run (None when there is none)."""
+    latest = partial_path(name, seed) / "checkpoints" / "latest"
+    return int(latest.read_text().strip().split("-")[-1]) if latest.exists() else None
+
+
+def save_partial(name: str, seed: int, d: Path) -> int | None:
+    """Copy run ``d``'s newest complete checkpoint and its logs up to that step into the records."""
+    latest = d / "checkpoints" / "latest"
+    if not latest.exists():
+        return None
+    ckpt = latest.read_text().strip()
+    step = int(ckpt.split("-")[-1])
+    dest = partial_path(name, seed)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(d / "checkpoints" / ckpt, dest / "checkpoints" / ckpt)
+    (dest / "checkpoints" / "latest").write_text(ckpt + "\n")
+    for log in ("train_log.csv", "val_log.csv"):  # rows past the checkpoint are dropped: the resume redoes them
+        if (d / log).exists():
+            with open(d / log, newline="") as fh:
+                reader = csv.DictReader(fh)
+                rows = [r for r in reader if float(r["step"]) <= step]
+                fields = reader.fieldnames or []
+            with open(dest / log, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=fields)
+                w.writeheader()
+                w.writerows(rows)
+    return step
+
+
+def restore_partial(name: str, seed: int, d: Path) -> None:
+    """Start run ``d`` from the kept checkpoint when it has none of its own (a fresh checkout)."""
+    src = partial_path(name, seed)
+    if src.is_dir() and not (d / "checkpoints" / "latest").exists():
+        shutil.copytree(src, d, dirs_exist_ok=True)
+        print(f"{name} seed {seed}: resuming from the kept checkpoint (step {partial_step(name, seed)})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", default=None, help=f"variants (default all): {', '.join(VARIANTS)}")
@@ -131,6 +179,8 @@ def main() -> None:
                     help="steps between checkpoints (default: --eval-every); smaller resumes with less lost")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    ap.add_argument("--save-partial", action="store_true",
+                    help="copy each unfinished run's newest checkpoint into the records (a later checkout resumes it)")
     ap.add_argument("--doc-only", action="store_true", help="rewrite docs/learning.md from the records only")
     args = ap.parse_args()
     names = args.only or list(VARIANTS)
@@ -139,7 +189,8 @@ def main() -> None:
         ap.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     if not args.doc_only:
         if not args.dry_run:
-            ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.out / "prepare.log")
+            if not args.save_partial:
+                ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.out / "prepare.log")
         for seed in args.seeds:
             for name in names:
                 if record_path(name, seed).exists():
@@ -150,7 +201,11 @@ def main() -> None:
                     print("$", " ".join(cmd))
                     continue
                 d = run_dir(args.out, name, seed)
+                if args.save_partial:
+                    print(f"{name} seed {seed}: kept checkpoint at step {save_partial(name, seed, d)}")
+                    continue
                 d.mkdir(parents=True, exist_ok=True)
+                restore_partial(name, seed, d)
                 run_logged(cmd, d / "run.log")
                 rec = read_run(d)
                 if rec is None:
@@ -162,9 +217,10 @@ def main() -> None:
                             "eval_every": args.eval_every})
                 record_path(name, seed).parent.mkdir(parents=True, exist_ok=True)
                 record_path(name, seed).write_text(json.dumps(rec, indent=1) + "\n")
+                shutil.rmtree(partial_path(name, seed), ignore_errors=True)
                 print(f"{name} seed {seed}: best validation F1-macro {rec['best_val_f1_macro']:.3f}, "
                       f"{rec['s_per_sample']:.3f} s/sample", flush=True)
-    if not args.dry_run:
+    if not (args.dry_run or args.save_partial):
         write_doc()
 
 

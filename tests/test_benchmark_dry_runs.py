@@ -34,3 +34,34 @@ def test_gpu_session_dry_runs():
     out = _run("benchmarks/gpu_session.py", "run", ".carry/d", "--dry-run")
     assert "full_budget.py" in out and "run.mixed_precision=bf16" in out and "prepare uci-har" in out
     assert "learning_proxy.py" in out and "--only paper-layout" in out and "records-learning.tar.gz" in out
+
+
+def test_learning_proxy_keeps_and_restores_an_unfinished_run(tmp_path, monkeypatch):
+    """A run too long for one sitting: its newest checkpoint (and its logs up to that step) goes into the
+    records, and a fresh run directory starts from it; an existing checkpoint in the run is never overwritten."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import learning_proxy as lp
+
+    monkeypatch.setattr(lp, "RECORDS", tmp_path / "records")
+    run = tmp_path / "run"
+    for step in (25, 50):
+        (run / "checkpoints" / f"step-{step:06d}" / "model").mkdir(parents=True)
+        (run / "checkpoints" / f"step-{step:06d}" / "model" / "w.safetensors").write_text(str(step))
+    (run / "checkpoints" / "latest").write_text("step-000050\n")
+    (run / "train_log.csv").write_text("step,loss\n10,2.0\n50,1.5\n60,1.4\n")
+    assert lp.save_partial("paper-layout", 0, run) == 50
+    kept = lp.partial_path("paper-layout", 0)
+    assert lp.partial_step("paper-layout", 0) == 50
+    assert not (kept / "checkpoints" / "step-000025").exists()  # only the newest checkpoint is kept
+    assert (kept / "train_log.csv").read_text().split() == ["step,loss", "10,2.0", "50,1.5"]  # step 60 is redone
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    lp.restore_partial("paper-layout", 0, fresh)
+    assert (fresh / "checkpoints" / "latest").read_text().strip() == "step-000050"
+    assert (fresh / "checkpoints" / "step-000050" / "model" / "w.safetensors").read_text() == "50"
+
+    (run / "checkpoints" / "latest").write_text("step-000025\n")  # a run with its own checkpoint keeps it
+    lp.restore_partial("paper-layout", 0, run)
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step-000025"
+    assert lp.save_partial("paper-layout", 0, tmp_path / "empty") is None
