@@ -324,7 +324,7 @@ def write_doc(records: Path = RECORDS, doc: Path = DOC, png: Path = CURVE_PNG) -
             seeds = ", ".join(str(r["seed"]) for r in recs if r.get("seed") is not None) or "–"
             lines.append(f"| {mode} | `{row.name}` | {seeds} | " + " | ".join(table_cells(recs)) + " |")
             wordnet.add(recs[0]["scores"].get("meteor_wordnet") or "not computed")
-            commands.append(recs[0]["setting"]["command"])
+            commands += [r["setting"]["command"] for r in recs]  # one per seed (a seed may be run on its own)
             if "decoding" in recs[0]:
                 limits = sorted({r["decoding"]["max_new_tokens"] for r in recs})
                 notes.append(f"`{row.name}` ({mode}): greedy, up to {'/'.join(map(str, limits))} new tokens")
