@@ -74,3 +74,8 @@ def hapt_experiment(raw: Path, exp: str):
             return np.loadtxt(fh)
 
     return np.concatenate([load("acc"), load("gyro")], axis=1)
+
+
+def checkpoint_step(latest: Path) -> int:
+    """The step of the checkpoint that a run's ``checkpoints/latest`` file names (``step-000075`` → 75)."""
+    return int(latest.read_text().strip().split("-")[-1])

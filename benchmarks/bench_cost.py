@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, ensure_prepared, read_csv_floats, replace_between, run_peak_rss
+from _common import ROOT, checkpoint_step, ensure_prepared, read_csv_floats, replace_between, run_peak_rss
 
 RECORD = ROOT / "benchmarks" / "records" / "performance" / "train_cost.json"
 LEARNING = ROOT / "benchmarks" / "records" / "learning"
@@ -66,7 +66,7 @@ def proxy_f1(variant: str) -> str:
     if not recs:
         kept = sorted((LEARNING / variant).glob("partial-seed*/checkpoints/latest"))
         if kept:
-            step = int(kept[0].read_text().strip().split("-")[-1])
+            step = checkpoint_step(kept[0])
             return (f"not finished: stopped at step {step} of the proxy's 150, checkpoint kept in "
                     f"`{kept[0].parents[1].relative_to(ROOT)}`; `python benchmarks/learning_proxy.py --only "
                     f"{variant} --eval-every 150 --save-every 25` resumes it")

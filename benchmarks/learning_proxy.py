@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import ROOT, ensure_prepared, read_csv_floats, replace_between, run_logged
+from _common import ROOT, checkpoint_step, ensure_prepared, read_csv_floats, replace_between, run_logged
 
 RECORDS = ROOT / "benchmarks" / "records" / "learning"
 DOC = ROOT / "docs" / "learning.md"
@@ -128,7 +128,7 @@ def partial_path(name: str, seed: int) -> Path:
 def partial_step(name: str, seed: int) -> int | None:
     """The step of the kept checkpoint of an unfinished run (None when there is none)."""
     latest = partial_path(name, seed) / "checkpoints" / "latest"
-    return int(latest.read_text().strip().split("-")[-1]) if latest.exists() else None
+    return checkpoint_step(latest) if latest.exists() else None
 
 
 def save_partial(name: str, seed: int, d: Path) -> int | None:
@@ -136,8 +136,7 @@ def save_partial(name: str, seed: int, d: Path) -> int | None:
     latest = d / "checkpoints" / "latest"
     if not latest.exists():
         return None
-    ckpt = latest.read_text().strip()
-    step = int(ckpt.split("-")[-1])
+    ckpt, step = latest.read_text().strip(), checkpoint_step(latest)
     dest = partial_path(name, seed)
     if dest.exists():
         shutil.rmtree(dest)
