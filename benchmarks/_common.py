@@ -76,6 +76,11 @@ def hapt_experiment(raw: Path, exp: str):
     return np.concatenate([load("acc"), load("gyro")], axis=1)
 
 
+def step_of(checkpoint_name: str) -> int:
+    """The step a checkpoint directory's name holds (``step-000075`` → 75)."""
+    return int(checkpoint_name.strip().split("-")[-1])
+
+
 def checkpoint_step(latest: Path) -> int:
-    """The step of the checkpoint that a run's ``checkpoints/latest`` file names (``step-000075`` → 75)."""
-    return int(latest.read_text().strip().split("-")[-1])
+    """The step of the checkpoint that a run's ``checkpoints/latest`` file names."""
+    return step_of(latest.read_text())

@@ -66,10 +66,12 @@ def proxy_f1(variant: str) -> str:
     if not recs:
         kept = sorted((LEARNING / variant).glob("partial-seed*/checkpoints/latest"))
         if kept:
-            step = checkpoint_step(kept[0])
-            return (f"not finished: stopped at step {step} of the proxy's 150, checkpoint kept in "
-                    f"`{kept[0].parents[1].relative_to(ROOT)}`; `python benchmarks/learning_proxy.py --only "
-                    f"{variant} --eval-every 150 --save-every 25` resumes it")
+            step, where = checkpoint_step(kept[0]), kept[0].parents[1]
+            resume = where / "resume.txt"
+            cmd = (resume.read_text().strip() if resume.exists()
+                   else f"python benchmarks/learning_proxy.py --only {variant}")
+            return (f"not finished: stopped at step {step}, checkpoint kept in `{where.relative_to(ROOT)}`; "
+                    f"`{cmd}` resumes it")
         return f"not run yet (`python benchmarks/learning_proxy.py --only {variant}`)"
     return f"{sum(r['best_val_f1_macro'] for r in recs) / len(recs):.3f} (`{variant}`, {len(recs)} seed(s))"
 

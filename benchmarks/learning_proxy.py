@@ -131,8 +131,16 @@ def partial_step(name: str, seed: int) -> int | None:
     return checkpoint_step(latest) if latest.exists() else None
 
 
-def save_partial(name: str, seed: int, d: Path) -> int | None:
-    """Copy run ``d``'s newest complete checkpoint and its logs up to that step into the records."""
+def resume_command(name: str, seed: int, args: argparse.Namespace) -> str:
+    """The command that resumes this run with the settings it was started with (kept beside its checkpoint)."""
+    return (f"python benchmarks/learning_proxy.py --only {name} --seeds {seed} --train {args.train} --val {args.val} "
+            f"--windows-seen {args.windows_seen} --batch {args.batch} --eval-every {args.eval_every} "
+            f"--save-every {args.save_every or args.eval_every} --threads {args.threads}")
+
+
+def save_partial(name: str, seed: int, d: Path, resume: str) -> int | None:
+    """Copy run ``d``'s newest complete checkpoint and its logs up to that step into the records, with the
+    command (``resume``) that carries it on."""
     latest = d / "checkpoints" / "latest"
     if not latest.exists():
         return None
@@ -142,6 +150,7 @@ def save_partial(name: str, seed: int, d: Path) -> int | None:
         shutil.rmtree(dest)
     shutil.copytree(d / "checkpoints" / ckpt, dest / "checkpoints" / ckpt)
     (dest / "checkpoints" / "latest").write_text(ckpt + "\n")
+    (dest / "resume.txt").write_text(resume + "\n")
     for log in ("train_log.csv", "val_log.csv"):  # rows past the checkpoint are dropped: the resume redoes them
         if (d / log).exists():
             with open(d / log, newline="") as fh:
@@ -201,7 +210,7 @@ def main() -> None:
                     continue
                 d = run_dir(args.out, name, seed)
                 if args.save_partial:
-                    print(f"{name} seed {seed}: kept checkpoint at step {save_partial(name, seed, d)}")
+                    print(f"{name} seed {seed}: kept checkpoint at step {save_partial(name, seed, d, resume_command(name, seed, args))}")
                     continue
                 d.mkdir(parents=True, exist_ok=True)
                 restore_partial(name, seed, d)

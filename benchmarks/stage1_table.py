@@ -51,7 +51,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, replace_between
+from _common import ROOT, replace_between, step_of
 
 RECORDS = ROOT / "benchmarks" / "records" / "stage1"
 DOC = ROOT / "docs" / "results.md"
@@ -439,7 +439,7 @@ def curve_points(model_dir: Path, world_size: int) -> list[tuple[int, int, Path]
         m = ck / "model"
         if not (m / "weights.safetensors").exists():
             continue
-        step = int(ck.name.split("-")[1])
+        step = step_of(ck.name)
         optim = checkpoint_meta(m).get("extra", {}).get("run_config", {}).get("optim", {})
         per_step = int(optim.get("batch_size", 1)) * int(optim.get("grad_accum", 1)) * world_size
         out.append((step, step * per_step, m))

@@ -49,8 +49,12 @@ def test_learning_proxy_keeps_and_restores_an_unfinished_run(tmp_path, monkeypat
         (run / "checkpoints" / f"step-{step:06d}" / "model" / "w.safetensors").write_text(str(step))
     (run / "checkpoints" / "latest").write_text("step-000050\n")
     (run / "train_log.csv").write_text("step,loss\n10,2.0\n50,1.5\n60,1.4\n")
-    assert lp.save_partial("paper-layout", 0, run) == 50
+    args = lp.argparse.Namespace(train=2000, val=300, windows_seen=1200, batch=8, eval_every=150, save_every=25,
+                                 threads=2)
+    assert lp.save_partial("paper-layout", 0, run, lp.resume_command("paper-layout", 0, args)) == 50
     kept = lp.partial_path("paper-layout", 0)
+    resume = (kept / "resume.txt").read_text()  # the settings it was started with, so a resume matches them
+    assert "--only paper-layout --seeds 0" in resume and "--eval-every 150 --save-every 25" in resume
     assert lp.partial_step("paper-layout", 0) == 50
     assert not (kept / "checkpoints" / "step-000025").exists()  # only the newest checkpoint is kept
     assert (kept / "train_log.csv").read_text().split() == ["step,loss", "10,2.0", "50,1.5"]  # step 60 is redone
@@ -64,4 +68,4 @@ def test_learning_proxy_keeps_and_restores_an_unfinished_run(tmp_path, monkeypat
     (run / "checkpoints" / "latest").write_text("step-000025\n")  # a run with its own checkpoint keeps it
     lp.restore_partial("paper-layout", 0, run)
     assert (run / "checkpoints" / "latest").read_text().strip() == "step-000025"
-    assert lp.save_partial("paper-layout", 0, tmp_path / "empty") is None
+    assert lp.save_partial("paper-layout", 0, tmp_path / "empty", "") is None
