@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sensorllm.datasets import open_prepared
 from sensorllm.eval.evaluate import load_model
+from sensorllm.model import last_token_rows
 from sensorllm.text.items import stage2_items
 
 
@@ -47,7 +48,7 @@ def features(model, items, batch_size: int) -> dict[str, np.ndarray]:
         batch = model.prompts.collate([model.prompts.stage2(it.series, text=it.text) for it in chunk]).to(device)
         h = model.sequence_hidden(batch).float()  # (B, S, H)
         m = batch.attention_mask.unsqueeze(-1).float()
-        last = model.take_last(h, batch.attention_mask)
+        last = last_token_rows(h, batch.attention_mask)
         out["last"].append(last.cpu().numpy())
         out["mean"].append(((h * m).sum(1) / m.sum(1)).cpu().numpy())
         if model.head is not None:

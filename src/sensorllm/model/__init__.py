@@ -26,7 +26,7 @@ from .checkpoint import (
 )
 from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder, list_encoders
 from .encoder_chronos import ChronosEncoder
-from .head import Stage1Output, Stage2Output, class_weights_from_labels
+from .head import Stage1Output, Stage2Output, class_weights_from_labels, last_token_rows
 from .llm import (
     LLMConfig,
     LoRASettings,
@@ -96,6 +96,7 @@ __all__ = [
     "build_tiny_llm",
     "channel_spans",
     "class_weights_from_labels",
+    "last_token_rows",
     "default_system_prompt",
     "init_from_stage1",
     "init_new_token_rows",

@@ -17,10 +17,10 @@ Data flow (``N`` = series in the batch, ``n_i`` = sensor tokens of series ``i``)
 Build one with :func:`~sensorllm.model.build.build_sensor_llm`; save/load with
 :mod:`sensorllm.model.checkpoint`. Its configuration is :mod:`.sensorllm_config`, its head :mod:`.head`.
 
-This module is one class of about 490 lines on purpose: each method is one step of the model's forward paths
-(trainable parts, the sensor path, Stage 1, Stage 2), and they share the model's private state (the key/value
-cache's argument name, the token layout, the diagnostics); split over files, each step would reach into
-another file's object.
+This module is one class on purpose: each method is one step of the model's forward paths (trainable parts, the
+sensor path, Stage 1, Stage 2), and they share the model's private state (the key/value cache's argument name,
+the token layout, the diagnostics); split over files, each step would reach into another file's object. What
+needs none of that state (what the head reads from the states, the head's statistics) lives in :mod:`.head`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from torch.profiler import record_function
 
 from .cache import EmbeddingCache
 from .encoder import SensorEncoder
-from .head import Stage1Output, Stage2Output
+from .head import Stage1Output, Stage2Output, channel_run_means, last_token_rows
 from .llm import unwrap_llm
 from .projector import Projector, pooled_length
 from .prompts import IGNORE_INDEX, PromptBuilder, SensorBatch, SensorTokenCount
@@ -418,34 +418,9 @@ class SensorLLM(nn.Module):
             return decoder(inputs_embeds=embeds, attention_mask=batch.attention_mask,
                            use_cache=False).last_hidden_state
 
-    @staticmethod
-    def take_last(h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``(B, H)``: the rows of ``h`` ``(B, S, H)`` at each sequence's last non-pad position."""
-        positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
-        last = (attention_mask * positions).argmax(dim=1)  # (B,) works for left and right padding
-        return h[torch.arange(h.shape[0], device=h.device), last]
-
     def last_hidden(self, batch: SensorBatch) -> torch.Tensor:
         """``(B, H)`` final hidden state (after the final norm) at each sequence's last non-pad token."""
-        return self.take_last(self.sequence_hidden(batch), batch.attention_mask)
-
-    def channel_means(self, h: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
-        """``(B, C·H)``: per channel, the mean of ``h`` ``(B, S, H)`` over that channel's placeholder positions.
-
-        A channel's placeholders are one run of ``<ts>`` tokens; runs follow the model's channel order, so run
-        ``j`` is channel ``j`` (every channel must be present, as in Stage-2 windows).
-        """
-        ts = input_ids == self.layout.ts_id  # (B, S)
-        starts = ts & ~F.pad(ts, (1, 0), value=False)[:, :-1]  # first placeholder of each run
-        run = torch.cumsum(starts.long(), dim=1) - 1  # (B, S) run index at placeholder positions
-        n_ch = len(self.config.channels)
-        n_runs = starts.sum(1)
-        if bool((n_runs != n_ch).any()):
-            raise ValueError(f"head_input='channel_mean' needs all {n_ch} channels in every example; "
-                             f"got {n_runs.tolist()} channel runs")
-        onehot = F.one_hot(run.clamp_min(0), n_ch).to(h.dtype) * ts[..., None].to(h.dtype)  # (B, S, C)
-        sums = torch.einsum("bsc,bsh->bch", onehot, h)
-        return (sums / onehot.sum(1)[..., None]).reshape(h.shape[0], -1)
+        return last_token_rows(self.sequence_hidden(batch), batch.attention_mask)
 
     def text_prefix_length(self, batch: SensorBatch) -> int | None:
         """Where the sensor block starts, when the tokens before it can run without gradients (else ``None``).
@@ -493,9 +468,9 @@ class SensorLLM(nn.Module):
         kind = self.config.head_input
         parts = []
         if kind in ("last", "last+channel_mean"):
-            parts.append(self.take_last(h, mask))
+            parts.append(last_token_rows(h, mask))
         if kind in ("channel_mean", "last+channel_mean"):
-            parts.append(self.channel_means(h, ids))
+            parts.append(channel_run_means(h, ids, self.layout.ts_id, len(self.config.channels)))
         return torch.cat(parts, dim=-1)
 
     def forward_head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -505,16 +480,10 @@ class SensorLLM(nn.Module):
         return self.head(hidden.to(self.head.weight.dtype))
 
     def set_head_statistics(self, features: torch.Tensor, min_std: float = 1e-4) -> None:
-        """Fill the standardised head's per-feature mean and std from ``features`` ``(N, H)`` (last-token
-        states of training windows); a std under ``min_std`` (a constant feature) is raised to it."""
-        if self.head is None or not self.head.standardize:
-            raise ValueError("this model's head does not standardise (SensorLLMConfig.head_standardize)")
-        if features.ndim != 2 or features.shape[1] != self.head.in_features or features.shape[0] < 2:
-            raise ValueError(f"expected (N >= 2, {self.head.in_features}) features, got {tuple(features.shape)}")
-        f = features.detach().double()
-        with torch.no_grad():
-            self.head.feature_mean.copy_(f.mean(0).to(self.head.feature_mean))
-            self.head.feature_std.copy_(f.std(0).clamp_min(min_std).to(self.head.feature_std))
+        """:meth:`ClassifierHead.set_statistics` of this model's head (``features``: what the head reads)."""
+        if self.head is None:
+            raise ValueError("this model has no classification head (SensorLLMConfig.labels is None)")
+        self.head.set_statistics(features, min_std)
 
     def forward_stage2(self, batch: SensorBatch, class_weights: torch.Tensor | None = None) -> Stage2Output:
         """Class logits from the head's features (:meth:`head_features`); weighted CE when ``batch.class_labels``
