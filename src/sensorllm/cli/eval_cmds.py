@@ -61,7 +61,7 @@ def _predict(args: argparse.Namespace) -> int:
     from sensorllm.serve.models import load_classifier
     from sensorllm.serve.predict import predict_input, summary_lines
     from sensorllm.serve.recording import read_input
-    from sensorllm.serve.scoring import write_predict_report
+    from sensorllm.serve.report import write_predict_report
     from sensorllm.serve.units import check_input_units, enforce
 
     # everything that can fail on the input is checked before the (slow) model load

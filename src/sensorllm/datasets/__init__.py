@@ -4,6 +4,8 @@ from .prepared import PreparedDataset, open_prepared
 from .registry import get_dataset_spec, list_datasets, register_dataset
 from .spec import ChannelSpec, ClassSpec, DataError, DatasetSpec, Recording
 
+from . import builtin  # noqa: E402, F401  (registers the built-in datasets; after the registry it fills)
+
 __all__ = [
     "ChannelSpec",
     "ClassSpec",

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from sensorllm import __version__
 from sensorllm.utils import sha256_file
 
+from .options import PrepareOptions
 from .prepared import SPLITS
 from .spec import DataError, DatasetSpec, Recording
 from .subject_splits import assign_splits, split_warnings
@@ -33,28 +34,6 @@ from .unit_checks import collect_acc_magnitude, collect_gyro_speed, gyro_unit_wa
 from .windows import fixed_windows, label_runs, random_partition, repair_gaps, resample
 
 __all__ = ["PrepareOptions", "prepare_dataset"]
-
-
-@dataclass(frozen=True)
-class PrepareOptions:
-    """Options of ``sensorllm prepare``.
-
-    Attributes:
-        seed: seeds the validation-subject draw, Stage-1 window lengths and window subsampling.
-        paper_split: the paper's train/test only (no validation split).
-        val_subjects: explicit validation subjects (overrides the spec's ``val_subjects`` and any fraction).
-        val_fraction: fraction of training subjects for validation, drawn with ``seed`` (overrides the spec's
-            ``val_fraction`` and ``val_subjects``).
-        max_gap: longest repaired gap in raw samples (default: the spec's).
-        progress: show a progress bar on stderr.
-    """
-
-    seed: int = 0
-    paper_split: bool = False
-    val_subjects: tuple[str, ...] | None = None
-    val_fraction: float | None = None
-    max_gap: int | None = None
-    progress: bool = True
 
 
 class _Pool:

@@ -28,19 +28,13 @@ def register_dataset(name: str) -> Callable[[Callable[[], DatasetSpec]], Callabl
     return _DATASETS.register(name)
 
 
-def _ensure_builtin() -> None:
-    from . import builtin  # noqa: F401  (registers the built-in datasets on import)
-
-
 def list_datasets() -> list[str]:
     """Names of all registered datasets, sorted."""
-    _ensure_builtin()
     return _DATASETS.names()
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
     """The spec registered under ``name`` (``_`` and ``-`` are interchangeable, case-insensitive)."""
-    _ensure_builtin()
     spec = _DATASETS.get(name)()
     if spec.name != _key(name):
         raise ValueError(f"registered factory {_key(name)!r} built a spec named {spec.name!r}")

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .options import PrepareOptions
 from .spec import DataError, DatasetSpec
-
-if TYPE_CHECKING:
-    from .prepare import PrepareOptions
 
 __all__ = ["assign_splits", "natural_key", "split_warnings"]
 

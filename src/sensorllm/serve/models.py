@@ -8,7 +8,7 @@ over ``(N, window, C)`` arrays in the model's channel order. ``inspect_model``, 
 are importable from here as well: ``docs/streaming.md`` documents this module as the one loader with them.
 
 * :class:`SensorLLMClassifier`: a Stage-2 SensorLLM; window ``i`` gets the Stage-2 text with the per-window seed
-  ``record_rng(text_seed, 2, "predict", i)`` (:func:`~sensorllm.serve.predict.window_item`), scored in the
+  ``record_rng(text_seed, 2, "predict", i)`` (:func:`window_item`), scored in the
   training's precision.
 * :class:`BaselineClassifier`: torch nets (softmax of the logits), ``features-rf`` (the mean of the trees' leaf
   class frequencies, as scikit-learn's ``predict_proba``), ``chronos-mlp`` (softmax of the MLP logits) and
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sensorllm.datasets.spec import ChannelSpec
+
 from .model_info import ModelDirError, ModelInfo, inspect_model, sensorllm_info
 
 __all__ = [
@@ -33,7 +35,24 @@ __all__ = [
     "SensorLLMClassifier",
     "inspect_model",
     "load_classifier",
+    "window_item",
 ]
+
+
+def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: float, extra: dict,
+                normalized: bool = True):
+    """The Stage-2 item of window number ``index`` of a recording (``w``: ``(window, C)`` in channel order):
+    its statistics text uses the per-window seed ``record_rng(text_seed, 2, "predict", index)`` and the text
+    settings the model was trained with (``normalized``: its encoder's ``normalizes_series``), so ``predict``
+    and ``stream`` give a window the same text."""
+    from sensorllm.text import record_rng, stage2_text
+    from sensorllm.text.items import Stage2Item
+
+    text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", index),
+                       extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
+                       stat_digits=extra.get("stat_digits"), normalized=normalized)["text"]
+    return Stage2Item(index=index, series={c.name: w[:, j] for j, c in enumerate(channels)}, text=text,
+                      label=None)  # type: ignore[arg-type]
 
 
 # ---- the classifier interface -------------------------------------------------------------------------------
@@ -134,7 +153,6 @@ class SensorLLMClassifier(Classifier):
 
     def items(self, windows: np.ndarray, indices: Sequence[int] | None = None) -> list:
         """The Stage-2 items of ``windows`` (window ``k`` numbered ``indices[k]``)."""
-        from .predict import window_item
 
         w = self._check(windows)
         idx = range(len(w)) if indices is None else indices

@@ -4,8 +4,8 @@
 :func:`~sensorllm.serve.recording.read_input` (the input formats, how a file splits into recordings and how
 gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it also gives each window its true
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
-:func:`~sensorllm.serve.scoring.write_predict_report`. :func:`window_item` is a window's Stage-2 item (shared
-with ``stream``); :func:`predict_file` and :func:`describe_file` work on a file path, :func:`describe_window` on
+:func:`~sensorllm.serve.report.write_predict_report`. A window's Stage-2 item, shared with ``stream``, is
+:func:`~sensorllm.serve.models.window_item`; :func:`predict_file` and :func:`describe_file` work on a file path, :func:`describe_window` on
 a prepared dataset's Stage-1 window.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sensorllm.datasets.spec import ChannelSpec, DataError
+from sensorllm.datasets.spec import DataError
 
 from .models import Classifier, SensorLLMClassifier
 from .recording import LabelledInput, read_input, read_recording, window_recordings
@@ -31,27 +31,10 @@ __all__ = [
     "predict_file",
     "predict_input",
     "summary_lines",
-    "window_item",
 ]
 
 
 # ---- prediction ----------------------------------------------------------------------------------------------
-
-
-def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: float, extra: dict,
-                normalized: bool = True):
-    """The Stage-2 item of window number ``index`` of a recording (``w``: ``(window, C)`` in channel order):
-    its statistics text uses the per-window seed ``record_rng(text_seed, 2, "predict", index)`` and the text
-    settings the model was trained with (``normalized``: its encoder's ``normalizes_series``), so ``predict``
-    and ``stream`` give a window the same text."""
-    from sensorllm.text import record_rng, stage2_text
-    from sensorllm.text.items import Stage2Item
-
-    text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", index),
-                       extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
-                       stat_digits=extra.get("stat_digits"), normalized=normalized)["text"]
-    return Stage2Item(index=index, series={c.name: w[:, j] for j, c in enumerate(channels)}, text=text,
-                      label=None)  # type: ignore[arg-type]
 
 
 @dataclass
