@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import ROOT, checkpoint_step, ensure_prepared, read_csv_floats, replace_between, run_logged
+from _common import ROOT, checkpoint_step, ensure_prepared, read_csv_floats, replace_between, run_logged, step_of
 
 RECORDS = ROOT / "benchmarks" / "records" / "learning"
 DOC = ROOT / "docs" / "learning.md"
@@ -144,7 +144,8 @@ def save_partial(name: str, seed: int, d: Path, resume: str) -> int | None:
     latest = d / "checkpoints" / "latest"
     if not latest.exists():
         return None
-    ckpt, step = latest.read_text().strip(), checkpoint_step(latest)
+    ckpt = latest.read_text().strip()
+    step = step_of(ckpt)
     dest = partial_path(name, seed)
     if dest.exists():
         shutil.rmtree(dest)
@@ -210,7 +211,8 @@ def main() -> None:
                     continue
                 d = run_dir(args.out, name, seed)
                 if args.save_partial:
-                    print(f"{name} seed {seed}: kept checkpoint at step {save_partial(name, seed, d, resume_command(name, seed, args))}")
+                    step = save_partial(name, seed, d, resume_command(name, seed, args))
+                    print(f"{name} seed {seed}: kept checkpoint at step {step}")
                     continue
                 d.mkdir(parents=True, exist_ok=True)
                 restore_partial(name, seed, d)

@@ -1,10 +1,9 @@
 """Datasets: specs, registry, raw loaders, windowing and prepared-data access."""
 
+from . import builtin  # noqa: F401  (registers the built-in datasets with the registry)
 from .prepared import PreparedDataset, open_prepared
 from .registry import get_dataset_spec, list_datasets, register_dataset
 from .spec import ChannelSpec, ClassSpec, DataError, DatasetSpec, Recording
-
-from . import builtin  # noqa: E402, F401  (registers the built-in datasets; after the registry it fills)
 
 __all__ = [
     "ChannelSpec",

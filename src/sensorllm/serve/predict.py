@@ -5,8 +5,8 @@
 gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it also gives each window its true
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
 :func:`~sensorllm.serve.report.write_predict_report`. A window's Stage-2 item, shared with ``stream``, is
-:func:`~sensorllm.serve.models.window_item`; :func:`predict_file` and :func:`describe_file` work on a file path, :func:`describe_window` on
-a prepared dataset's Stage-1 window.
+:func:`~sensorllm.serve.models.window_item`; :func:`predict_file` and :func:`describe_file` work on a file path,
+:func:`describe_window` on a prepared dataset's Stage-1 window.
 """
 
 from __future__ import annotations
