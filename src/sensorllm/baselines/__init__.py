@@ -176,3 +176,11 @@ register_baseline(BaselineSpec(
             "class mean (no training)",
     citation="nearest-class-mean rule (Mensink et al., TPAMI 2013) on Chronos (Ansari et al. 2024) features",
 ))
+register_baseline(BaselineSpec(
+    name="minirocket",
+    kind="features",
+    target="sensorllm.baselines.minirocket:MiniRocketRidge",
+    summary="MiniRocket (84 fixed kernels x dilations, ~10,000 PPV features, aeon) + ridge classifier, alpha by "
+            "leave-one-out CV",
+    citation="Dempster, Schmidt & Webb, KDD 2021 (MiniRocket); aeon (Middlehurst et al., JMLR 2024)",
+))

@@ -11,6 +11,8 @@ own modules, imported on first use of the registry:
     the encoder of a Chronos-Bolt model: one embedding per patch of 16 samples (+ a REG token).
 ``raw-patch`` (:mod:`sensorllm.model.encoder_raw`)
     no pretrained encoder: z-normalised raw samples cut into patches, one linear layer; always trainable.
+``conv`` (:mod:`sensorllm.model.encoder_conv`)
+    a small 1-D CNN per channel that learns motion features with the LLM; one token per patch; always trainable.
 
 Each is built either from a hub id / local directory (``pretrained``) or as a seeded random initialisation
 of a named size (:data:`CHRONOS_T5_SIZES`), for tests and for machines without the weights. Results made
@@ -62,7 +64,7 @@ CHRONOS_T5_SIZES: dict[str, dict[str, int]] = {
 
 # Modules that register the built-in encoders (imported on first registry use, so that they can import
 # this module without a cycle).
-_BUILTIN_ENCODER_MODULES = ("encoder_chronos", "encoder_bolt", "encoder_raw")
+_BUILTIN_ENCODER_MODULES = ("encoder_chronos", "encoder_bolt", "encoder_raw", "encoder_conv")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class EncoderConfig:
     """How to obtain the time-series encoder.
 
     Attributes:
-        kind: registry key: ``chronos`` (Chronos-T5), ``chronos-bolt`` or ``raw-patch``
+        kind: registry key: ``chronos`` (Chronos-T5), ``chronos-bolt``, ``raw-patch`` or ``conv``
             (see ``sensorllm models`` and ``docs/encoders.md``).
         pretrained: hub id (``amazon/chronos-t5-large``, ``amazon/chronos-bolt-small``) or local directory;
             ``None`` builds a random initialisation of ``size`` seeded with ``seed`` (``is_random_init``).
@@ -84,10 +86,10 @@ class EncoderConfig:
             :class:`~sensorllm.model.encoder_chronos.TokenizerMismatchError`).
         trainable: train the encoder too (the paper keeps it frozen; ``raw-patch`` must train).
         max_series_per_call: series per encoder call (memory bound); results do not depend on it.
-        context_length: ``chronos-bolt`` / ``raw-patch``: longest series read (longer ones keep their last
+        context_length: ``chronos-bolt`` / ``raw-patch`` / ``conv``: longest series read (longer ones keep their last
             samples). ``None`` = 512 (a pretrained Bolt: its own context). ``chronos`` reads
             ``tokenizer.context_length`` instead.
-        patch_size: ``chronos-bolt`` / ``raw-patch``: samples per token. ``None`` = 16 (a pretrained Bolt: its
+        patch_size: ``chronos-bolt`` / ``raw-patch`` / ``conv``: samples per token. ``None`` = 16 (a pretrained Bolt: its
             own patch size; a different explicit value is an error).
     """
 

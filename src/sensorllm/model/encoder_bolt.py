@@ -19,7 +19,7 @@ from torch import nn
 
 from .encoder import EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
 from .encoder_chronos import t5_shape_kwargs
-from .series_tokenizer import _check_and_truncate
+from .series_tokenizer import check_and_truncate
 
 __all__ = ["BOLT_DEFAULT_CONTEXT", "BOLT_DEFAULT_PATCH", "BOLT_SIZES", "ChronosBoltEncoder"]
 
@@ -72,7 +72,7 @@ class ChronosBoltEncoder(SensorEncoder):
         self._identity: str | None = None
 
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
-        x, observed = _check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
+        x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
         x = torch.where(observed, x, torch.full_like(x, float("nan"))).to(torch.float32)
         device = next(self.bolt.parameters()).device
         hidden = self.bolt.encode(context=x.to(device))[0]  # (N, ceil(T'/P) [+1 REG], d)

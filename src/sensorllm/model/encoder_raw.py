@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
-from .series_tokenizer import _check_and_truncate
+from .series_tokenizer import check_and_truncate
 
 __all__ = ["RAW_DEFAULT_CONTEXT", "RAW_DEFAULT_PATCH", "RawPatchEncoder", "znormalise"]
 
@@ -78,7 +78,7 @@ class RawPatchEncoder(SensorEncoder):
         self._identity: str | None = None
 
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
-        x, observed = _check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
+        x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
         z = znormalise(x, observed)
         pad = (-z.shape[1]) % self.patch_size
         z = F.pad(z, (pad, 0))  # left-pad: the last patch ends with the last sample

@@ -184,21 +184,35 @@ class SensorLLM(nn.Module):
             self.llm.eval()
         return self
 
-    def param_groups(self, weight_decay: float = 0.0, head_lr: float | None = None) -> list[dict]:
+    def param_groups(
+        self, weight_decay: float = 0.0, head_lr: float | None = None, encoder_lr: float | None = None,
+        encoder_group: bool = False,
+    ) -> list[dict]:
         """Optimiser groups of the trainable parameters. The start/end token rows get weight decay 0 (the
         paper's token rows are embedding rows, which it does not decay). With ``head_lr`` the head is a group of
-        its own with that learning rate."""
+        its own with that learning rate. With ``encoder_lr`` or ``encoder_group`` a trainable encoder is a group
+        of its own, named ``"encoder"`` (its rate: ``encoder_lr``, else the optimiser's), so that the training
+        loop can hold it still for a first phase (``optim.encoder_freeze_steps``)."""
         rows = self.token_rows.rows
         own = {id(p) for p in self.head.parameters()} if head_lr is not None and self.head is not None else set()
-        decay, no_decay, head = [], [], []
+        split_encoder = encoder_lr is not None or encoder_group
+        enc = {id(p) for p in self.encoder.parameters()} if split_encoder else set()
+        decay, no_decay, head, encoder = [], [], [], []
         seen: set[int] = set()
         for p in self.parameters():
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            (head if id(p) in own else no_decay if p is rows or p.ndim < 2 else decay).append(p)
+            if id(p) in own:
+                head.append(p)
+            elif id(p) in enc:
+                encoder.append(p)
+            else:
+                (no_decay if p is rows or p.ndim < 2 else decay).append(p)
         groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0},
-                  {"params": head, "weight_decay": weight_decay, "lr": head_lr}]
+                  {"params": head, "weight_decay": weight_decay, "lr": head_lr},
+                  {"params": encoder, "weight_decay": weight_decay, "name": "encoder",
+                   **({"lr": encoder_lr} if encoder_lr is not None else {})}]
         return [g for g in groups if g["params"]]
 
     @torch.no_grad()

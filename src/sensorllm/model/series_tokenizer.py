@@ -32,6 +32,7 @@ __all__ = [
     "StdUniformBins",
     "TokenizerConfig",
     "build_series_tokenizer",
+    "check_and_truncate",
     "list_series_tokenizers",
     "register_series_tokenizer",
 ]
@@ -104,7 +105,15 @@ class SeriesTokenizer:
         raise NotImplementedError
 
 
-def _check_and_truncate(values: torch.Tensor, context_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+def check_and_truncate(values: torch.Tensor, context_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate ``(N, T)`` series and keep their last ``context_length`` samples.
+
+    Returns:
+        ``(values as float64, observed = finite)``, both ``(N, min(T, context_length))``.
+
+    Raises:
+        AllMissingError: a row has no finite sample.
+    """
     if values.ndim != 2:
         raise ValueError(f"expected (N, T) values, got shape {tuple(values.shape)}")
     if values.shape[1] < 1:
@@ -141,7 +150,7 @@ class StdUniformBins(SeriesTokenizer):
         )  # (n_bins + 1,)
 
     def __call__(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x, observed = _check_and_truncate(values, self.config.context_length)  # (N, T') float64
+        x, observed = check_and_truncate(values, self.config.context_length)  # (N, T') float64
         count = observed.sum(dim=1, keepdim=True)  # (N, 1)
         filled = torch.where(observed, x, torch.zeros_like(x))
         mean = filled.sum(dim=1, keepdim=True) / count
@@ -168,7 +177,7 @@ class MeanScaleBins(SeriesTokenizer):
         )
 
     def __call__(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x, observed = _check_and_truncate(values, self.config.context_length)
+        x, observed = check_and_truncate(values, self.config.context_length)
         x = torch.where(observed, x, torch.full_like(x, float("nan"))).to(torch.float32)
         ids, mask, _scale = self._chronos.context_input_transform(x.cpu())  # EOS appended (seq2seq)
         return ids.to(values.device), mask.to(values.device)

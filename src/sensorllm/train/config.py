@@ -76,6 +76,13 @@ class OptimConfig:
     grad_accum: int = 8
     grad_clip: float = 1.0  # max global gradient norm (0 = no clipping); train_log.csv logs the norm before it
     head_lr: float | None = None  # the Stage-2 head's own learning rate (None = lr)
+    # a trainable encoder's own learning rate (None = lr), and a first phase in which it is held still
+    # (learning rate 0 for the first encoder_freeze_steps optimiser steps, then a linear ramp over
+    # encoder_warmup_steps up to the schedule's rate): the projector and head settle on its initial features
+    # before they start to move
+    encoder_lr: float | None = None
+    encoder_freeze_steps: int = 0
+    encoder_warmup_steps: int = 0
     # micro-batches of similar token length (less padding); used where a stage knows lengths (Stage 1)
     group_by_length: bool = True
 
@@ -118,6 +125,16 @@ class StageConfig:
     max_length: int | None = None  # longest token sequence (None = the LLM's limit)
     # <c_start>/<c_end> around each channel's sensor tokens (paper); false = "without special tokens" ablation
     channel_markers: bool = True
+
+    def __post_init__(self) -> None:
+        o = self.optim
+        if o.encoder_freeze_steps < 0 or o.encoder_warmup_steps < 0:
+            raise ConfigError("optim.encoder_freeze_steps and optim.encoder_warmup_steps must be ≥ 0")
+        own = o.encoder_lr is not None or o.encoder_freeze_steps or o.encoder_warmup_steps
+        if own and not self.encoder.trainable:
+            raise ConfigError("optim.encoder_lr / encoder_freeze_steps / encoder_warmup_steps set the trainable "
+                              "encoder's schedule, but encoder.trainable is false: set encoder.trainable=true or "
+                              "remove them")
 
 
 @dataclass

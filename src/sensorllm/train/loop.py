@@ -25,7 +25,8 @@ from tqdm import tqdm
 from .config import OptimConfig, RunConfig
 from .state import load_latest_training_state, save_training_state
 
-__all__ = ["LoopResult", "train_loop", "epoch_order", "micro_batch_indices", "MicroBatches", "CsvLogger"]
+__all__ = ["LoopResult", "encoder_lr_factor", "train_loop", "epoch_order", "micro_batch_indices", "MicroBatches",
+           "CsvLogger"]
 
 
 @dataclass
@@ -46,6 +47,16 @@ class LoopResult:
 # spread of the head's logits across the batch's windows against across classes (Stage 2).
 DIAG_FIELDS = ["grad_norm", "upd_projector", "upd_token_rows", "upd_head", "upd_lora", "upd_encoder",
                "text_rms", "sensor_rms", "sensor_rms_varying", "logit_std_windows", "logit_std_classes"]
+
+
+def encoder_lr_factor(step: int, freeze_steps: int, warmup_steps: int) -> float:
+    """The factor on a trainable encoder's scheduled learning rate at optimiser step ``step`` (0-based): 0 while
+    ``step < freeze_steps``, then a linear ramp to 1 over ``warmup_steps`` steps."""
+    if step < freeze_steps:
+        return 0.0
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, (step - freeze_steps + 1) / warmup_steps)
 
 
 class _NoLog:
@@ -184,6 +195,7 @@ def train_loop(
     metric: str | None = None,
     on_best: Callable[[dict, int], None] | None = None,
     lengths: np.ndarray | None = None,
+    progress: Callable[[dict], None] | None = None,
 ) -> LoopResult:
     """Train ``model`` (its trainable parameters) for ``optim`` steps.
 
@@ -197,6 +209,8 @@ def train_loop(
         save_extra: JSON-able info stored with each checkpoint.
         lengths: tokens per example; with ``optim.group_by_length`` micro-batches group similar lengths
             (less padding; see :func:`epoch_order`).
+        progress: called on the main process after each logged step with ``{"step", "steps", "elapsed_s",
+            "left_s", "loss"}`` (``left_s``: the estimate the step line prints), to report progress elsewhere.
 
     Several processes (``accelerate launch``): each takes its own ``optim.batch_size`` slice of every global
     micro-batch (:func:`micro_batch_indices` with its rank), ``accelerate`` averages the gradients; only the
@@ -209,7 +223,9 @@ def train_loop(
 
     base = accelerator.unwrap_model(model)
     steps = total_steps(n_examples, optim, accelerator.num_processes)
-    opt = torch.optim.AdamW(base.param_groups(optim.weight_decay, optim.head_lr), lr=optim.lr)
+    encoder_phase = bool(optim.encoder_freeze_steps or optim.encoder_warmup_steps)
+    opt = torch.optim.AdamW(base.param_groups(optim.weight_decay, optim.head_lr, optim.encoder_lr, encoder_phase),
+                            lr=optim.lr)
     sched = get_scheduler(optim.schedule, opt, num_warmup_steps=int(optim.warmup_ratio * steps),
                           num_training_steps=steps)
     model, opt = accelerator.prepare(model, opt)
@@ -288,6 +304,11 @@ def train_loop(
         grad_norm = float(accelerator.clip_grad_norm_(trainable, clip))  # the norm before clipping
         logging = (step + 1) % run.log_every == 0 or step + 1 == steps
         before = base.part_vectors() if logging and hasattr(base, "part_vectors") else None
+        if encoder_phase:  # the scheduler sets every group's rate after each step; this scales the encoder's
+            factor = encoder_lr_factor(step, optim.encoder_freeze_steps, optim.encoder_warmup_steps)
+            for g in opt.param_groups:
+                if g.get("name") == "encoder":
+                    g["lr"] *= factor
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -309,13 +330,16 @@ def train_loop(
                     row[f"upd_{part}"] = float((after[part] - v).norm() / v.norm().clamp_min(1e-12))
             log.log(row)
             last_row = row
+            rate = row["examples_per_s"]
+            per_step = optim.batch_size * optim.grad_accum * accelerator.num_processes
+            left = (steps - step) * per_step / max(rate, 1e-9)
             # no progress bar (output is not a terminal): the main process prints a line per logged step
             if bar.disable and main:
-                rate = row["examples_per_s"]
-                per_step = optim.batch_size * optim.grad_accum * accelerator.num_processes
-                left = (steps - step) * per_step / max(rate, 1e-9)
                 print(f"step {step}/{steps}: loss {row['loss']:.4f}, {rate:.1f} examples/s, "
                       f"about {left / 60:.1f} min left", flush=True)
+            if progress is not None and main:
+                progress({"step": step, "steps": steps, "elapsed_s": row["elapsed_s"], "left_s": left,
+                          "loss": row["loss"]})
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             running, n_micro, seen, t_last = 0.0, 0, 0, time.time()
         if step % run.eval_every == 0 and step != steps:

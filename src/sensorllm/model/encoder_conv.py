@@ -1,0 +1,142 @@
+"""The ``conv`` encoder: a small 1-D CNN that learns motion features from each channel, trained with the LLM.
+
+No pretrained time-series encoder exists on a machine without a model hub, and a frozen random-init Chronos
+caps what any reader of its features reaches (``docs/encoders.md``). This encoder learns instead. It reads
+one channel of one window at a time, as every encoder here does, so the LLM still sees one block of tokens
+per channel between ``<{channel}_start>`` and ``<{channel}_end>``.
+
+Input features (per sample, no dataset statistics needed, so it works on any prepared data):
+
+- ``asinh(x)``: the value itself, signed and with its offset kept (gravity tells sitting from lying), linear
+  near 0 and logarithmic for large values, so that m/s² and g both stay in a trainable range;
+- the series z-normalised over its observed samples: its shape, whatever its amplitude;
+- the observed flag (a missing sample is 0 in the first two and 0 here).
+
+Layers: ``len(widths)`` blocks of Conv1d ('same' padding, the dilations of ``dilations``) → GELU, with a
+residual connection where the widths agree; then the feature maps are mean-pooled over patches of ``P``
+samples (left-padded, so that the last patch ends with the last sample; padded positions do not count) and
+a linear layer maps each patch to ``d_model``. A series of ``L`` samples gives ``ceil(min(L, context) / P)``
+tokens. No normalisation layer: batches hold series of different channels, whose statistics differ.
+
+It has no pretrained weights: ``trainable: true`` is required, its weights are saved with the projector,
+and it is never served from the embedding cache.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
+from .encoder_raw import RAW_DEFAULT_CONTEXT, znormalise
+from .series_tokenizer import check_and_truncate
+
+__all__ = ["CONV_DEFAULT_PATCH", "CONV_WIDTHS", "CONV_KERNELS", "CONV_DILATIONS", "ConvEncoder", "conv_features"]
+
+CONV_DEFAULT_PATCH = 16
+CONV_WIDTHS = (64, 128, 128)
+CONV_KERNELS = (7, 5, 3)
+CONV_DILATIONS = (1, 2, 4)
+IN_FEATURES = 3
+
+
+def conv_features(x: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """``(N, T)`` values and observed flags → ``(N, 3, T)`` input features (see the module docstring)."""
+    level = torch.where(observed, torch.asinh(torch.nan_to_num(x)), torch.zeros_like(x))
+    shape = znormalise(x, observed)
+    return torch.stack([level, shape, observed.to(x.dtype)], dim=1)
+
+
+class ConvEncoder(SensorEncoder):
+    """Per-channel 1-D CNN → one token per patch of ``patch_size`` samples.
+
+    Args:
+        d_model: output width (the projector's input).
+        patch_size: samples per token ``P``.
+        context_length: longest series read (longer ones keep their last samples).
+        seed: seed of the initialisation (PyTorch's default init, drawn from this seed).
+        widths, kernels, dilations: the conv blocks.
+        max_series_per_call: series per call.
+    """
+
+    extra_tokens = 0
+    normalizes_series = False  # asinh(x) keeps each channel's level
+
+    def __init__(
+        self, d_model: int, patch_size: int, context_length: int, seed: int,
+        widths: tuple[int, ...] = CONV_WIDTHS, kernels: tuple[int, ...] = CONV_KERNELS,
+        dilations: tuple[int, ...] = CONV_DILATIONS, max_series_per_call: int = 256,
+    ) -> None:
+        super().__init__()
+        if not (len(widths) == len(kernels) == len(dilations)) or not widths:
+            raise ValueError(f"widths {widths}, kernels {kernels} and dilations {dilations} must be non-empty "
+                             "and of equal length")
+        self.d_model, self.patch_size = int(d_model), int(patch_size)
+        self.context_length = int(context_length)
+        self.max_series_per_call = max_series_per_call
+        fork = torch.random.fork_rng(devices=[])
+        with fork:
+            torch.manual_seed(seed)
+            cin = IN_FEATURES
+            self.convs = nn.ModuleList()
+            for w, k, d in zip(widths, kernels, dilations):
+                self.convs.append(nn.Conv1d(cin, w, k, padding="same", dilation=d))
+                cin = w
+            self.out = nn.Linear(cin, d_model)
+        self.is_random_init = True  # no pretrained weights: the trained ones live in the checkpoint
+        self.source = f"conv:P{patch_size}:{'-'.join(map(str, widths))}:d{d_model}:seed{seed}"
+        self._identity: str | None = None
+
+    def encode_values(self, values: torch.Tensor) -> torch.Tensor:
+        x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
+        w = self.out.weight
+        h = conv_features(x, observed).to(device=w.device, dtype=w.dtype)  # (N, 3, T)
+        for conv in self.convs:
+            y = F.gelu(conv(h))
+            h = y + h if y.shape == h.shape else y
+        pad = (-h.shape[-1]) % self.patch_size
+        keep = F.pad(torch.ones_like(h[:, :1]), (pad, 0))  # (N, 1, T + pad): 0 on the padding
+        h = F.pad(h, (pad, 0))
+        n, c, t = h.shape
+        sums = h.reshape(n, c, t // self.patch_size, self.patch_size).sum(-1)
+        counts = keep.reshape(n, 1, t // self.patch_size, self.patch_size).sum(-1)
+        pooled = (sums / counts).transpose(1, 2)  # (N, n_patches, C)
+        return self.out(pooled).float()  # (N, n_patches, d_model)
+
+    def identity(self) -> str:
+        if self._identity is None:
+            self._identity = f"conv|w{weights_fingerprint(self)}|ctx{self.context_length}|patch{self.patch_size}"
+        return self._identity
+
+    def invalidate_identity(self) -> None:
+        self._identity = None
+
+
+def _check_conv(cfg: EncoderConfig) -> list[str]:
+    problems = []
+    if cfg.pretrained is not None:
+        problems.append("conv has no pretrained weights: remove encoder.pretrained")
+    if not cfg.trainable:
+        problems.append("conv is a freshly initialised CNN and must train with the projector: "
+                        "set encoder.trainable=true")
+    if cfg.tokenizer is not None:
+        problems.append("conv does not tokenise: remove encoder.tokenizer (its context is encoder.context_length)")
+    if cfg.size not in CHRONOS_T5_SIZES:
+        problems.append(f"Unknown size {cfg.size!r} (sets d_model). Known: {', '.join(CHRONOS_T5_SIZES)}")
+    return problems
+
+
+@register_encoder(
+    "conv",
+    description="a small 1-D CNN per channel (asinh level + shape), one token per 16-sample patch; trainable",
+    check=_check_conv,
+)
+def _build_conv(cfg: EncoderConfig) -> ConvEncoder:
+    return ConvEncoder(
+        d_model=CHRONOS_T5_SIZES[cfg.size]["d_model"],
+        patch_size=cfg.patch_size or CONV_DEFAULT_PATCH,
+        context_length=cfg.context_length or RAW_DEFAULT_CONTEXT,
+        seed=cfg.seed,
+        max_series_per_call=cfg.max_series_per_call,
+    )
