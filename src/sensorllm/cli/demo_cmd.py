@@ -20,20 +20,22 @@ from sensorllm.datasets import open_prepared
 __all__ = ["run_demo", "DEMO_RAW", "register"]
 
 DEMO_RAW = files("sensorllm") / "demo_data" / "uci-hapt-subset"
-CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "demo"
+CONFIGS = "demo"  # packaged with sensorllm (sensorllm.configs): the recommended configuration at a budget of minutes
 
 
 def _step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
-def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200, config_dir: str | Path | None = None) -> dict:
+def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200, config_dir: str | Path = CONFIGS) -> dict:
+    """Run the demo into ``out``; ``config_dir``: a folder with ``stage1.yaml`` and ``stage2.yaml`` or the name of
+    a packaged configuration (their paths are set here)."""
+    from sensorllm.configs import config_folder
+
     from .main import main  # the command table, which also holds this command
 
     out = Path(out)
-    cfg_dir = Path(config_dir) if config_dir else CONFIGS
-    if not (cfg_dir / "stage1.yaml").is_file():
-        raise FileNotFoundError(f"demo configs not found in {cfg_dir} (run from a source checkout or pass --configs)")
+    cfg_dir = config_folder(config_dir)
     t0 = time.time()
     data = out / "data"
     _step("1/6 prepare: packaged UCI HAPT subset (subjects 1-5, CC BY 4.0) → windows")
@@ -42,12 +44,12 @@ def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200, config
     assert main(["qa", "--data", str(data), "--out", str(out / "qa"), "--stage", "1", "--split", "val"]) == 0
     rec = json.loads((out / "qa" / "stage1_val.jsonl").open().readline())
     print(f"example Stage-1 QA ({rec['description']}):\nQ: {rec['question']}\nA: {rec['answer'][:200]}...")
-    paths = [f"data.prepared={data}", f"run.cache_dir={out / 'embcache'}"]
+    common = ["--data", str(data), f"run.cache_dir={json.dumps(str(out / 'embcache'))}"]
     _step("3/6 align (Stage 1, short)")
-    assert main(["align", "--config", str(cfg_dir / "stage1.yaml"), *paths, f"run.out_dir={out / 'stage1'}"]) == 0
+    assert main(["align", "--config", str(cfg_dir / "stage1.yaml"), "--out", str(out / "stage1"), *common]) == 0
     _step("4/6 tune (Stage 2, short, selected on validation F1-macro)")
-    assert main(["tune", "--config", str(cfg_dir / "stage2.yaml"), *paths, f"run.out_dir={out / 'stage2'}",
-                 f"init_from={out / 'stage1' / 'model'}"]) == 0
+    assert main(["tune", "--config", str(cfg_dir / "stage2.yaml"), "--out", str(out / "stage2"),
+                 "--init-from", str(out / "stage1" / "model"), *common]) == 0
     _step("5/6 evaluate on the test subjects (2, 4)")
     args = ["evaluate", "--model", str(out / "stage2"), "--data", str(data), "--split", "test"]
     assert main(args + (["--limit", str(eval_limit)] if eval_limit else [])) == 0
@@ -76,5 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--eval-limit", type=int, default=200, help="seeded subset of test windows (0 = all 618)")
-    p.add_argument("--configs", help="directory with stage1.yaml / stage2.yaml (default: configs/demo)")
+    p.add_argument("--configs", default=CONFIGS,
+                   help="folder with stage1.yaml and stage2.yaml, or the name of a configuration packaged with "
+                        "sensorllm (default: demo, the recommended configuration at a budget of minutes)")
     p.set_defaults(func=_run)
