@@ -250,3 +250,38 @@ def test_bf16_training_on_the_cpu_scores_in_bf16_unless_told(work):
                      "--out", str(work / f"pred-{precision}.csv")]) == 0
     a, b = pd.read_csv(work / "pred-auto.csv"), pd.read_csv(work / "pred-fp32.csv")
     assert np.allclose(a.filter(like="p_"), b.filter(like="p_"), atol=0.05)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_align_and_tune_take_their_paths_from_options_and_print_where_the_config_is(work, capsys):
+    """--data, --out and --init-from set data.prepared, run.out_dir and init_from (over the config's own paths);
+    a run prints one line saying where its configuration is, not the configuration."""
+    import yaml
+
+    other = work / "elsewhere"
+    s1, s2 = work / "opt-s1", work / "opt-s2"
+    capsys.readouterr()
+    assert main(["align", "--config", str(CONFIGS / "stage1.yaml"), "--data", str(work / "data"), "--out", str(s1),
+                 "optim.max_steps=1", "eval_generate=0", f"run.cache_dir={work / 'cache'}",
+                 f"data.prepared={other}"]) == 0  # the option wins over the override
+    assert main(["tune", "--config", str(CONFIGS / "stage2.yaml"), "--data", str(work / "data"), "--out", str(s2),
+                 "--init-from", str(s1 / "model"), "optim.max_steps=1", f"run.cache_dir={work / 'cache'}"]) == 0
+    printed = capsys.readouterr().out
+    for run, stage in ((s1, "align (Stage 1)"), (s2, "tune (Stage 2)")):
+        assert f"== sensorllm {stage}: {work / 'data'} → {run} (configuration: {run / 'config.yaml'}) ==" in printed
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        assert cfg["data"]["prepared"] == str(work / "data") and cfg["run"]["out_dir"] == str(run)
+    assert cfg["init_from"] == str(s1 / "model")
+    assert "\nprojector:\n" not in printed and "max_new_tokens:" not in printed  # no YAML on the console
+
+
+@pytest.mark.parametrize("argv,error", [
+    (["align"], "names no prepared dataset: give --data DIR"),
+    (["tune", "--data", "somewhere"], "names no output folder: give --out DIR"),
+    (["align", "--config", "recommended/nope"], "packaged name (demo, recommended, recommended/stage1-describe)"),
+])
+def test_the_packaged_configuration_needs_the_paths_from_the_command(tmp_path, monkeypatch, capsys, argv, error):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    assert error in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written

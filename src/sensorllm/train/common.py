@@ -1,4 +1,4 @@
-"""Pieces both stage programs share: run setup (seed, threads, config print/save, accelerator) and model
+"""Pieces both stage programs share: run setup (seed, threads, config saved, accelerator) and model
 construction from a stage config plus the prepared dataset's manifest."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ __all__ = ["setup_run", "build_model", "compile_llm", "checkpoint_extra", "open_
 
 
 def setup_run(cfg: Any, stage: str):
-    """Seed everything, set CPU threads, create ``out_dir``, print and save the resolved config; returns
-    ``(out_dir, accelerator)``."""
+    """Seed everything, set CPU threads, create ``out_dir``, save the resolved config to ``out_dir/config.yaml``
+    and print one line saying where; returns ``(out_dir, accelerator)``."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -32,10 +32,10 @@ def setup_run(cfg: Any, stage: str):
     accelerator = Accelerator(mixed_precision=run.mixed_precision)
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = config_to_yaml(cfg)
     if accelerator.is_main_process:
-        print(f"== sensorllm {stage} ==\n{text}", flush=True)
-        (out / "config.yaml").write_text(text)
+        (out / "config.yaml").write_text(config_to_yaml(cfg))
+        print(f"== sensorllm {stage}: {cfg.data.prepared} → {out} (configuration: {out / 'config.yaml'}) ==",
+              flush=True)
     return out, accelerator
 
 
