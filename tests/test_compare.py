@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from sensorllm.cli.main import main
 
@@ -164,3 +165,41 @@ def test_failed_run_is_reported_and_the_others_still_run(study, tmp_path, monkey
     assert "- cnn1d seed 0: RuntimeError: boom" in (out / "results.md").read_text()
     assert "Traceback" in (out / "cnn1d" / "seed0" / "log.txt").read_text()
     assert _compare(study, out, "cnn1d") == 1  # the command reports the failure in its exit code
+
+
+def test_compare_defaults_to_the_packaged_recommended_configuration(study, tmp_path, capsys):
+    """Without --sensorllm-config SensorLLM runs the recommended configuration packaged with sensorllm, on a dataset
+    that is not UCI-HAR (3 channels at 20 Hz, 40-sample windows, its own classes): the configuration takes those
+    from the data. Tiny models and a few steps keep it fast. Each stage's progress reaches the console, and the run
+    prints where its configuration is, not the configuration."""
+    from sensorllm.configs import packaged_dir
+    from sensorllm.train.config import Stage2Config, config_to_dict, load_config
+
+    out = tmp_path / "rec"
+    fast = ["llm.name=tiny-random-llama", "llm.num_layers=null", "optim.max_steps=2", "data.max_train_examples=8",
+            "data.max_val_examples=4", "run.log_every=1", "run.threads=1"]
+    capsys.readouterr()
+    assert main(["compare", "--data", str(study), "--methods", "sensorllm", "--seeds", "0", "--out", str(out),
+                 "--test-limit", "6", "--set", *fast, "--set1", "eval_generate=0",
+                 "--set2", "head_stats_windows=8"]) == 0
+    rec = packaged_dir("recommended")
+    settings = json.loads((out / "results.json").read_text())["settings"]
+    assert settings["stage1_config"] == str(rec / "stage1.yaml") and settings["stage2_config"] == str(rec / "stage2.yaml")
+    run = out / "sensorllm" / "seed0"
+    used = yaml.safe_load((run / "config.yaml").read_text())
+    # exactly the packaged Stage 2 with the comparison's paths and this test's overrides
+    expected = load_config(Stage2Config, rec / "stage2.yaml", [
+        f"data.prepared={study}", "run.seed=0", f"run.cache_dir={out / 'embcache'}", *fast,
+        f"init_from={out / 'stage1-default' / 'seed0' / 'model'}", "head_stats_windows=8", f"run.out_dir={run}"])
+    assert used == config_to_dict(expected)
+    assert used["stage2_layout"] == "text_first" and used["data"]["preprocess_type"] == "stats"
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["n"] == 6 and sorted(m["per_class"]) == sorted(FREQS)
+
+    stdout = capsys.readouterr().out
+    for line in ("[1/1] sensorllm seed 0: Stage 1 step 1/2, ", "[1/1] sensorllm seed 0: Stage 1 step 2/2, ",
+                 "[1/1] sensorllm seed 0: Stage 1 done (2 steps", "[1/1] sensorllm seed 0: Stage 2 step 2/2, ",
+                 "scoring the test split", " left\n"):
+        assert line in stdout, line
+    log = (run / "log.txt").read_text()
+    assert f"(configuration: {run / 'config.yaml'})" in log and "\nprojector:\n" not in log

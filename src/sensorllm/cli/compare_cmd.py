@@ -14,6 +14,8 @@ import json
 import shlex
 from typing import Any
 
+from sensorllm.configs import DEFAULT as DEFAULT_CONFIG
+
 
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
@@ -30,7 +32,7 @@ def _command(args: argparse.Namespace) -> str:
     """The command line that reruns (resumes) this comparison, as results.md shows it."""
     argv = ["sensorllm", "compare", "--data", str(args.data), "--methods", args.methods,
             "--seeds", *map(str, args.seeds), "--out", str(args.out)]
-    if args.sensorllm_config:
+    if args.sensorllm_config != DEFAULT_CONFIG:
         argv += ["--sensorllm-config", str(args.sensorllm_config)]
     for flag, values in (("--set", args.set), ("--set1", args.set1), ("--set2", args.set2),
                          ("--baseline-set", [f"{k}={json.dumps(v)}" for k, v in args.baseline_set])):
@@ -45,9 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from sensorllm.compare import CompareSettings, config_pair, resolve_methods, run_comparison
 
     methods = resolve_methods(args.methods)
-    c1 = c2 = None
-    if args.sensorllm_config:
-        c1, c2 = config_pair(args.sensorllm_config)
+    c1, c2 = config_pair(args.sensorllm_config)
     settings = CompareSettings(
         data=args.data, out=args.out, seeds=args.seeds, stage1_config=c1, stage2_config=c2,
         sensorllm_set=args.set, stage1_set=args.set1, stage2_set=args.set2,
@@ -69,9 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "sensorllm (Stage 1 then Stage 2), sensorllm-no-stage1 (Stage 2 only)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
     p.add_argument("--out", required=True, help="folder for every run and the results; nothing else is written")
-    p.add_argument("--sensorllm-config", metavar="DIR",
-                   help="folder with stage1.yaml and stage2.yaml (default: configs/recommended/<dataset> if it "
-                        "exists, else configs/here/uci-har)")
+    p.add_argument("--sensorllm-config", metavar="DIR", default=DEFAULT_CONFIG,
+                   help="folder with stage1.yaml and stage2.yaml, or the name of a configuration packaged with "
+                        "sensorllm (default: recommended, the recommended CPU configuration; it fits any prepared "
+                        "dataset: channels, rate, window and classes come from --data)")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="SensorLLM config overrides of both stages, e.g. optim.max_steps=300 run.threads=1")
     p.add_argument("--set1", nargs="+", action="extend", default=[], metavar="KEY=VALUE",

@@ -18,15 +18,13 @@ the project's results table (``docs/results.md``) with it.
 
 from __future__ import annotations
 
-from .methods import (SENSORLLM_METHODS, Method, config_pair, default_sensorllm_config, known_methods,
-                      resolve_method, resolve_methods)
+from .methods import SENSORLLM_METHODS, Method, config_pair, known_methods, resolve_method, resolve_methods
 from .report import COLUMNS, USER_COLUMNS, Column, Row, column, markdown_table, summarize, write_outputs
 from .runner import (BASELINE_CACHE, SENSORLLM_CACHE, CompareSettings, Comparison, collect, metrics_path,
                      run_comparison, run_folder, stage1_folder)
 
 __all__ = [
-    "Method", "SENSORLLM_METHODS", "known_methods", "resolve_method", "resolve_methods", "default_sensorllm_config",
-    "config_pair", "Row", "Column", "COLUMNS", "USER_COLUMNS", "column", "summarize", "markdown_table",
-    "write_outputs", "CompareSettings", "Comparison", "run_comparison", "run_folder", "metrics_path", "collect",
+    "Method", "SENSORLLM_METHODS", "known_methods", "resolve_method", "resolve_methods", "config_pair", "Row",
+    "Column", "COLUMNS", "USER_COLUMNS", "column", "summarize", "markdown_table", "write_outputs", "CompareSettings", "Comparison", "run_comparison", "run_folder", "metrics_path", "collect",
     "stage1_folder", "BASELINE_CACHE", "SENSORLLM_CACHE",
 ]

@@ -1,6 +1,6 @@
 """What a comparison can run: :class:`Method` (a registered baseline or a SensorLLM variant), the names the
-command line accepts (:func:`resolve_method`) and the default SensorLLM configuration pair
-(:func:`default_sensorllm_config`)."""
+command line accepts (:func:`resolve_method`) and the SensorLLM configuration pair (:func:`config_pair`; by
+default the packaged recommended configuration)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Method", "SENSORLLM_METHODS", "known_methods", "resolve_method", "resolve_methods",
-           "default_sensorllm_config", "config_pair", "REPO_ROOT"]
+from sensorllm.configs import DEFAULT, config_folder
 
-# the source checkout this package runs from (src/sensorllm/compare/ → the repository root), where configs/ is
-REPO_ROOT = Path(__file__).resolve().parents[3]
+__all__ = ["Method", "SENSORLLM_METHODS", "known_methods", "resolve_method", "resolve_methods", "config_pair"]
 
 
 @dataclass(frozen=True)
@@ -100,29 +98,12 @@ def resolve_methods(names: str | list[str]) -> list[Method]:
     return list(out.values())
 
 
-def _has_pair(d: Path) -> bool:
-    return (d / "stage1.yaml").is_file() and (d / "stage2.yaml").is_file()
-
-
-def default_sensorllm_config(dataset: str) -> Path:
-    """The folder with ``stage1.yaml`` and ``stage2.yaml`` that SensorLLM rows use when none is given:
-    ``configs/recommended/<dataset>`` if it exists, else ``configs/recommended/uci-har`` (the configuration
-    that learns on a CPU; it fits any dataset, since the data and channels come from the prepared dataset),
-    looked up in the working directory and in the source checkout."""
-    tried = []
-    for rel in (Path("configs") / "recommended" / dataset, Path("configs") / "recommended" / "uci-har"):
-        for base in (Path.cwd(), REPO_ROOT):
-            d = base / rel
-            tried.append(str(d))
-            if _has_pair(d):
-                return d
-    raise FileNotFoundError("no SensorLLM configuration found (tried " + ", ".join(dict.fromkeys(tried))
-                            + "); pass --sensorllm-config DIR with stage1.yaml and stage2.yaml")
-
-
-def config_pair(folder: str | Path) -> tuple[Path, Path]:
-    """``(stage1.yaml, stage2.yaml)`` of ``folder``; raises FileNotFoundError naming what is missing."""
-    d = Path(folder)
+def config_pair(folder: str | Path = DEFAULT) -> tuple[Path, Path]:
+    """``(stage1.yaml, stage2.yaml)`` of ``folder``, a folder or the name of a configuration packaged with
+    sensorllm (:mod:`sensorllm.configs`; default ``recommended``, the recommended CPU configuration: it takes the
+    channels, rate, window and classes from the compared dataset and its paths from the comparison); raises
+    FileNotFoundError naming what is missing."""
+    d = config_folder(folder)
     missing = [f for f in ("stage1.yaml", "stage2.yaml") if not (d / f).is_file()]
     if missing:
         raise FileNotFoundError(f"{d} lacks {' and '.join(missing)} (--sensorllm-config takes a folder with "

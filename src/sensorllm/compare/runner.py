@@ -4,7 +4,8 @@ A job is finished when its run folder holds ``metrics.json`` (the test metrics);
 again. A job that was interrupted starts again in the same folder: a baseline trains from the start, a
 SensorLLM stage continues from its last checkpoint (the training loop resumes when rerun with the same
 ``run.out_dir``), and a Stage-1 model already published (``model/config.json``) is reused. Every job runs in
-this process, one after the other; its output goes to ``log.txt`` in its run folder.
+this process, one after the other; its output goes to ``log.txt`` in its run folder, and a SensorLLM job's
+progress (steps done, time so far and left, per stage) to the console.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import csv
 import gc
 import io
 import json
+import math
 import sys
 import time
 import traceback
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .methods import Method, default_sensorllm_config
+from .methods import Method, config_pair
 from .report import Row, summarize, write_outputs
 
 __all__ = ["CompareSettings", "Comparison", "run_comparison", "run_folder", "metrics_path", "collect",
@@ -31,14 +33,15 @@ SENSORLLM_CACHE = "embcache"  # frozen-encoder embedding cache of the SensorLLM 
 BASELINE_CACHE = "embcache-chronos-feats"  # the same for baselines that take a cache_dir (the Chronos ones)
 _RESERVED_BASELINE_KEYS = {"baseline", "data", "out", "seed", "model_args"}
 _RESERVED_SENSORLLM_KEYS = {"run.out_dir", "run.seed", "data.prepared"}
+PROGRESS_EVERY_S = 60.0  # a SensorLLM stage's progress on the console: at most one line a minute (and its last step)
 
 
 @dataclass
 class CompareSettings:
     """What every job of a comparison shares.
 
-    ``stage1_config`` / ``stage2_config``: the SensorLLM configuration pair (None: :func:`default_sensorllm_config`
-    of the dataset). ``sensorllm_set``: overrides of both SensorLLM stages; ``stage1_set`` / ``stage2_set``: of one
+    ``stage1_config`` / ``stage2_config``: the SensorLLM configuration pair (None: the packaged recommended
+    configuration, :func:`~sensorllm.compare.methods.config_pair`). ``sensorllm_set``: overrides of both SensorLLM stages; ``stage1_set`` / ``stage2_set``: of one
     stage (applied after ``sensorllm_set``). ``baseline_set``: ``sensorllm baseline`` settings
     (:class:`~sensorllm.baselines.config.BaselineConfig` fields, e.g. ``epochs``, ``max_train_windows``).
     ``test_limit``: score SensorLLM on a seeded subset of test windows (None: all). ``command``: the command
@@ -167,7 +170,42 @@ def _job_output(log: Path, echo: bool) -> Iterator[None]:
                 torch.cuda.empty_cache()
 
 
-def _stage_configs(s: CompareSettings, m: Method, seed: int, dataset: str):
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+class _Progress:
+    """A SensorLLM job's progress on the console while the job's own output goes to its ``log.txt``: a line when
+    a stage finishes, and per training stage one at its first logged step, then at most every ``every`` seconds
+    and at its last step (steps done / total, training time so far, the training loop's estimate of the time
+    left). Lines go through ``log``, with stdout pointing at ``console`` (the stdout from before the job's
+    output was redirected)."""
+
+    def __init__(self, prefix: str, log: Callable[[str], None], console, every: float = PROGRESS_EVERY_S) -> None:
+        self.prefix, self.log, self.console, self.every = prefix, log, console, every
+        self.last: dict[str, float] = {}
+
+    def say(self, text: str) -> None:
+        with contextlib.redirect_stdout(self.console):
+            self.log(f"{self.prefix}: {text}")
+
+    def stage(self, name: str) -> Callable[[dict], None]:
+        """The ``progress`` callback of one training stage (see :func:`~sensorllm.train.loop.train_loop`)."""
+
+        def report(p: dict) -> None:
+            now = time.monotonic()
+            if p["step"] < p["steps"] and now - self.last.get(name, -math.inf) < self.every:
+                return
+            self.last[name] = now
+            self.say(f"{name} step {p['step']}/{p['steps']}, {_duration(p['elapsed_s'])} elapsed, about "
+                     f"{_duration(p['left_s'])} left")
+
+        return report
+
+
+def _stage_configs(s: CompareSettings, m: Method, seed: int):
     """``(Stage-1 config or None, Stage-2 config, Stage-1 folder or None)`` of a SensorLLM job; invalid
     configs raise ConfigError (every problem listed) before anything runs."""
     from sensorllm.train.config import Stage1Config, Stage2Config, load_config
@@ -179,8 +217,8 @@ def _stage_configs(s: CompareSettings, m: Method, seed: int, dataset: str):
                          f"{', '.join(sorted(_RESERVED_SENSORLLM_KEYS))} itself")
     c1, c2 = m.stage1_config or s.stage1_config, m.stage2_config or s.stage2_config
     if c2 is None or (m.stage1 and c1 is None):
-        pair = default_sensorllm_config(dataset)
-        c1, c2 = c1 or pair / "stage1.yaml", c2 or pair / "stage2.yaml"
+        default1, default2 = config_pair()
+        c1, c2 = c1 or default1, c2 or default2
     out, d = Path(s.out), run_folder(s.out, m.name, seed)
     q = json.dumps  # paths as YAML strings (a path may hold characters YAML reads otherwise)
     common = [f"run.seed={seed}", f"run.cache_dir={q(str(out / SENSORLLM_CACHE))}", *m.overrides, *s.sensorllm_set]
@@ -220,20 +258,25 @@ def _stage1_time(s1: Path) -> float:
     return float(rows[-1]["elapsed_s"]) if rows else 0.0
 
 
-def _run_sensorllm(s: CompareSettings, m: Method, seed: int, dataset: str) -> dict:
+def _run_sensorllm(s: CompareSettings, m: Method, seed: int, progress: _Progress) -> dict:
     from sensorllm.eval.evaluate import evaluate
     from sensorllm.eval.metrics import write_json_atomic
     from sensorllm.train.align import run_align
     from sensorllm.train.tune import run_tune
 
     t0 = time.time()
-    cfg1, cfg2, s1 = _stage_configs(s, m, seed, dataset)
+    cfg1, cfg2, s1 = _stage_configs(s, m, seed)
     d = run_folder(s.out, m.name, seed)
     if cfg1 is not None and not (s1 / "model" / "config.json").exists():
         print(f"== {m.name} seed {seed}: Stage 1 in {s1} ==", flush=True)
-        run_align(cfg1)
+        done = run_align(cfg1, progress=progress.stage("Stage 1"))
+        progress.say(f"Stage 1 done ({done['steps']} steps, {_duration(done['train_time_s'])}): {s1 / 'model'}")
     print(f"== {m.name} seed {seed}: Stage 2 in {d} ==", flush=True)
-    summary = run_tune(cfg2)  # continues from the last checkpoint of an interrupted run
+    summary = run_tune(cfg2, progress=progress.stage("Stage 2"))  # continues from an interrupted run's checkpoint
+    best = summary.get(f"best_val_{cfg2.metric}")
+    progress.say(f"Stage 2 done ({summary['steps']} steps, {_duration(summary['train_time_s'])}; best validation "
+                 f"{cfg2.metric} {'n/a' if best is None else f'{best:.4f}'} at step {summary.get('best_step')}); "
+                 "scoring the test split")
     metrics = evaluate(d, s.data, "test", d / "eval-test", s.eval_batch_size, s.test_limit, s.device)
     train_time = float(summary["train_time_s"]) + (_stage1_time(s1) if s1 is not None else 0.0)
     metrics.update({
@@ -286,16 +329,17 @@ def run_comparison(settings: CompareSettings, methods: Sequence[Method], *, run:
     failed: list[dict] = []
     if run and todo:
         for m, x in todo:  # check every configuration first: a typo fails now, not after hours of training
-            _stage_configs(settings, m, x, dataset) if m.baseline is None else _baseline_config(settings, m, x)
+            _stage_configs(settings, m, x) if m.baseline is None else _baseline_config(settings, m, x)
         out.mkdir(parents=True, exist_ok=True)
         for i, (m, x) in enumerate(todo, 1):
             d = run_folder(out, m.name, x)
             log(f"[{i}/{len(todo)}] {m.name} seed {x}: running (log: {d / 'log.txt'})")
             t = time.time()
+            progress = _Progress(f"[{i}/{len(todo)}] {m.name} seed {x}", log, sys.stdout)  # before the redirect
             try:
                 with _job_output(d / "log.txt", settings.verbose):
                     metrics = (_run_baseline(settings, m, x) if m.baseline is not None
-                               else _run_sensorllm(settings, m, x, dataset))
+                               else _run_sensorllm(settings, m, x, progress))
             except Exception as exc:
                 failed.append({"method": m.name, "seed": x, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
                 log(f"[{i}/{len(todo)}] {m.name} seed {x}: FAILED ({failed[-1]['error']}); see {d / 'log.txt'}")

@@ -9,6 +9,7 @@ SBERT, and trend-structure agreement parsed from the generated text).
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -28,8 +29,9 @@ def _example(model, it: Stage1Item, answer: str | None):
     return model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, answer)
 
 
-def run_align(cfg: Stage1Config) -> dict:
-    """Train Stage 1; writes ``<out_dir>/model``, ``metrics.json`` (generation scores) and ``samples.jsonl``."""
+def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None) -> dict:
+    """Train Stage 1; writes ``<out_dir>/model``, ``metrics.json`` (generation scores) and ``samples.jsonl``.
+    ``progress``: called after each logged training step (:func:`~sensorllm.train.loop.train_loop`)."""
     out, acc = setup_run(cfg, "align (Stage 1)")
     data = open_data(cfg)
     t = time.time()
@@ -63,6 +65,7 @@ def run_align(cfg: Stage1Config) -> dict:
         optim=cfg.optim, run=cfg.run, out_dir=out, save_extra=extra, validate=validate if val else None,
         lengths=(np.array([len(_example(model, it, it.answer).input_ids) for it in train])
                  if cfg.optim.group_by_length else None),
+        progress=progress,
     )
     if not acc.is_main_process:  # the main process alone publishes the model, describes and writes results
         return {"stage": 1, "steps": result.steps, "resumed_from": result.resumed_from}

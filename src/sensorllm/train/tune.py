@@ -9,6 +9,7 @@ cross-entropy; model selection on the VALIDATION split by F1-macro (the test spl
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -24,8 +25,9 @@ from .loop import train_loop
 __all__ = ["run_tune"]
 
 
-def run_tune(cfg: Stage2Config) -> dict:
-    """Train Stage 2; writes ``<out_dir>/model`` (best on validation) and ``metrics_val.json``."""
+def run_tune(cfg: Stage2Config, progress: Callable[[dict], None] | None = None) -> dict:
+    """Train Stage 2; writes ``<out_dir>/model`` (best on validation) and ``metrics_val.json``. ``progress``:
+    called after each logged training step (:func:`~sensorllm.train.loop.train_loop`)."""
     out, acc = setup_run(cfg, "tune (Stage 2)")
     data = open_data(cfg)
     if cfg.data.val_split not in data.splits():
@@ -83,7 +85,7 @@ def run_tune(cfg: Stage2Config) -> dict:
     result = train_loop(
         model=model, accelerator=acc, n_examples=len(train), make_batch=make_batch, loss_fn=loss_fn,
         optim=cfg.optim, run=cfg.run, out_dir=out, save_extra=extra, validate=validate, metric=cfg.metric,
-        on_best=on_best,
+        on_best=on_best, progress=progress,
     )
     if not acc.is_main_process:  # the main process alone writes the model and the summary
         return {"stage": 2, "steps": result.steps, "resumed_from": result.resumed_from}
