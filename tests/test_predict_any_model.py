@@ -265,7 +265,7 @@ def test_label_rules_indices_and_unknown_labels(work, tmp_path, capsys):
 
 
 def test_parse_labels_and_window_label_rules():
-    from sensorllm.serve.scoring import _window_label, parse_labels
+    from sensorllm.serve.scoring import parse_labels, window_label as _window_label
 
     idx, fmt = parse_labels(np.array(["b", "", None, "a"], dtype=object), ["a", "b"], "f.csv", "label")
     assert fmt == "class names" and idx.tolist() == [1, -1, -1, 0]

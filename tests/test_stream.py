@@ -312,7 +312,8 @@ def test_bad_input_errors(loaded, ckpt, tmp_path, capsys):
         replay(clf, "unused.csv", -1.0, print)
 
     bad = tmp_path / "bad.csv"
-    bad.write_text(",".join(NAMES) + "\n" + "0.1,0.2,0.3,0.4,0.5,0.6\n" * 40 + "0.1,0.2,inf,0.4,0.5,0.6\n")
+    rows = "".join(f"0.{i % 7},0.2,0.3,0.4,0.5,0.{i % 5}\n" for i in range(40))  # not constant: a moving sensor
+    bad.write_text(",".join(NAMES) + "\n" + rows + "0.1,0.2,inf,0.4,0.5,0.6\n")
     capsys.readouterr()
     assert main(["stream", "--model", str(ckpt), "--replay", str(bad), "--speed", "0"]) == 1
     err = capsys.readouterr().err

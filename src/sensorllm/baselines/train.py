@@ -11,7 +11,8 @@ A run directory holds ``config.json`` (every setting, the dataset and the comman
 
 ``config.json["dataset"]`` also carries what inference on raw recordings needs (``sensorllm predict`` /
 ``evaluate`` / ``stream`` through :mod:`sensorllm.serve.models`): ``rate_hz``, ``window``, ``channels`` and
-``classes``, the prepared dataset's ``stride`` and ``spec`` (channel units, placements, ``max_gap``), and
+``classes`` (with ``class_codes`` and ``class_descriptions`` from the spec, ``""`` where none), the prepared
+dataset's ``stride`` and ``spec`` (channel units, placements, ``max_gap``), and
 ``channel_stats``, the training windows' per-channel magnitudes
 (:func:`~sensorllm.eval.evaluate.channel_scale_stats`) that the input unit check compares against. Runs written
 before these keys existed still load: units, the stride and the unit check then fall back (see
@@ -30,6 +31,7 @@ import numpy as np
 
 from sensorllm import __version__
 from sensorllm.datasets.prepared import open_prepared
+from sensorllm.datasets.spec import class_records
 from sensorllm.eval.evaluate import channel_scale_stats
 from sensorllm.eval.metrics import classification_metrics, write_classification_report, write_json_atomic
 
@@ -69,11 +71,15 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
     out.mkdir(parents=True, exist_ok=True)
     need_val = not cfg.no_val and (spec.kind == "torch" or fit_takes_val(spec.model_class()))
     data = load_splits(ds, cfg, need_val)
+    classes = class_records(ds.class_names, (ds.manifest.get("spec") or {}).get("classes"))
     config = {
         **dataclasses.asdict(cfg),
         "kind": spec.kind, "summary": spec.summary, "citation": spec.citation,
         "dataset": {"name": ds.name, "dir": str(Path(cfg.data).resolve()), "rate_hz": ds.rate_hz,
                     "channels": ds.channel_names, "classes": ds.class_names,
+                    # each class's label code and description from the spec (label columns of codes at inference)
+                    "class_codes": [c["code"] for c in classes],
+                    "class_descriptions": [c["description"] for c in classes],
                     "window": int(data.train[0].shape[1]),
                     "windows": {"train": len(data.train[1]),
                                 "val": 0 if data.val is None else len(data.val[1]),

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .recording_input import add_recording_args
+
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -16,7 +18,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     from sensorllm.serve.model_info import inspect_model
     from sensorllm.serve.models import load_classifier
 
+    from .recording_input import is_recording_file
+
     info = inspect_model(args.model)  # one line for anything that is not a model directory
+    if is_recording_file(args.data):
+        if args.labels or args.shots:
+            raise ValueError(f"{args.data} is a recording file: open-vocabulary evaluation (--labels, --shots) "
+                             "needs a prepared dataset")
+        return _evaluate_file(args, info)
+    if args.channel_map:
+        raise ValueError(f"--channel-map applies to a recording file; {args.data} is a prepared dataset (its "
+                         "channels are matched by name)")
     if info.kind != "sensorllm":
         if args.labels or args.shots:
             raise ValueError(f"{args.model} is {info.description}: open-vocabulary evaluation (--labels, --shots) "
@@ -58,31 +70,17 @@ def _report_dir(args: argparse.Namespace) -> Path:
 
 def _predict(args: argparse.Namespace) -> int:
     from sensorllm.serve.model_info import inspect_model
-    from sensorllm.serve.models import load_classifier
-    from sensorllm.serve.predict import predict_input, summary_lines
-    from sensorllm.serve.recording import read_input
-    from sensorllm.serve.report import write_predict_report
-    from sensorllm.serve.units import check_input_units, enforce
+
+    from .recording_input import predict_and_report, read_checked
 
     # everything that can fail on the input is checked before the (slow) model load
     info = inspect_model(args.model)
     info.require_classifier("predict")
     info.require_windowing()
-    inp = read_input(args.file, info.channel_names, info.class_names, args.recording_column, args.subject_column,
-                     args.labels_column)
-    for note in [*info.notes, *inp.notes]:
-        _log(f"note: {note}")
-    enforce(check_input_units(inp.x, info), str(args.file), args.force, _log, "predict")
-    clf = load_classifier(info, args.device, args.precision, workers=args.workers)
-    for note in clf.notes:
-        if note not in info.notes:
-            _log(f"note: {note}")
-    pred = predict_input(clf, inp, args.stride, args.batch_size, args.label_rule)
-    for line in summary_lines(pred, inp, clf):
-        _log(line)
+    inp, checks, warnings = read_checked(args, args.file, info, "predict", _log)
+    report_dir = _report_dir(args) if inp.labels is not None or args.report else None
+    pred, _, _ = predict_and_report(args, info, inp, checks, warnings, report_dir, _log)
     df = pred.frame
-    if df.attrs.get("skipped_windows"):
-        print(f"skipped {df.attrs['skipped_windows']} windows with long gaps of missing samples", file=sys.stderr)
     if args.out and str(args.out).endswith(".json"):
         Path(args.out).write_text(df.to_json(orient="records", indent=1))
     elif args.out:
@@ -91,16 +89,23 @@ def _predict(args: argparse.Namespace) -> int:
         df.to_csv(sys.stdout, index=False, float_format="%.4f")
     if args.out:
         print(f"{len(df)} windows → {args.out}")
-    if inp.labels is not None:
-        report = write_predict_report(pred, inp, clf, _report_dir(args), args.model, clf.notes)
-        if report is None:
-            _log(f"predict: no window has a label under rule {args.label_rule!r} (column {inp.labels_column!r}): "
-                 "nothing scored")
-        else:
-            m = json.loads((report.parent / "metrics.json").read_text())
-            _log(f"predict: scored {m['windows_scored']} of {m['windows_total']} windows against column "
-                 f"{inp.labels_column!r} (rule {args.label_rule}): accuracy {m['accuracy']:.4f}, F1-macro "
-                 f"{m['f1_macro']:.4f}; report: {report}")
+    return 0
+
+
+def _evaluate_file(args: argparse.Namespace, info) -> int:
+    """``evaluate --data FILE``: score a labelled recording file as ``predict`` does, report into ``--out``."""
+    from .recording_input import need_labels, predict_and_report, read_checked
+
+    info.require_classifier("evaluate")
+    info.require_windowing()
+    inp, checks, warnings = read_checked(args, args.data, info, "evaluate", _log)
+    need_labels(inp, args.data, "evaluate")
+    out = Path(args.out) if args.out else Path(args.model) / f"eval-{Path(args.data).name.split('.')[0]}"
+    args.stride = None  # the model's stride, as evaluate on a prepared split uses its windows
+    pred, _, report = predict_and_report(args, info, inp, checks, warnings, out, _log, "evaluate")
+    pred.frame.to_csv(out / "predictions.csv", index=False)
+    if report is not None:
+        print(f"report: {report}")
     return 0
 
 
@@ -183,15 +188,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a trained model on a split (metrics.json, confusion matrix, report)")
     p.add_argument("--model", required=True, help="SensorLLM run directory (with model/) or checkpoint directory, "
                    "or a `sensorllm baseline` run directory")
-    p.add_argument("--data", required=True, help="prepared dataset directory")
+    p.add_argument("--data", required=True, help="prepared dataset directory, or a labelled recording file "
+                   "(CSV/Parquet/NPZ, scored as `sensorllm predict` scores it: report, timeline and predictions.csv "
+                   "in --out)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--out", help="output directory (default: <model>/eval-<split>)")
+    p.add_argument("--out", help="output directory (default: <model>/eval-<split>, for a file <model>/eval-<file "
+                   "stem>)")
     p.add_argument("--batch-size", type=int, help="windows per model call (default: 8 for SensorLLM, 512 for "
                    "baselines)")
     p.add_argument("--limit", type=int, help="seeded subset of windows (Stage 1 default: 32)")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
     _add_scoring_args(p)
+    add_recording_args(p.add_argument_group("a recording file as --data"), "evaluate")
     g = p.add_argument_group("open-vocabulary recognition (any model; a Stage-1 model is enough)")
     g.add_argument("--labels", help='candidate labels instead of the head: "walking, running: moving fast, …" or '
                                     "@file (.json or .txt); every dataset class needs one, extras are distractors")
@@ -214,20 +223,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="CSV or .json output (default: CSV on stdout)")
     p.add_argument("--batch-size", type=int, help="windows per model call (default: 8 for SensorLLM, 512 for "
                    "baselines)")
-    g = p.add_argument_group("recordings and scoring")
-    g.add_argument("--recording-column", help="column of recording ids: windows never span two recordings "
-                   "(default: 'recording' when the file has it; '' = none)")
-    g.add_argument("--subject-column", help="column of subject ids, also a recording boundary where it changes "
-                   "(default: 'subject' when present; '' = none)")
-    g.add_argument("--labels-column", help="column of true labels (class names or class indices) to score "
-                   "against (default: 'label' when present; '' = do not score)")
-    g.add_argument("--label-rule", default="pure", choices=["pure", "majority", "center"],
-                   help="a window's true label: pure (default: only windows whose samples all share one label "
-                        "are scored), majority (the most common label), center (the centre sample's label)")
-    g.add_argument("--report", help="directory for the scoring report (default: next to --out, "
-                   "<out>-report/; without --out: <file>-report/ here)")
-    g.add_argument("--force", action="store_true", help="predict even when the input's magnitude suggests "
-                   "other units than the model's (e.g. m/s^2 for g); a warning instead of an error")
+    g = p.add_argument_group("recordings, scoring and input checks")
+    add_recording_args(g, "predict")
+    g.add_argument("--report", help="directory for the report: timeline.png (one panel per recording), "
+                   "input_checks.json and, with a label column, the scores (default with labels: next to --out, "
+                   "<out>-report/; without --out: <file>-report/ here; without labels: only when given)")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")
     _add_scoring_args(p)

@@ -18,6 +18,8 @@ from typing import Callable, TextIO
 from sensorllm.datasets.spec import DataError
 from sensorllm.serve.stream import Decision
 
+from .recording_input import add_channel_args
+
 
 def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: bool
             ) -> Callable[[Decision], None]:
@@ -61,11 +63,15 @@ def _log(msg: str) -> None:
 def _stream(args: argparse.Namespace) -> int:
     import torch
 
+    from sensorllm.serve.input_checks import check_window, enforce_input
     from sensorllm.serve.model_info import inspect_model
     from sensorllm.serve.models import load_classifier
+    from sensorllm.serve.recording import parse_channel_map
     from sensorllm.serve.stream import StreamClassifier, format_summary, make_smoother
     from sensorllm.serve.stream_io import CsvRowParser, follow_lines, replay, run_stream, text_lines
     from sensorllm.serve.units import check_input_units, enforce
+
+    from .recording_input import check_recording_file, read_recording_file
 
     if args.no_follow and not args.follow:
         raise ValueError("--no-follow only applies to --follow FILE")
@@ -77,25 +83,27 @@ def _stream(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     smoother = make_smoother(args.smooth, args.smooth_alpha, args.smooth_n)  # validates before the slow load
+    channel_map = parse_channel_map(args.channel_map)
     info = inspect_model(args.model)  # one line for anything that is not a classifier directory
     info.require_classifier("stream")
     info.require_windowing()
-    for note in info.notes:
-        _log(f"note: {note}")
-    check_first = None
-    if args.replay:  # a recorded file: check its units as a whole, before the model loads
-        from sensorllm.serve.recording import read_input
-
-        rec = read_input(args.replay, info.channel_names, labels_column="")
+    check_first, rec = None, None
+    if args.replay:  # a recorded file: check it as a whole, before the model loads
+        args.labels_column = None if args.timeline else ""  # true labels only for the timeline
+        rec = read_recording_file(args, args.replay, info, _log)
         if len(rec.segments) > 1:
             _log(f"warning: {args.replay} holds {len(rec.segments)} recordings (recording/subject columns) but a "
                  "stream is one recording: windows will span them; `sensorllm predict` windows each on its own")
-        enforce(check_input_units(rec.x, info), args.replay, args.force, _log, "stream")
+        check_recording_file(args, rec, info, "stream", _log, stream=True)
     else:  # live input: check the first complete window before it is classified
+        for note in info.notes:
+            _log(f"note: {note}")
         source = args.follow or "<stdin>"
 
         def check_first(w) -> None:
-            enforce(check_input_units(w, info), f"{source} (first window)", args.force, _log, "stream")
+            where = f"{source} (first window)"
+            enforce_input(check_window(w, info, where), args.force, _log, "stream")
+            enforce(check_input_units(w, info), where, args.force, _log, "stream")
 
     model = load_classifier(info, args.device or "cpu", command="stream")
     for note in model.notes:
@@ -106,17 +114,26 @@ def _stream(args: argparse.Namespace) -> int:
     print(f"stream: {info.description} ({info.path}); window {clf.window} samples ({clf.window / clf.rate_hz:g} s "
           f"at {clf.rate_hz:g} Hz), hop {clf.hop} samples, channels {clf.names}", file=sys.stderr, flush=True)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    decisions: list[Decision] = []
     try:
-        emit = _writer(args.format, out, clf.labels, smoother is not None, args.all_probs)
+        write = _writer(args.format, out, clf.labels, smoother is not None, args.all_probs)
+
+        def emit(d: Decision) -> None:
+            write(d)
+            if args.timeline:
+                decisions.append(d)
+
         try:
             if args.replay:
-                summary = replay(clf, args.replay, 1.0 if args.speed is None else args.speed, emit)
+                summary = replay(clf, args.replay, 1.0 if args.speed is None else args.speed, emit,
+                                 channel_map=channel_map)
             elif args.follow:
                 lines = follow_lines(args.follow, follow=not args.no_follow, idle_timeout=args.idle_timeout,
                                      poll_s=args.poll)
-                summary = run_stream(clf, lines, CsvRowParser(clf.names, args.follow), emit)
+                summary = run_stream(clf, lines, CsvRowParser(clf.names, args.follow, channel_map), emit)
             else:
-                summary = run_stream(clf, text_lines(sys.stdin), CsvRowParser(clf.names, "<stdin>"), emit)
+                summary = run_stream(clf, text_lines(sys.stdin), CsvRowParser(clf.names, "<stdin>", channel_map),
+                                     emit)
         except KeyboardInterrupt:
             print(format_summary(clf.stats.summary()) + " (interrupted)", file=sys.stderr)
             return 130
@@ -131,6 +148,15 @@ def _stream(args: argparse.Namespace) -> int:
         print(f"stream: only {clf.samples_seen} samples arrived, fewer than one window ({clf.window}): "
               "no decision", file=sys.stderr)
     print(format_summary(summary), file=sys.stderr)
+    if args.timeline:
+        from sensorllm.serve.timeline import panel_from_decisions, write_timeline
+
+        source = args.replay or args.follow or "<stdin>"
+        panel = panel_from_decisions(decisions, clf.labels, Path(source).name + (
+            f" (smoothed: {args.smooth})" if smoother is not None else ""), clf.rate_hz,
+            None if rec is None else rec.labels)
+        (path, _), = write_timeline([panel], clf.labels, args.timeline, f"{info.name}: stream")
+        print(f"stream: timeline of {len(decisions)} decisions: {path}", file=sys.stderr)
     return 0
 
 
@@ -164,6 +190,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="windows per model call when several are ready")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", help="torch device for the model (default: the CPU)")
-    p.add_argument("--force", action="store_true", help="stream even when the input's magnitude suggests other "
-                   "units than the model's (e.g. m/s^2 for g); a warning instead of an error")
+    p.add_argument("--timeline", metavar="PNG", help="at the end, draw the decisions (label and probability, "
+                   "smoothed when --smooth) over time into this image; with --replay of a file with a label "
+                   "column (names, codes or indices), its true labels beside them")
+    add_channel_args(p.add_argument_group("input columns and checks"), "stream")
     p.set_defaults(func=_stream)

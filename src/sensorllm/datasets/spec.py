@@ -23,6 +23,7 @@ __all__ = [
     "Recording",
     "Loader",
     "DataError",
+    "class_records",
 ]
 
 SensorKind = Literal["acc", "gyro", "mag", "other"]
@@ -258,3 +259,13 @@ class DatasetSpec:
 def channels_from_json(items: Sequence[dict]) -> tuple[ChannelSpec, ...]:
     """Rebuild channel specs from :meth:`DatasetSpec.to_json` output."""
     return tuple(ChannelSpec(**it) for it in items)
+
+
+def class_records(names: Sequence[str], spec_classes: Sequence[dict] | None = None) -> list[dict[str, str]]:
+    """``[{"name", "code", "description"}, ...]`` for the classes ``names`` (class-index order), the codes and
+    descriptions taken by name from a spec's classes (:meth:`DatasetSpec.to_json` ``["classes"]``); ``""``
+    where the spec has none (or no spec is given). What a trained model stores so that label columns of
+    codes can be read at inference."""
+    by_name = {str(c.get("name")): c for c in spec_classes or [] if isinstance(c, dict)}
+    return [{"name": str(n), "code": str(by_name.get(str(n), {}).get("code") or ""),
+             "description": str(by_name.get(str(n), {}).get("description") or "")} for n in names]

@@ -15,7 +15,12 @@ A checkpoint directory holds two files::
                            "tokens": {"layout": …, "added_tokens": […]},
                            "encoder": {"source", "is_random_init", "identity"},
                            "llm": {"class", "tied_embeddings", "vocab_size", "hidden_size"},
-                           "parts": [...], "trainable": {...}, "extra": {...}}
+                           "parts": [...], "trainable": {...}, "extra": {...},
+                           "classes": [{"name", "code", "description"}, ...]}  # Stage 2 only
+
+``classes`` (class-index order, the names of ``config.labels``) carries each class's label code and description
+from the dataset spec in ``extra["dataset"]`` (``""`` where it has none), so that ``sensorllm predict`` reads a
+label column of codes. Checkpoints written before it load as before; readers fall back to ``extra["dataset"]``.
 
 Both files are written to temporary names and moved into place with ``os.replace`` (config last), so a
 crash never leaves a half-written checkpoint that looks complete. Loading rebuilds the model from
@@ -176,6 +181,14 @@ def _encoder_identity(model: SensorLLM) -> str:
     return model.encoder.identity()
 
 
+def _class_records(labels, spec: Any) -> list[dict[str, str]]:
+    """Name, code and description of each class, the last two from the dataset spec's classes by name."""
+    classes = spec.get("classes") if isinstance(spec, dict) else None
+    by_name = {str(c.get("name")): c for c in classes or [] if isinstance(c, dict)}
+    return [{"name": str(n), "code": str(by_name.get(str(n), {}).get("code") or ""),
+             "description": str(by_name.get(str(n), {}).get("description") or "")} for n in labels]
+
+
 def save_checkpoint(model: SensorLLM, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Save the trained parts of ``model`` to the directory ``path`` (created; existing files replaced).
 
@@ -221,6 +234,8 @@ def save_checkpoint(model: SensorLLM, path: str | Path, extra: dict[str, Any] | 
         },
         "extra": extra or {},
     }
+    if model.config.labels is not None:
+        meta["classes"] = _class_records(model.config.labels, (extra or {}).get("dataset"))
     text = json.dumps(meta, indent=2, sort_keys=False)  # fails early on non-JSON extras
     _atomic_write(
         path / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": CHECKPOINT_FORMAT})

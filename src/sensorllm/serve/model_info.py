@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sensorllm.datasets.spec import ChannelSpec
+from sensorllm.datasets.spec import ChannelSpec, class_records
 
 __all__ = [
     "ModelDirError",
@@ -45,6 +45,9 @@ class ModelInfo:
         channel_names: the model's channels, in its order.
         channels: full channel specs (units, placement) when recorded, else ``None``.
         class_names: classes in class-index order (empty for a Stage-1 model).
+        class_codes / class_descriptions: each class's label code (what the label cells of the dataset held,
+            ``PEN`` for ``pendulum swing``) and description from the dataset spec, in the same order; ``""``
+            where the spec gave none, or for a model saved before codes were stored whose spec is unknown.
         window / rate_hz / stride / max_gap: windowing of raw recordings (``None`` where not recorded).
         channel_stats: the training windows' per-channel magnitudes
             (:func:`~sensorllm.eval.evaluate.channel_scale_stats`), ``None`` for models saved without them.
@@ -67,6 +70,16 @@ class ModelInfo:
     channel_stats: dict | None
     notes: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    class_codes: list[str] = field(default_factory=list)
+    class_descriptions: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        k = len(self.class_names)
+        self.class_codes = list(self.class_codes or [""] * k)
+        self.class_descriptions = list(self.class_descriptions or [""] * k)
+        if len(self.class_codes) != k or len(self.class_descriptions) != k:
+            raise ModelDirError(f"{self.path}: {k} classes but {len(self.class_codes)} class codes and "
+                                f"{len(self.class_descriptions)} descriptions recorded")
 
     @property
     def channel_units(self) -> dict[str, str]:
@@ -105,6 +118,17 @@ def _read_json(path: Path) -> dict | None:
     return d if isinstance(d, dict) else None
 
 
+def _classes(names: list[str], saved: list | None, spec: dict | None) -> tuple[list[str], list[str]]:
+    """Codes and descriptions of ``names``: as saved with the model (``saved``: records ``{name, code,
+    description}``), else from the dataset spec's classes by name (models saved before codes were stored)."""
+    by_name = {str(c.get("name")): c for c in saved or [] if isinstance(c, dict)}
+    if names and all(n in by_name for n in names):
+        recs = [by_name[n] for n in names]
+    else:
+        recs = class_records(names, (spec or {}).get("classes"))
+    return [str(r.get("code") or "") for r in recs], [str(r.get("description") or "") for r in recs]
+
+
 def _stride(window: int | None, *candidates) -> tuple[int | None, list[str]]:
     for c in candidates:
         if c:
@@ -123,12 +147,13 @@ def sensorllm_info(meta: dict, path: str | Path, model_dir: str | Path | None = 
     names = [c.name for c in channels] if channels else list((meta.get("config") or {}).get("channels") or [])
     window = int(extra["window"]) if extra.get("window") else None
     stride, notes = _stride(window, extra.get("stride"))
+    codes, descriptions = _classes(labels, meta.get("classes"), spec)
     return ModelInfo(
         path=Path(path), model_dir=Path(model_dir or path), kind="sensorllm", name="SensorLLM",
         stage=extra.get("stage") or ("stage2" if labels else "stage1"), channel_names=names, channels=channels,
         class_names=labels, window=window, rate_hz=float(extra["rate_hz"]) if extra.get("rate_hz") else None,
         stride=stride, max_gap=int(spec.get("max_gap", 10)), channel_stats=extra.get("channel_stats"),
-        notes=notes, meta=meta)
+        notes=notes, meta=meta, class_codes=codes, class_descriptions=descriptions)
 
 
 def _baseline_info(p: Path, cfg: dict) -> ModelInfo:
@@ -169,11 +194,17 @@ def _baseline_info(p: Path, cfg: dict) -> ModelInfo:
         notes.append("channel units not recorded (older run): units are not compared")
     window = int(ds["window"])
     stride, more = _stride(window, ds.get("stride"), dspec.get("stride"), (manifest or {}).get("stride"))
+    names = list(ds["classes"])
+    saved = None
+    if ds.get("class_codes") is not None and len(ds["class_codes"]) == len(names):
+        descriptions = ds.get("class_descriptions") or [""] * len(names)
+        saved = [{"name": n, "code": c, "description": d} for n, c, d in zip(names, ds["class_codes"], descriptions)]
+    codes, descriptions = _classes(names, saved, dspec)
     return ModelInfo(
         path=p, model_dir=p, kind="baseline", name=spec.name, stage=None, channel_names=list(ds["channels"]),
-        channels=channels, class_names=list(ds["classes"]), window=window, rate_hz=float(ds["rate_hz"]),
+        channels=channels, class_names=names, window=window, rate_hz=float(ds["rate_hz"]),
         stride=stride, max_gap=int(dspec.get("max_gap", 10)), channel_stats=ds.get("channel_stats"),
-        notes=notes + more, meta=cfg)
+        notes=notes + more, meta=cfg, class_codes=codes, class_descriptions=descriptions)
 
 
 def inspect_model(path: str | Path) -> ModelInfo:

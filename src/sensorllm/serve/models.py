@@ -89,6 +89,15 @@ class Classifier:
         return self.class_names
 
     @property
+    def class_codes(self) -> list[str]:
+        """Each class's label code from the dataset spec (``""`` where none), in class-index order."""
+        return list(self.info.class_codes)
+
+    @property
+    def class_descriptions(self) -> list[str]:
+        return list(self.info.class_descriptions)
+
+    @property
     def channel_units(self) -> dict[str, str]:
         return self.info.channel_units
 

@@ -21,7 +21,7 @@ from sensorllm.datasets.spec import DataError
 
 from .models import Classifier, SensorLLMClassifier
 from .recording import LabelledInput, read_input, read_recording, window_recordings
-from .scoring import LABEL_RULES, _window_label
+from .scoring import LABEL_RULES, window_label
 
 __all__ = [
     "Prediction",
@@ -41,8 +41,9 @@ __all__ = [
 class Prediction:
     """What :func:`predict_input` returns: one ``frame`` row per window (``recording``/``subject`` when the
     file has those columns, ``window``, ``start_s``, ``end_s``, ``label``, ``p_<class>``, and with labels
-    ``true_label`` and ``label_purity``), per-recording counts (``recordings``), and for scoring the true
-    (``y_true``, ``-1`` = not scored) and predicted class of every window."""
+    ``true_label`` and ``label_purity``), per-recording counts (``recordings``; ``segments``: the recording of
+    every window, an index into them), and for scoring the true (``y_true``, ``-1`` = not scored) and predicted
+    class of every window."""
 
     frame: pd.DataFrame
     recordings: list[dict]
@@ -52,6 +53,7 @@ class Prediction:
     label_rule: str | None = None
     y_true: np.ndarray | None = None
     y_pred: np.ndarray | None = None
+    segments: np.ndarray | None = None
 
 
 def predict_input(clf: Classifier, inp: LabelledInput, stride: int | None = None, batch_size: int | None = None,
@@ -87,12 +89,12 @@ def predict_input(clf: Classifier, inp: LabelledInput, stride: int | None = None
     df = pd.DataFrame(cols)
     for j, name in enumerate(labels):
         df[f"p_{name}"] = p[:, j] if len(refs) else []
-    out = Prediction(df, recs, skipped, window, stride)
+    out = Prediction(df, recs, skipped, window, stride, segments=np.array([si for si, _, _ in refs], dtype=np.int64))
     if inp.labels is not None:
         y_true, purity = np.full(len(refs), -1, dtype=np.int64), np.zeros(len(refs))
         for r, (si, s, _) in enumerate(refs):
             seg = inp.segments[si]
-            y_true[r], purity[r] = _window_label(inp.labels[seg.start + s: seg.start + s + window], label_rule, k)
+            y_true[r], purity[r] = window_label(inp.labels[seg.start + s: seg.start + s + window], label_rule, k)
         df["true_label"] = [labels[y] if y >= 0 else "" for y in y_true]
         df["label_purity"] = np.round(purity, 4)
         out.label_rule, out.y_true, out.y_pred = label_rule, y_true, p.argmax(1) if len(refs) else np.zeros(0, int)
@@ -128,7 +130,7 @@ def predict_file(model, meta: dict | None, path: str | Path, stride: int | None 
     :class:`~sensorllm.serve.models.Classifier` (``meta=None``). ``precision``: SensorLLM only, ``auto``/``None``
     (the training's), ``fp32`` or ``bf16`` (:func:`~sensorllm.eval.classify.training_precision`)."""
     clf = model if meta is None else SensorLLMClassifier(model, meta, precision)
-    inp = read_input(path, clf.channels, clf.class_names)
+    inp = read_input(path, clf.channels, clf.class_names, class_codes=clf.class_codes)
     return predict_input(clf, inp, stride, batch_size, label_rule).frame
 
 

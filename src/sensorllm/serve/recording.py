@@ -14,7 +14,12 @@ interpolated, windows touching long gaps are skipped and counted. A recording id
 blocks is windowed block by block (and reported).
 
 A label column is read here too (:func:`read_input`); what its values may be and how windows are scored
-against it is :mod:`sensorllm.serve.scoring`.
+against it is :mod:`sensorllm.serve.scoring`. So is a time column (``time``, ``timestamp``, ``time_s`` or
+``t`` by default, ``--time-column``), kept as read for the sampling-rate check of
+:mod:`sensorllm.serve.input_checks`.
+
+Channel names: ``--channel-map ax=x_acc,ay=y_acc`` (:func:`parse_channel_map`) renames the file's columns to the
+model's channel names before anything else reads them, so the unit and input checks see the mapped channels.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ __all__ = [
     "LabelledInput",
     "RecordingWindows",
     "Segment",
+    "TIME_COLUMNS",
+    "apply_channel_map",
+    "parse_channel_map",
     "read_columns",
     "read_input",
     "read_recording",
@@ -64,6 +72,57 @@ def read_columns(path: str | Path) -> dict[str, np.ndarray]:
             raise
         raise DataError(f"{path}: cannot read ({exc})") from exc
     return {str(c): df[c].to_numpy() for c in df.columns}
+
+
+TIME_COLUMNS = ("time", "timestamp", "time_s", "t")  # a time column is looked for under these names
+
+
+def parse_channel_map(text: str | None) -> dict[str, str]:
+    """``"ax=x_acc,ay=y_acc"`` → ``{"ax": "x_acc", "ay": "y_acc"}`` (file column → model channel).
+
+    Raises:
+        DataError: an entry without ``=``, an empty name, a column mapped twice or two columns mapped to one
+            channel."""
+    out: dict[str, str] = {}
+    if not text:
+        return out
+    for part in str(text).split(","):
+        if not part.strip():
+            continue
+        src, eq, dst = part.partition("=")
+        src, dst = src.strip(), dst.strip()
+        if not eq or not src or not dst:
+            raise DataError(f"--channel-map: {part.strip()!r} is not FILE_COLUMN=MODEL_CHANNEL "
+                            "(e.g. --channel-map ax=x_acc,ay=y_acc)")
+        if src in out:
+            raise DataError(f"--channel-map: column {src!r} is mapped twice ({out[src]!r} and {dst!r})")
+        if dst in out.values():
+            first = next(k for k, v in out.items() if v == dst)
+            raise DataError(f"--channel-map: columns {first!r} and {src!r} are both mapped to channel {dst!r}")
+        out[src] = dst
+    return out
+
+
+def apply_channel_map(cols: dict[str, np.ndarray], channel_map: dict[str, str], channels: Sequence[str],
+                      path: str | Path) -> dict[str, np.ndarray]:
+    """``cols`` with the columns of ``channel_map`` renamed to the model's channel names.
+
+    Raises:
+        DataError: a target that is not a model channel, a column the file lacks, or a target that the file
+            already has as another column (naming the file, the column and the channel)."""
+    if not channel_map:
+        return cols
+    for src, dst in channel_map.items():
+        if dst not in channels:
+            raise DataError(f"--channel-map {src}={dst}: {dst!r} is not a channel of the model (channels: "
+                            f"{list(channels)})")
+        if src not in cols:
+            raise DataError(f"{path}: --channel-map {src}={dst}: the file has no column {src!r}; it has "
+                            f"{sorted(cols)}")
+        if dst in cols and dst not in channel_map:
+            raise DataError(f"{path}: --channel-map {src}={dst}: the file already has a column {dst!r}; map or "
+                            "rename one of them")
+    return {channel_map.get(k, k): v for k, v in cols.items()}
 
 
 def _channel_matrix(cols: dict[str, np.ndarray], channels: list[str], path: Path) -> np.ndarray:
@@ -120,6 +179,9 @@ class LabelledInput:
     labels_column: str | None = None
     label_format: str | None = None
     notes: list[str] = field(default_factory=list)
+    time: np.ndarray | None = None
+    time_column: str | None = None
+    channel_map: dict[str, str] = field(default_factory=dict)
 
 
 def _pick_column(cols: dict, given: str | None, default: str, what: str, path: Path) -> str | None:
@@ -147,24 +209,31 @@ def _ids(values: np.ndarray, column: str, path: Path) -> np.ndarray:
 
 def read_input(path: str | Path, channels: Sequence[str], class_names: Sequence[str] = (),
                recording_column: str | None = None, subject_column: str | None = None,
-               labels_column: str | None = None) -> LabelledInput:
-    """Read a recording file for :func:`~sensorllm.serve.predict.predict_input`: the channels, its recordings
-    and its labels.
+               labels_column: str | None = None, class_codes: Sequence[str] = (),
+               channel_map: dict[str, str] | None = None, time_column: str | None = None) -> LabelledInput:
+    """Read a recording file for :func:`~sensorllm.serve.predict.predict_input`: the channels, its recordings,
+    its labels and its time column.
 
-    Column arguments: ``None`` = the default name (``recording``, ``subject``, ``label``) when the file has
-    it; a name = that column (an error when absent); ``""`` = none. Labels are parsed against
-    ``class_names`` (:func:`parse_labels`)."""
+    Column arguments: ``None`` = the default name (``recording``, ``subject``, ``label``, the first of
+    :data:`TIME_COLUMNS`) when the file has it; a name = that column (an error when absent); ``""`` = none.
+    Labels are parsed against ``class_names`` and ``class_codes`` (:func:`parse_labels`). ``channel_map``
+    (file column → model channel, :func:`parse_channel_map`) renames columns first."""
     path = Path(path)
-    cols = read_columns(path)
+    cmap = dict(channel_map or {})
+    cols = apply_channel_map(read_columns(path), cmap, channels, path)
     x = _channel_matrix(cols, list(channels), path)
     n = len(x)
     rec_col = _pick_column(cols, recording_column, "recording", "recording", path)
     subj_col = _pick_column(cols, subject_column, "subject", "subject", path)
     lab_col = _pick_column(cols, labels_column, "label", "label", path)
-    for c in (rec_col, subj_col, lab_col):
+    if time_column is None:
+        time_col = next((c for c in TIME_COLUMNS if c in cols and c not in channels), None)
+    else:
+        time_col = _pick_column(cols, time_column, "", "time", path)
+    for c in (rec_col, subj_col, lab_col, time_col):
         if c is not None and c in channels:
             raise DataError(f"{path}: column {c!r} is one of the model's channels; it cannot also be the "
-                            "recording, subject or label column")
+                            "recording, subject, label or time column")
     rec = _ids(cols[rec_col], rec_col, path) if rec_col else None
     subj = _ids(cols[subj_col], subj_col, path) if subj_col else None
     change = np.zeros(max(n - 1, 0), dtype=bool)
@@ -185,8 +254,11 @@ def read_input(path: str | Path, channels: Sequence[str], class_names: Sequence[
     if lab_col is not None:
         if not class_names:
             raise DataError(f"{path}: a label column but no class names to score against")
-        labels, fmt = parse_labels(cols[lab_col], class_names, path, lab_col)
-    return LabelledInput(path, x, segments, labels, rec_col, subj_col, lab_col, fmt, notes)
+        labels, fmt = parse_labels(cols[lab_col], class_names, path, lab_col, class_codes)
+    if cmap:
+        notes.append("columns renamed by --channel-map: " + ", ".join(f"{a} -> {b}" for a, b in cmap.items()))
+    return LabelledInput(path, x, segments, labels, rec_col, subj_col, lab_col, fmt, notes,
+                         None if time_col is None else np.asarray(cols[time_col]).ravel(), time_col, cmap)
 
 
 # ---- windowing by recording --------------------------------------------------------------------------------

@@ -32,10 +32,13 @@ def _union_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str])
 
 
 def write_predict_report(pred: Prediction, inp: LabelledInput, clf: Classifier, report_dir: str | Path,
-                         model_path: str | Path | None = None, notes: Sequence[str] = ()) -> Path | None:
+                         model_path: str | Path | None = None, notes: Sequence[str] = (),
+                         input_checks: list[dict] | None = None) -> Path | None:
     """Score the windows that have a true label: ``metrics.json``, ``confusion_matrix.png`` and ``report.md``
     (:func:`~sensorllm.eval.metrics.write_classification_report`) plus ``per_recording.csv`` in
-    ``report_dir``. Returns the report, or ``None`` when no window could be scored."""
+    ``report_dir``. ``input_checks``: the findings of :mod:`sensorllm.serve.input_checks`, kept in
+    ``metrics.json`` (their messages belong in ``notes``). Returns the report, or ``None`` when no window could
+    be scored."""
     from sklearn.metrics import f1_score
 
     from sensorllm.eval.metrics import classification_metrics, write_json_atomic
@@ -84,6 +87,7 @@ def write_predict_report(pred: Prediction, inp: LabelledInput, clf: Classifier, 
         "windows_spanning_label_change": mixed, "window": pred.window, "stride": pred.stride,
         "rate_hz": clf.rate_hz, "recordings": len(rows), "per_recording": rows,
         "classes_scored": [names[c] for c in used], "f1_macro_model_classes": all_classes["f1_macro"],
+        "input_checks": list(input_checks or []),
     })
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """The true labels of ``sensorllm predict``'s windows, from a label column of the input.
 
 Labels: with a label column (``label`` by default, ``--labels-column``) the windows are scored against it.
-Values are the model's class names or its class indices ``0..K-1`` (all one or all the other; empty cells are
-unlabelled samples; :func:`parse_labels`); anything else is an error naming the value and its row. A window's
+Values are the model's class names or the dataset spec's class codes (``FEL``; both case-insensitive, mixed
+freely), or its class indices ``0..K-1`` (then all of them; empty cells are unlabelled samples; :func:`parse_labels`); anything else is an error naming the value and its row. A window's
 true label follows one of the :data:`LABEL_RULES`, stated in the report (:mod:`sensorllm.serve.report`).
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from sensorllm.datasets.spec import DataError
 
-__all__ = ["LABEL_RULES", "parse_labels"]
+__all__ = ["LABEL_RULES", "parse_labels", "window_label"]
 
 LABEL_RULES: dict[str, str] = {
     "pure": "a window is scored only when all of its samples carry the same label; windows that span a label "
@@ -30,28 +30,39 @@ LABEL_RULES: dict[str, str] = {
 }
 
 
-def parse_labels(values: np.ndarray, class_names: Sequence[str], path: str | Path, column: str
-                 ) -> tuple[np.ndarray, str]:
-    """Per-row class index (``-1``: empty cell) from a label column of class names or class indices.
+def parse_labels(values: np.ndarray, class_names: Sequence[str], path: str | Path, column: str,
+                 class_codes: Sequence[str] = ()) -> tuple[np.ndarray, str]:
+    """Per-row class index (``-1``: empty cell) from a label column of class names, class codes or class indices.
 
-    Names are tried first (every non-empty value a class name); else indices (every value an integer in
-    ``[0, K)``). Anything else raises :class:`DataError` naming the first bad value and its row.
-    Returns ``(indices, "class names" | "class indices")``."""
+    Text first: every non-empty value a class name (exactly, else case-insensitively) or a class code
+    (``class_codes``, the dataset spec's codes such as ``FEL``; case-insensitive), names and codes mixed freely,
+    as ``sensorllm prepare generic`` reads them. Else indices: every value an integer in ``[0, K)``. Anything else
+    raises :class:`DataError` naming the first bad value and its row.
+    Returns ``(indices, "class names" | "class codes" | "class names and codes" | "class indices")``."""
     names = list(class_names)
+    codes = list(class_codes) + [""] * (len(names) - len(class_codes))
     s = pd.Series(np.asarray(values, dtype=object).ravel())
     empty = (s.isna() | s.astype(str).str.strip().eq("")).to_numpy()
-    text = s.astype(str).str.strip().to_numpy()
+    text = np.array(["" if e else str(v).strip() for v, e in zip(s.tolist(), empty)], dtype=object)
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    integral = np.isfinite(num) & (np.mod(np.where(np.isfinite(num), num, 0.5), 1) == 0)
+    text[integral] = [str(int(v)) for v in num[integral]]  # 3.0 (a float column) → "3"
     out = np.full(len(s), -1, dtype=np.int64)
     present = ~empty
     if not present.any():
         return out, "empty"
-    lookup = {n: i for i, n in enumerate(names)}
-    as_name = np.array([lookup.get(t, -1) for t in text])
-    if (as_name[present] >= 0).all():
-        out[present] = as_name[present]
-        return out, "class names"
-    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
-    integral = np.isfinite(num) & (np.mod(np.where(np.isfinite(num), num, 0.5), 1) == 0)
+    exact = {n: i for i, n in enumerate(names)}
+    folded = {n.lower(): i for i, n in enumerate(names)}
+    by_code = {c.lower(): i for i, c in enumerate(codes) if c}
+    as_name = np.array([exact.get(t, folded.get(t.lower(), -1)) for t in text])
+    as_code = np.array([by_code.get(t.lower(), -1) for t in text])
+    if ((as_name >= 0) | (as_code >= 0))[present].all():
+        pick = np.where(as_name >= 0, as_name, as_code)
+        out[present] = pick[present]
+        used_code = bool((present & (as_name < 0)).any())
+        used_name = bool((present & (as_name >= 0)).any())
+        return out, ("class names and codes" if used_code and used_name else
+                     "class codes" if used_code else "class names")
     if integral[present].all():
         bad = present & ((num < 0) | (num >= len(names)))
         if not bad.any():
@@ -60,13 +71,15 @@ def parse_labels(values: np.ndarray, class_names: Sequence[str], path: str | Pat
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}: label column {column!r}, row {i + 1}: label {text[i]!r} is not a class index of "
                         f"the model (0..{len(names) - 1}: {names})")
-    i = int(np.flatnonzero(present & (as_name < 0) & ~integral)[0]) if (present & (as_name < 0) & ~integral).any() \
-        else int(np.flatnonzero(present & (as_name < 0))[0])
+    unknown = present & (as_name < 0) & (as_code < 0)
+    i = int(np.flatnonzero(unknown & ~integral)[0]) if (unknown & ~integral).any() else int(np.flatnonzero(unknown)[0])
+    known_codes = [c for c in codes if c]
+    what = f"class names {names}" + (f", class codes {known_codes}" if known_codes else "")
     raise DataError(f"{path}: label column {column!r}, row {i + 1}: unknown label {text[i]!r}; labels must be the "
-                    f"model's class names {names} or class indices 0..{len(names) - 1}")
+                    f"model's {what} or class indices 0..{len(names) - 1}")
 
 
-def _window_label(lab: np.ndarray, rule: str, k: int) -> tuple[int, float]:
+def window_label(lab: np.ndarray, rule: str, k: int) -> tuple[int, float]:
     """``(true class or -1, purity)`` of a window's per-sample labels under ``rule``; purity: the share of the
     window's samples that carry the chosen label (for an unscored window, its most common label)."""
     known = lab[lab >= 0]

@@ -15,6 +15,7 @@ import numpy as np
 
 from sensorllm.datasets.spec import DataError
 
+from .recording import apply_channel_map
 from .stream import Clock, Decision, StreamClassifier
 
 __all__ = ["CsvRowParser", "LineChunk", "follow_lines", "replay", "run_stream", "text_lines"]
@@ -40,11 +41,13 @@ class CsvRowParser:
     Args:
         channels: the model's channel names, in the order samples are returned.
         source: name of the input for messages (a path or ``<stdin>``).
+        channel_map: header name → model channel (``--channel-map``), applied to the header first.
     """
 
-    def __init__(self, channels: Sequence[str], source: str) -> None:
+    def __init__(self, channels: Sequence[str], source: str, channel_map: dict[str, str] | None = None) -> None:
         self.channels = list(channels)
         self.source = source
+        self.channel_map = dict(channel_map or {})
         self.lineno = 0
         self._cols: list[int] | None = None
         self._n_fields = 0
@@ -57,6 +60,9 @@ class CsvRowParser:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise DataError(f"{self.source}, line {self.lineno}: duplicate columns {dup}")
+        if self.channel_map:
+            cols = apply_channel_map({n: np.zeros(0) for n in names}, self.channel_map, self.channels, self.source)
+            names = list(cols)
         missing = [c for c in self.channels if c not in names]
         if missing:
             raise DataError(f"{self.source}: missing channels {missing}; the model expects {self.channels}, "
@@ -171,7 +177,8 @@ def run_stream(clf: StreamClassifier, chunks: Iterable[LineChunk], parser: CsvRo
 
 
 def replay(clf: StreamClassifier, path: str | Path, speed: float, emit: Callable[[Decision], None],
-           sleep: Callable[[float], None] = time.sleep) -> dict[str, float | int | None]:
+           sleep: Callable[[float], None] = time.sleep, channel_map: dict[str, str] | None = None
+           ) -> dict[str, float | int | None]:
     """Replay a recorded CSV through ``clf`` at ``speed`` × real time (for tests and benchmarks).
 
     ``speed > 0``: sample ``i`` is due ``(i + 1) / (rate * speed)`` s after the start, and latencies count
@@ -184,7 +191,7 @@ def replay(clf: StreamClassifier, path: str | Path, speed: float, emit: Callable
     path = Path(path)
     if not path.is_file():
         raise DataError(f"missing file {path}")
-    parser = CsvRowParser(clf.names, str(path))
+    parser = CsvRowParser(clf.names, str(path), channel_map)
     x = parser.feed(path.read_text(errors="replace").splitlines())
     parser.finish()
     t0 = clf.clock()
