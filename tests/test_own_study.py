@@ -144,6 +144,13 @@ def test_every_model_kind_carries_codes_and_older_ones_still_load(study, sllm, t
         assert info.class_codes == ["", "", ""] and info.class_names == NAMES
 
 
+def test_the_example_spec_shows_codes():
+    from sensorllm.datasets.generic import spec_from_yaml
+
+    spec = spec_from_yaml(CONFIGS.parent / "generic" / "example.yaml")
+    assert [(c.code, c.name) for c in spec.classes] == [("SIT", "sitting"), ("STD", "standing"), ("WLK", "walking")]
+
+
 @pytest.mark.parametrize("kind", ["features-rf", "sensorllm"])
 def test_predict_scores_a_label_column_of_codes(study, sllm, kind, tmp_path, capsys):
     model = str(sllm if kind == "sensorllm" else study.rf)
