@@ -45,11 +45,28 @@ def test_conv_padding_does_not_count_in_the_first_patch():
     enc = build_encoder(CONV)
     x = torch.randn(1, 5, dtype=torch.float64)  # patch 4: 3 padded positions + 1 sample, then 4 samples
     h = conv_features(x, torch.isfinite(x)).float()
-    for conv in enc.convs:
-        y = torch.nn.functional.gelu(conv(h))
+    for conv, norm in zip(enc.convs, enc.norms):
+        y = torch.nn.functional.gelu(norm(conv(h)))
         h = y + h if y.shape == h.shape else y
     expected_first = enc.out(h[:, :, :1].mean(-1))  # the mean over the one real sample only
     assert torch.allclose(enc.encode_values(x)[:, 0], expected_first, atol=1e-5)
+
+
+def test_calibrate_sets_the_batch_norm_statistics_from_training_series_and_keeps_the_mode():
+    enc = build_encoder(CONV)
+    assert enc.training is False
+    series = [torch.randn(32) * 3 + 1 for _ in range(40)]
+    before = enc.encode(series[:2])
+    assert enc.calibrate(series) is True
+    assert enc.training is False and all(n.momentum == 0.1 for n in enc.norms)
+    assert not torch.equal(enc.norms[0].running_mean, torch.zeros_like(enc.norms[0].running_mean))
+    after = enc.encode(series[:2])
+    assert not torch.allclose(before[0], after[0])
+    # the eval-mode features are now standardised like the training-mode ones: each filter near 0 / 1 on the data
+    x = torch.stack(series)
+    h = enc.norms[0](enc.convs[0](conv_features(x.double(), torch.isfinite(x)).float()))
+    assert h.mean().abs() < 0.05 and (h.std() - 1).abs() < 0.1
+    assert build_encoder(EncoderConfig(kind="raw-patch", trainable=True)).calibrate(series) is False
 
 
 def test_conv_missing_samples_and_all_missing_series():

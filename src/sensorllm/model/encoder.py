@@ -227,6 +227,11 @@ class SensorEncoder(nn.Module):
                     out[i] = emb[j]
         return out  # type: ignore[return-value]
 
+    def calibrate(self, series: Sequence[torch.Tensor]) -> bool:
+        """Set statistics the encoder keeps apart from its weights (batch-norm running statistics) from training
+        ``series``; returns True when it did. Most encoders keep none: nothing happens and False is returned."""
+        return False
+
     def identity(self) -> str:
         """A string naming the weights and the input transform exactly (cache key, checkpoint check)."""
         raise NotImplementedError

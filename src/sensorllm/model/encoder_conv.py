@@ -12,17 +12,26 @@ Input features (per sample, no dataset statistics needed, so it works on any pre
 - the series z-normalised over its observed samples: its shape, whatever its amplitude;
 - the observed flag (a missing sample is 0 in the first two and 0 here).
 
-Layers: ``len(widths)`` blocks of Conv1d ('same' padding, the dilations of ``dilations``) → GELU, with a
-residual connection where the widths agree; then the feature maps are mean-pooled over patches of ``P``
-samples (left-padded, so that the last patch ends with the last sample; padded positions do not count) and
-a linear layer maps each patch to ``d_model``. A series of ``L`` samples gives ``ceil(min(L, context) / P)``
-tokens. No normalisation layer: batches hold series of different channels, whose statistics differ.
+Layers: ``len(widths)`` blocks of Conv1d ('same' padding, the dilations of ``dilations``) → BatchNorm → GELU,
+with a residual connection where the widths agree (as the ``cnn1d`` baseline's trunk); then the feature maps are
+mean-pooled over patches of ``P`` samples (left-padded, so that the last patch ends with the last sample; padded
+positions do not count) and a linear layer maps each patch to ``d_model``. A series of ``L`` samples gives
+``ceil(min(L, context) / P)`` tokens.
+
+Why batch normalisation: without it the GELU outputs share a large positive part in every window, so after the
+projector's LayerNorm the sensor tokens barely differ from window to window (measured on the learning proxy:
+their varying RMS was a fifth of Chronos-T5's and the head's loss exploded). A batch holds every channel of each
+of its windows, so its statistics are those of the data. In eval mode the running statistics are used; they are
+calibrated on training windows before Stage 2 reads its head statistics (:meth:`ConvEncoder.calibrate`), so that
+the head is standardised on the features training computes.
 
 It has no pretrained weights: ``trainable: true`` is required, its weights are saved with the projector,
 and it is never served from the embedding cache.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -80,8 +89,10 @@ class ConvEncoder(SensorEncoder):
             torch.manual_seed(seed)
             cin = IN_FEATURES
             self.convs = nn.ModuleList()
+            self.norms = nn.ModuleList()
             for w, k, d in zip(widths, kernels, dilations):
-                self.convs.append(nn.Conv1d(cin, w, k, padding="same", dilation=d))
+                self.convs.append(nn.Conv1d(cin, w, k, padding="same", dilation=d, bias=False))
+                self.norms.append(nn.BatchNorm1d(w))
                 cin = w
             self.out = nn.Linear(cin, d_model)
         self.is_random_init = True  # no pretrained weights: the trained ones live in the checkpoint
@@ -92,8 +103,8 @@ class ConvEncoder(SensorEncoder):
         x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
         w = self.out.weight
         h = conv_features(x, observed).to(device=w.device, dtype=w.dtype)  # (N, 3, T)
-        for conv in self.convs:
-            y = F.gelu(conv(h))
+        for conv, norm in zip(self.convs, self.norms):
+            y = F.gelu(norm(conv(h)))
             h = y + h if y.shape == h.shape else y
         pad = (-h.shape[-1]) % self.patch_size
         keep = F.pad(torch.ones_like(h[:, :1]), (pad, 0))  # (N, 1, T + pad): 0 on the padding
@@ -103,6 +114,26 @@ class ConvEncoder(SensorEncoder):
         counts = keep.reshape(n, 1, t // self.patch_size, self.patch_size).sum(-1)
         pooled = (sums / counts).transpose(1, 2)  # (N, n_patches, C)
         return self.out(pooled).float()  # (N, n_patches, d_model)
+
+    @torch.no_grad()
+    def calibrate(self, series: Sequence[torch.Tensor]) -> bool:
+        """Set the batch-norm running statistics from ``series`` (training data): they are reset and then
+        accumulated as a plain average over every call of :meth:`encode` on them (momentum ``None``), with the
+        batch statistics in use as in training. Train/eval mode and momenta are restored afterwards."""
+        modes = [n.training for n in self.norms]
+        momenta = [n.momentum for n in self.norms]
+        for n in self.norms:
+            n.reset_running_stats()
+            n.momentum = None
+            n.train()
+        try:
+            self.encode(series)
+        finally:
+            for n, mode, mom in zip(self.norms, modes, momenta):
+                n.momentum = mom
+                n.train(mode)
+            self.invalidate_identity()
+        return True
 
     def identity(self) -> str:
         if self._identity is None:

@@ -12,6 +12,7 @@ import time
 from typing import Callable
 
 import numpy as np
+import torch
 
 from sensorllm.eval.classify import head_features, predict_proba
 from sensorllm.eval.metrics import classification_metrics, write_json_atomic
@@ -44,8 +45,11 @@ def run_tune(cfg: Stage2Config, progress: Callable[[dict], None] | None = None) 
     if cfg.init_from:
         parts = init_from_stage1(model, cfg.init_from)
         print(f"initialised from Stage 1 {cfg.init_from}: {', '.join(parts)}")
+    pick = np.random.default_rng([cfg.run.seed, 47]).permutation(len(train))[: cfg.head_stats_windows]
+    calib = [torch.as_tensor(np.asarray(s, dtype=np.float32)) for i in pick for s in train[i].series.values()]
+    if model.encoder.calibrate(calib):  # batch-norm statistics of a trainable encoder, before the head's
+        print(f"encoder statistics calibrated on {len(pick)} training windows", flush=True)
     if cfg.head_standardize:  # (a resumed run then restores the statistics saved with its checkpoint)
-        pick = np.random.default_rng([cfg.run.seed, 47]).permutation(len(train))[: cfg.head_stats_windows]
         t = time.time()
         model.to(acc.device)
         with acc.autocast():  # the features as training computes them (bf16 autocast in a bf16 run)
