@@ -168,10 +168,10 @@ def test_failed_run_is_reported_and_the_others_still_run(study, tmp_path, monkey
 
 
 def test_compare_defaults_to_the_packaged_recommended_configuration(study, tmp_path, capsys):
-    """Without --sensorllm-config SensorLLM runs the recommended configuration packaged with sensorllm, on a dataset
-    that is not UCI-HAR (3 channels at 20 Hz, 40-sample windows, its own classes): the configuration takes those
-    from the data. Tiny models and a few steps keep it fast. Each stage's progress reaches the console, and the run
-    prints where its configuration is, not the configuration."""
+    """Without --sensorllm-config SensorLLM runs the recommended configuration packaged with sensorllm, on a
+    dataset that is not UCI-HAR (3 channels at 20 Hz, 40-sample windows, its own classes): the configuration
+    takes those from the data. Tiny models and a few steps keep it fast. Each stage's progress reaches the
+    console, and the run prints where its configuration is, not the configuration."""
     from sensorllm.configs import packaged_dir
     from sensorllm.train.config import Stage2Config, config_to_dict, load_config
 
@@ -184,7 +184,8 @@ def test_compare_defaults_to_the_packaged_recommended_configuration(study, tmp_p
                  "--set2", "head_stats_windows=8"]) == 0
     rec = packaged_dir("recommended")
     settings = json.loads((out / "results.json").read_text())["settings"]
-    assert settings["stage1_config"] == str(rec / "stage1.yaml") and settings["stage2_config"] == str(rec / "stage2.yaml")
+    assert settings["stage1_config"] == str(rec / "stage1.yaml")
+    assert settings["stage2_config"] == str(rec / "stage2.yaml")
     run = out / "sensorllm" / "seed0"
     used = yaml.safe_load((run / "config.yaml").read_text())
     # exactly the packaged Stage 2 with the comparison's paths and this test's overrides

@@ -33,9 +33,10 @@ def test_accelerate_configs_parse(name):
     assert doc["distributed_type"] in ("MULTI_GPU", "FSDP", "DEEPSPEED")
 
 
-# -- the configurations packaged with sensorllm (src/sensorllm/configs/) --------------------------------------------
+# -- the configurations packaged with sensorllm (src/sensorllm/configs/) ------------------------------------
 
-PACKAGED = [(name, stage) for name in ("recommended", "demo") for stage in (1, 2)] + [("recommended/stage1-describe", 1)]
+PACKAGED = [(name, stage) for name in ("recommended", "demo") for stage in (1, 2)]
+PACKAGED += [("recommended/stage1-describe", 1)]
 
 
 @pytest.mark.parametrize("name,stage", PACKAGED, ids=lambda v: str(v))
@@ -67,8 +68,8 @@ def _without_paths(doc: dict) -> dict:
 
 @pytest.mark.parametrize("name", UCI_HAR)
 def test_uci_har_recommended_is_the_packaged_one_plus_its_paths(name):
-    """configs/recommended/uci-har/ differs from the packaged recommended configuration only in its paths: a change
-    to one must be made to the other."""
+    """configs/recommended/uci-har/ differs from the packaged recommended configuration only in its paths: a
+    change to one must be made to the other."""
     from sensorllm.configs import PATH_KEYS, packaged_dir, sets_key
 
     repo = ROOT / "recommended" / "uci-har" / name

@@ -268,7 +268,8 @@ def test_align_and_tune_take_their_paths_from_options_and_print_where_the_config
                  "--init-from", str(s1 / "model"), "optim.max_steps=1", f"run.cache_dir={work / 'cache'}"]) == 0
     printed = capsys.readouterr().out
     for run, stage in ((s1, "align (Stage 1)"), (s2, "tune (Stage 2)")):
-        assert f"== sensorllm {stage}: {work / 'data'} → {run} (configuration: {run / 'config.yaml'}) ==" in printed
+        where = f"{work / 'data'} → {run} (configuration: {run / 'config.yaml'})"
+        assert f"== sensorllm {stage}: {where} ==" in printed
         cfg = yaml.safe_load((run / "config.yaml").read_text())
         assert cfg["data"]["prepared"] == str(work / "data") and cfg["run"]["out_dir"] == str(run)
     assert cfg["init_from"] == str(s1 / "model")
@@ -285,3 +286,18 @@ def test_the_packaged_configuration_needs_the_paths_from_the_command(tmp_path, m
     assert main(argv) == 1
     assert error in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_demo_prints_its_steps_and_results_not_its_configuration(tmp_path, capsys):
+    """`sensorllm demo` (here with the tiny configs instead of the packaged demo ones, to be quick): each step's
+    header, one line per stage saying where its configuration is, the test scores."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--configs", str(CONFIGS), "--eval-limit", "8"]) == 0
+    printed = capsys.readouterr().out
+    for k in range(1, 7):
+        assert f"=== {k}/6 " in printed
+    assert f"(configuration: {out / 'stage1' / 'config.yaml'})" in printed
+    assert f"(configuration: {out / 'stage2' / 'config.yaml'})" in printed
+    assert "test F1-macro" in printed and "=== done in " in printed
+    assert "\nprojector:\n" not in printed and "\noptim:\n" not in printed

@@ -71,8 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="folder for every run and the results; nothing else is written")
     p.add_argument("--sensorllm-config", metavar="DIR", default=DEFAULT_CONFIG,
                    help="folder with stage1.yaml and stage2.yaml, or the name of a configuration packaged with "
-                        "sensorllm (default: recommended, the recommended CPU configuration; it fits any prepared "
-                        "dataset: channels, rate, window and classes come from --data)")
+                        "sensorllm (default: recommended, the recommended CPU configuration; it fits any "
+                        "prepared dataset: channels, rate, window and classes come from --data)")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="SensorLLM config overrides of both stages, e.g. optim.max_steps=300 run.threads=1")
     p.add_argument("--set1", nargs="+", action="extend", default=[], metavar="KEY=VALUE",

@@ -20,16 +20,17 @@ from sensorllm.datasets import open_prepared
 __all__ = ["run_demo", "DEMO_RAW", "register"]
 
 DEMO_RAW = files("sensorllm") / "demo_data" / "uci-hapt-subset"
-CONFIGS = "demo"  # packaged with sensorllm (sensorllm.configs): the recommended configuration at a budget of minutes
+CONFIGS = "demo"  # packaged with sensorllm (sensorllm.configs): the recommended configuration, minutes long
 
 
 def _step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
-def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200, config_dir: str | Path = CONFIGS) -> dict:
-    """Run the demo into ``out``; ``config_dir``: a folder with ``stage1.yaml`` and ``stage2.yaml`` or the name of
-    a packaged configuration (their paths are set here)."""
+def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200,
+             config_dir: str | Path = CONFIGS) -> dict:
+    """Run the demo into ``out``; ``config_dir``: a folder with ``stage1.yaml`` and ``stage2.yaml`` or the name
+    of a packaged configuration (their paths are set here)."""
     from sensorllm.configs import config_folder
 
     from .main import main  # the command table, which also holds this command

@@ -5,7 +5,8 @@ Without ``--config`` the packaged recommended configuration runs; it fits any pr
 ``--data`` names, with the output folder ``--out`` (and for Stage 2 the Stage-1 model ``--init-from``):
 
     sensorllm align --data runs/my-study/data --out runs/my-study/rec-stage1
-    sensorllm tune  --data runs/my-study/data --out runs/my-study/rec-stage2 --init-from runs/my-study/rec-stage1/model
+    sensorllm tune  --data runs/my-study/data --out runs/my-study/rec-stage2 \\
+                    --init-from runs/my-study/rec-stage1/model
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import json
 def _overrides(args: argparse.Namespace) -> list[str]:
     """The command's ``key=value`` overrides, then those its path options stand for (which win)."""
     q = json.dumps  # paths as YAML strings (a path may hold characters YAML reads otherwise)
-    flags = [("data.prepared", args.data), ("run.out_dir", args.out), ("init_from", getattr(args, "init_from", None))]
+    flags = [("data.prepared", args.data), ("run.out_dir", args.out),
+             ("init_from", getattr(args, "init_from", None))]  # align has no --init-from
     return [*args.overrides, *(f"{key}={q(str(v))}" for key, v in flags if v is not None)]
 
 
@@ -64,8 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--config", metavar="CONFIG",
                        help=f"a YAML config (see configs/), a folder with stage{stage}.yaml, or a configuration "
-                            f"packaged with sensorllm: recommended (the default: the recommended CPU configuration, "
-                            f"any dataset){', recommended/stage1-describe' if stage == 1 else ''} or demo")
+                            "packaged with sensorllm: recommended (the default: the recommended CPU "
+                            f"configuration, any dataset){', recommended/stage1-describe' if stage == 1 else ''} "
+                            "or demo")
         p.add_argument("--data", metavar="DIR", help="prepared dataset (sets data.prepared)")
         p.add_argument("--out", metavar="DIR", help="output folder of the run (sets run.out_dir)")
         if stage == 2:

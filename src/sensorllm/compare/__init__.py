@@ -25,6 +25,7 @@ from .runner import (BASELINE_CACHE, SENSORLLM_CACHE, CompareSettings, Compariso
 
 __all__ = [
     "Method", "SENSORLLM_METHODS", "known_methods", "resolve_method", "resolve_methods", "config_pair", "Row",
-    "Column", "COLUMNS", "USER_COLUMNS", "column", "summarize", "markdown_table", "write_outputs", "CompareSettings", "Comparison", "run_comparison", "run_folder", "metrics_path", "collect",
+    "Column", "COLUMNS", "USER_COLUMNS", "column", "summarize", "markdown_table", "write_outputs",
+    "CompareSettings", "Comparison", "run_comparison", "run_folder", "metrics_path", "collect",
     "stage1_folder", "BASELINE_CACHE", "SENSORLLM_CACHE",
 ]

@@ -33,7 +33,7 @@ SENSORLLM_CACHE = "embcache"  # frozen-encoder embedding cache of the SensorLLM 
 BASELINE_CACHE = "embcache-chronos-feats"  # the same for baselines that take a cache_dir (the Chronos ones)
 _RESERVED_BASELINE_KEYS = {"baseline", "data", "out", "seed", "model_args"}
 _RESERVED_SENSORLLM_KEYS = {"run.out_dir", "run.seed", "data.prepared"}
-PROGRESS_EVERY_S = 60.0  # a SensorLLM stage's progress on the console: at most one line a minute (and its last step)
+PROGRESS_EVERY_S = 60.0  # a SensorLLM stage's progress on the console: at most a line a minute, and its last step
 
 
 @dataclass
@@ -41,8 +41,8 @@ class CompareSettings:
     """What every job of a comparison shares.
 
     ``stage1_config`` / ``stage2_config``: the SensorLLM configuration pair (None: the packaged recommended
-    configuration, :func:`~sensorllm.compare.methods.config_pair`). ``sensorllm_set``: overrides of both SensorLLM stages; ``stage1_set`` / ``stage2_set``: of one
-    stage (applied after ``sensorllm_set``). ``baseline_set``: ``sensorllm baseline`` settings
+    configuration, :func:`~sensorllm.compare.methods.config_pair`). ``sensorllm_set``: overrides of both
+    SensorLLM stages; ``stage1_set`` / ``stage2_set``: of one stage (applied after ``sensorllm_set``). ``baseline_set``: ``sensorllm baseline`` settings
     (:class:`~sensorllm.baselines.config.BaselineConfig` fields, e.g. ``epochs``, ``max_train_windows``).
     ``test_limit``: score SensorLLM on a seeded subset of test windows (None: all). ``command``: the command
     line shown in ``results.md``.
@@ -183,7 +183,7 @@ class _Progress:
     left). Lines go through ``log``, with stdout pointing at ``console`` (the stdout from before the job's
     output was redirected)."""
 
-    def __init__(self, prefix: str, log: Callable[[str], None], console, every: float = PROGRESS_EVERY_S) -> None:
+    def __init__(self, prefix: str, log: Callable[[str], None], console, every: float = PROGRESS_EVERY_S):
         self.prefix, self.log, self.console, self.every = prefix, log, console, every
         self.last: dict[str, float] = {}
 
@@ -272,7 +272,7 @@ def _run_sensorllm(s: CompareSettings, m: Method, seed: int, progress: _Progress
         done = run_align(cfg1, progress=progress.stage("Stage 1"))
         progress.say(f"Stage 1 done ({done['steps']} steps, {_duration(done['train_time_s'])}): {s1 / 'model'}")
     print(f"== {m.name} seed {seed}: Stage 2 in {d} ==", flush=True)
-    summary = run_tune(cfg2, progress=progress.stage("Stage 2"))  # continues from an interrupted run's checkpoint
+    summary = run_tune(cfg2, progress=progress.stage("Stage 2"))  # an interrupted run continues from its checkpoint
     best = summary.get(f"best_val_{cfg2.metric}")
     progress.say(f"Stage 2 done ({summary['steps']} steps, {_duration(summary['train_time_s'])}; best validation "
                  f"{cfg2.metric} {'n/a' if best is None else f'{best:.4f}'} at step {summary.get('best_step')}); "

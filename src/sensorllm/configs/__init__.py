@@ -1,7 +1,7 @@
-"""Training configurations shipped inside the package, found wherever it is installed (``importlib.resources``)::
+"""Training configurations shipped inside the package, found wherever it is installed (importlib.resources)::
 
     recommended/  stage1.yaml  stage2.yaml  stage1-describe.yaml   the recommended CPU configuration
-    demo/         stage1.yaml  stage2.yaml                         ``sensorllm demo``: the same at a budget of minutes
+    demo/         stage1.yaml  stage2.yaml                         sensorllm demo: the same, minutes long
 
 They name no dataset: the channels, rate, window and classes come from the prepared dataset, and the keys that
 are paths (:data:`PATH_KEYS`: ``data.prepared``, ``run.out_dir``, ``init_from``) from the command that runs
@@ -19,10 +19,11 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["DEFAULT", "PATH_KEYS", "packaged_names", "packaged_dir", "config_folder", "stage_config", "sets_key"]
+__all__ = ["DEFAULT", "PATH_KEYS", "packaged_names", "packaged_dir", "config_folder", "stage_config",
+           "sets_key"]
 
 DEFAULT = "recommended"  # what align, tune and compare use when no configuration is given
-PATH_KEYS = ("data.prepared", "run.out_dir", "init_from")  # the keys a packaged configuration leaves to the command
+PATH_KEYS = ("data.prepared", "run.out_dir", "init_from")  # what a packaged configuration leaves to the command
 
 
 def _root() -> Path:
@@ -59,8 +60,8 @@ def config_folder(spec: str | Path) -> Path:
     if p.is_dir():
         return p
     if p.exists():
-        raise FileNotFoundError(f"{p} is a file; give a folder with stage1.yaml and stage2.yaml or a packaged name "
-                                f"({', '.join(n for n in packaged_names() if '/' not in n)})")
+        raise FileNotFoundError(f"{p} is a file; give a folder with stage1.yaml and stage2.yaml or a packaged "
+                                f"name ({', '.join(n for n in packaged_names() if '/' not in n)})")
     if str(spec) not in packaged_names():
         raise FileNotFoundError(f"{spec} is neither a folder nor a packaged configuration (packaged: "
                                 f"{', '.join(n for n in packaged_names() if '/' not in n)})")
@@ -81,8 +82,8 @@ def stage_config(spec: str | Path | None, stage: int) -> Path:
         return f
     name = str(spec if spec is not None else DEFAULT)
     if name not in packaged_names():
-        raise FileNotFoundError(f"config {name} not found: give a YAML file, a folder with stage{stage}.yaml or a "
-                                f"packaged name ({', '.join(packaged_names())})")
+        raise FileNotFoundError(f"config {name} not found: give a YAML file, a folder with stage{stage}.yaml or "
+                                f"a packaged name ({', '.join(packaged_names())})")
     folder, _, file = name.partition("/")
     return packaged_dir(folder) / f"{file or f'stage{stage}'}.yaml"
 
