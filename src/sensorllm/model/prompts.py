@@ -60,11 +60,16 @@ class SequenceTooLongError(PromptError):
 
 
 def default_system_prompt(n_samples: int, rate_hz: float) -> str:
-    """Stage-1 system prompt with the real window length and rate (the reference left "N points" unfilled)."""
-    seconds = n_samples / rate_hz
+    """Stage-1 system prompt with the real window length and rate (the reference left "N points" unfilled).
+
+    It states the span as the answers time it: sample ``i`` is at ``i / rate``, so the last sample is at
+    ``(n - 1) / rate`` (a window of 48 samples at 50 Hz runs from 0.00 s to 0.94 s; the earlier ``n / rate``,
+    0.96 s, named a time no answer reaches)."""
+    last = (n_samples - 1) / rate_hz
     return (
         "A dialogue between a curious researcher and an AI assistant. The AI analyzes a sensor time-series "
-        f"({n_samples} points, {rate_hz:g} Hz sampling rate, {seconds:.2f} s) to answer specific questions."
+        f"({n_samples} points, {rate_hz:g} Hz sampling rate, from 0.00 s to {last:.2f} s) to answer specific "
+        "questions."
     )
 
 
