@@ -51,7 +51,7 @@ def _small_bolt_dir(path, use_reg_token: bool = True, patch: int = 8):
 
 
 def test_all_encoders_are_registered():
-    assert {"chronos", "chronos-bolt", "raw-patch"} <= set(list_encoders())
+    assert {"chronos", "chronos-bolt", "raw-patch", "conv"} <= set(list_encoders())
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,7 @@ def test_pretrained_chronos_tokenizer_must_match_its_training(tmp_path):
         ({"kind": "chronos-bolt", "tokenizer": TokenizerConfig()}, "remove encoder.tokenizer"),
         ({"kind": "chronos", "patch_size": 4}, "patch_size is not used"),
         ({"kind": "chronos", "context_length": 64}, "encoder.tokenizer.context_length"),
-        ({"kind": "bolt"}, "Known: chronos, chronos-bolt, raw-patch"),
+        ({"kind": "bolt"}, "Known: chronos, chronos-bolt, conv, raw-patch"),
     ],
 )
 def test_config_errors_name_the_fix(kw, match):
