@@ -206,7 +206,8 @@ def doc_row(name: str, seeds: list[int], args: argparse.Namespace) -> Row | None
 DOC_COLUMNS = [
     column("method"), column("seeds", "seeds done"), column("f1_macro", "F1-macro (%)"),
     column("accuracy", "accuracy (%)"), column("train_time", "train time (s)"),
-    Column("trainable params", lambda r: "n/a (forest)" if r.trainable_params is None else str(r.trainable_params)),
+    Column("trainable params",
+           lambda r: "n/a (no gradient training)" if r.trainable_params is None else str(r.trainable_params)),
     column("device"), Column("paper F1 (%)", lambda r: str(PAPER_F1.get(r.method, ""))),
 ]
 

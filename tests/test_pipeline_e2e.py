@@ -62,7 +62,7 @@ def test_full_pipeline(work, capsys):
     d = open_prepared(work / "data")
     x = np.asarray(d.stage2("test").windows[:3]).reshape(-1, 6)
     df = pd.DataFrame({n: x[:, j] for j, n in enumerate(d.channel_names)})[d.channel_names[::-1]]
-    df["timestamp"] = np.arange(len(df))
+    df["timestamp"] = np.arange(len(df)) / d.rate_hz  # seconds at the model's rate (the rate check reads it)
     df.to_csv(work / "rec.csv", index=False)
     assert main(["predict", "--model", str(s2), str(work / "rec.csv"), "--out", str(work / "pred.csv")]) == 0
     pred = pd.read_csv(work / "pred.csv")

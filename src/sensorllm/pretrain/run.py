@@ -28,14 +28,14 @@ __all__ = ["run_pretrain"]
 
 
 def _setup(cfg: PretrainEncoderConfig) -> tuple[Path, torch.device]:
-    """Threads, output directory, the resolved config (printed and written), the device."""
+    """Threads, output directory, the resolved config (written; one line says where), the device."""
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     out = Path(cfg.run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text = config_to_yaml(cfg)
-    print(f"== sensorllm pretrain-encoder ==\n{text}", flush=True)
     (out / "config.yaml").write_text(text)
+    print(f"== sensorllm pretrain-encoder: {out} (configuration: {out / 'config.yaml'}) ==", flush=True)
     return out, resolve_device(cfg.run.device)
 
 

@@ -1,8 +1,8 @@
 """Typed run configs: one dataclass per stage, loaded from YAML plus ``key=value`` overrides.
 
 Defaults live only in the dataclasses below. Unknown keys and type mismatches are errors, all collected and
-reported at once with the valid choices. The resolved config is printed at start, written to
-``<out_dir>/config.yaml`` and stored in checkpoints.
+reported at once with the valid choices. The resolved config is written to ``<out_dir>/config.yaml`` (a run
+prints one line saying where) and stored in checkpoints.
 """
 
 from __future__ import annotations
