@@ -18,7 +18,7 @@ def test_sbert_prefers_paraphrase():
     s = text_scores(["An upward trend appears between 0.0s and 0.5s.", "I like cooking pasta on Sundays."],
                     [ref, ref])
     assert 0.0 < s["sbert"] < 1.0
-    from sensorllm.eval.textscore import _default_sbert
-    sims = _default_sbert().similarity(["An upward trend appears between 0.0s and 0.5s.",
+    from sensorllm.eval.textscore import SbertScorer
+    sims = SbertScorer(sbert_model_dir()).similarity(["An upward trend appears between 0.0s and 0.5s.",
                                         "I like cooking pasta on Sundays."], [ref, ref])
     assert sims[0] > sims[1] + 0.3

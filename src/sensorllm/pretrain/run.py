@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from sensorllm.train.config import config_to_dict, config_to_yaml
 from sensorllm.train.loop import CsvLogger, micro_batch_indices
-from sensorllm.train.state import _optimizer_from_flat, save_training_state
+from sensorllm.train.state import optimizer_from_flat, save_training_state
 from sensorllm.utils import resolve_device
 
 from .checkpoints import check_resumed_config, latest_valid_checkpoint, save_model_dir
@@ -80,7 +80,7 @@ class _PretrainRun:
                                       "config": current, "train_time_s": 0.0}
         self.resumed_from: int | None = None
         if saved is not None:
-            _optimizer_from_flat(self.opt, load_file(str(ckpt / "optimizer.safetensors")), saved["optimizer"])
+            optimizer_from_flat(self.opt, load_file(str(ckpt / "optimizer.safetensors")), saved["optimizer"])
             self.sched.load_state_dict(saved["scheduler"])
             torch.set_rng_state(torch.tensor(saved["torch_rng"], dtype=torch.uint8))
             self.state.update({k: saved[k] for k in ("step", "best_val_loss", "best_step", "val_curve")})

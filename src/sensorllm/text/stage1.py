@@ -34,6 +34,7 @@ __all__ = [
     "trend_summary",
     "render_number",
     "NumberStyle",
+    "pick_option",
     "DEFAULT_SENSOR_PREFIX",
 ]
 
@@ -64,7 +65,9 @@ def _times(rate: float, upto: int) -> list[str]:
     return cache
 
 
-def _pick(rng: np.random.Generator, options):
+def pick_option(rng: np.random.Generator, options):
+    """One of ``options`` drawn uniformly with ``rng`` (one ``rng.integers`` call): how every template and
+    wording choice of the Stage-1 and Stage-2 texts is made."""
     return options[int(rng.integers(len(options)))]
 
 
@@ -87,14 +90,14 @@ def _counted(n: int, nouns: tuple[str, str], rng: np.random.Generator, numbers: 
 
 def stage1_question(rng: np.random.Generator) -> str:
     """One of the Stage-1 question phrasings (≥ 30) about the trend changes of the data."""
-    template = _pick(rng, T.STAGE1_QUESTIONS)
-    return template.format(data=_pick(rng, T.STAGE1_DATA_NOUNS))
+    template = pick_option(rng, T.STAGE1_QUESTIONS)
+    return template.format(data=pick_option(rng, T.STAGE1_DATA_NOUNS))
 
 
 def trend_answer(segs: Segments, syn: T.SynonymSet, rng: np.random.Generator) -> str:
     """Segment lines, then one count line per trend type when more than one type occurs."""
-    line_fmt = _pick(rng, T.SEGMENT_LINE_FORMATS)
-    count_fmt = _pick(rng, T.COUNT_LINE_FORMATS)
+    line_fmt = pick_option(rng, T.SEGMENT_LINE_FORMATS)
+    count_fmt = pick_option(rng, T.COUNT_LINE_FORMATS)
     ends = segs.end_idx.tolist()
     times = _times(segs.rate_hz, max(ends) if ends else 0)
     words = [syn.word(c) for c in (-1, 0, 1)]  # index code + 1
@@ -121,24 +124,24 @@ def trend_summary(
     """The summary paragraph. Without ``sensor`` the sensor/time sentence is left out (Stage-2 trend text)."""
     parts = []
     if sensor is not None:
-        tmpl = _pick(rng, T.SENSOR_SENTENCES)
+        tmpl = pick_option(rng, T.SENSOR_SENTENCES)
         end = format_time(segs.length - 1, segs.rate_hz)
         parts.append(tmpl.format(sensor=sensor, Sensor=capitalize_first(sensor), start="0.0", end=end))
     counts = segs.counts()
     n_types, n_changes = len(counts), segs.n_changes
-    tmpl = _pick(rng, T.TREND_COUNT_SENTENCES)
-    trends = _counted(n_types, _pick(rng, T.TREND_NOUNS), rng, numbers)
-    changes = _counted(n_changes, _pick(rng, T.CHANGE_NOUNS), rng, numbers)
+    tmpl = pick_option(rng, T.TREND_COUNT_SENTENCES)
+    trends = _counted(n_types, pick_option(rng, T.TREND_NOUNS), rng, numbers)
+    changes = _counted(n_changes, pick_option(rng, T.CHANGE_NOUNS), rng, numbers)
     parts.append(tmpl.format(trends=trends, Trends=capitalize_first(trends), changes=changes,
                              be="is" if n_types == 1 else "are"))
     steps = segs.total_steps()
-    lead = _pick(rng, T.DURATION_LEADS)
+    lead = pick_option(rng, T.DURATION_LEADS)
     clauses = []
     for code in TREND_ORDER:
         if code not in steps:
             continue
         w = syn.word(code)
-        clause = _pick(rng, T.DURATION_CLAUSES)
+        clause = pick_option(rng, T.DURATION_CLAUSES)
         clauses.append(clause.format(w=w, a_w=with_article(w), d=f"{steps[code] / segs.rate_hz:.2f}"))
     if len(clauses) == 1:
         body = clauses[0]
@@ -149,7 +152,7 @@ def trend_summary(
     parts.append(capitalize_first(lead + body) + ".")
     if len(segs) > 1:
         w = syn.word(segs.overall())
-        parts.append(_pick(rng, T.OVERALL_SENTENCES).format(w=w, a_w=with_article(w)))
+        parts.append(pick_option(rng, T.OVERALL_SENTENCES).format(w=w, a_w=with_article(w)))
     return fix_articles(" ".join(parts))
 
 
@@ -165,7 +168,7 @@ def stage1_text(
     Draw order from ``rng``: question, data noun, synonym set, line format, count format, summary choices.
     """
     question = stage1_question(rng)
-    syn = _pick(rng, T.STAGE1_SYNONYMS)
+    syn = pick_option(rng, T.STAGE1_SYNONYMS)
     answer = trend_answer(segs, syn, rng)
     summary = trend_summary(segs, syn, rng, sensor=f"{sensor_prefix}{description}", numbers=numbers)
     return {

@@ -25,7 +25,7 @@ from ..datasets.spec import ChannelSpec, DataError
 from . import templates as T
 from .numbers import capitalize_first
 from .segments import Segments
-from .stage1 import NumberStyle, _pick, chunk_windows, record_rng, render_number, trend_summary
+from .stage1 import NumberStyle, chunk_windows, pick_option, record_rng, render_number, trend_summary
 from .trend import DEFAULT_MIN_DURATION, DEFAULT_TOL, Mode, segment_windows
 
 __all__ = [
@@ -189,7 +189,7 @@ def trend_text(
     """``{description}: <summary without the sensor sentence>`` per channel, each with its own synonym set."""
     lines = [T.TREND_HEADER]
     for ch, segs in zip(channels, segments, strict=True):
-        syn = _pick(rng, T.STAGE2_SYNONYMS)
+        syn = pick_option(rng, T.STAGE2_SYNONYMS)
         lines.append(f"{_desc(ch)}: {trend_summary(segs, syn, rng, sensor=None, numbers=numbers)}")
     return "\n".join(lines)
 
@@ -199,8 +199,8 @@ def stage2_question(n_channels: int, rng: np.random.Generator, numbers: NumberSt
     """One phrasing of "which activity does this N-channel window represent". ``normalized``: the model sees
     z-normalised series (the paper's tokeniser), so the data may be called "normalized"; ``False`` (e.g.
     Chronos' mean scaling, which keeps the offset) draws from the nouns without that word (same draws)."""
-    tmpl = _pick(rng, T.STAGE2_QUESTIONS)
-    data = _pick(rng, T.STAGE2_DATA_NOUNS if normalized else T.STAGE2_PLAIN_DATA_NOUNS)
+    tmpl = pick_option(rng, T.STAGE2_QUESTIONS)
+    data = pick_option(rng, T.STAGE2_DATA_NOUNS if normalized else T.STAGE2_PLAIN_DATA_NOUNS)
     n = render_number(n_channels, rng, numbers)
     return tmpl.format(data=data, n=n, channels="channel" if n_channels == 1 else "channels")
 

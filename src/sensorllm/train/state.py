@@ -28,7 +28,13 @@ from sensorllm.model import load_trained_state, save_checkpoint
 from sensorllm.utils import sha256_file
 from sensorllm.model.checkpoint import WEIGHTS_FILE
 
-__all__ = ["save_training_state", "load_latest_training_state", "verify_checksums", "CorruptCheckpoint"]
+__all__ = [
+    "save_training_state",
+    "load_latest_training_state",
+    "verify_checksums",
+    "optimizer_from_flat",
+    "CorruptCheckpoint",
+]
 
 _CKPTS = "checkpoints"
 
@@ -50,7 +56,11 @@ def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tens
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def _optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Load into ``opt`` the state a checkpoint stores flat: ``tensors`` (``optimizer.safetensors``, keys
+    ``"<param id>.<state name>"``) and ``meta`` (``trainer_state.json``'s ``"optimizer"``: param groups and
+    the non-tensor per-parameter state). The inverse of what :func:`save_training_state` writes; used by
+    training and encoder pre-training resumes alike."""
     state: dict[int, dict[str, Any]] = {}
     for key, t in tensors.items():
         pid, k = key.split(".", 1)
@@ -132,7 +142,7 @@ def load_latest_training_state(out_dir: Path, model, optimizer, scheduler) -> di
             weights = load_file(str(ckpt / "model" / WEIGHTS_FILE))
             state = json.loads((ckpt / "trainer_state.json").read_text())
             load_trained_state(model, weights, where=str(ckpt / "model"))
-            _optimizer_from_flat(optimizer, load_file(str(ckpt / "optimizer.safetensors")), state["optimizer"])
+            optimizer_from_flat(optimizer, load_file(str(ckpt / "optimizer.safetensors")), state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
             print(f"resumed from {ckpt} (step {state['step']})")
