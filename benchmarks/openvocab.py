@@ -120,8 +120,9 @@ def main() -> int:
         for method, ms in results.items():
             f1 = 100 * np.array([m["f1_macro"] for m in ms])
             acc = 100 * np.array([m["accuracy"] for m in ms])
-            rows.append(f"| {name} | {method} | {len(ms)} | {f1.mean():.1f} ± {f1.std():.1f} | "
-                        f"{acc.mean():.1f} ± {acc.std():.1f} |")
+            dd = 1 if len(ms) > 1 else 0  # sample standard deviation over seeds (one run: 0.0)
+            rows.append(f"| {name} | {method} | {len(ms)} | {f1.mean():.1f} ± {f1.std(ddof=dd):.1f} | "
+                        f"{acc.mean():.1f} ± {acc.std(ddof=dd):.1f} |")
         rows.append(f"| {name} | chance (uniform guess) | | {100 / k:.1f} | {100 / k:.1f} |")
         f1 = {m: float(np.mean([r["f1_macro"] for r in ms])) for m, ms in results.items()}
         llm_best = max((m for m in f1 if "Chronos" not in m), key=f1.get)
@@ -138,6 +139,7 @@ trained on UCI-HAR only — `{cfg['config']['llm']['name']}` with a seeded **ran
 encoder (`{cfg['encoder']['source']}`; no pretrained weights exist on this machine) — and has never seen
 BasicMotions or Epilepsy nor any activity label. Test split of each UEA set (BasicMotions 40 windows, 4 classes;
 Epilepsy 138 windows, 4 classes); few-shot support windows are drawn per seed from the train split.
+Scores: mean ± sample standard deviation over the runs (ddof 1; 0.0 for one run), in percent.
 
 {chr(10).join(rows)}
 

@@ -188,6 +188,13 @@ def is_done(name: str, seed: int, args: argparse.Namespace) -> bool:
             or seed in (published_row(name, None, args) or {}).get("seeds", []))
 
 
+def sample_sd(mean_sd: list[float], n: int) -> tuple[float, float]:
+    """A published row's (mean, sd) with the sample standard deviation over its ``n`` seeds (ddof 1, the tables'
+    convention): the published rows hold the population one (ddof 0), so it is scaled by sqrt(n / (n - 1))."""
+    mean, sd = mean_sd
+    return (mean, sd * (n / (n - 1)) ** 0.5 if n > 1 else sd)
+
+
 def doc_row(name: str, seeds: list[int], args: argparse.Namespace) -> Row | None:
     """``name``'s row from its finished runs and records, or from its published row where that holds more
     seeds; None if ``name`` has no finished seed."""
@@ -197,7 +204,8 @@ def doc_row(name: str, seeds: list[int], args: argparse.Namespace) -> Row | None
         if extra := sorted(set(done) - set(pub["seeds"])):
             print(f"{name}: the published row (seeds {pub['seeds']}) is shown; seeds {extra} finished since are "
                   "not in it (it cannot be merged with them)", flush=True)
-        return Row(name, list(pub["seeds"]), len(seeds), tuple(pub["f1_macro"]), tuple(pub["accuracy"]),
+        n = len(pub["seeds"])
+        return Row(name, list(pub["seeds"]), len(seeds), sample_sd(pub["f1_macro"], n), sample_sd(pub["accuracy"], n),
                    train_time_s=pub["train_time_s"], trainable_params=pub["trainable_params"], device=pub["device"])
     return summarize(name, done, len(seeds))  # SensorLLM train time: Stage 2 plus its Stage 1
 

@@ -74,8 +74,9 @@ def main() -> int:
             f1 = 100 * np.array([m["f1_macro"] for m in ms])
             acc = 100 * np.array([m["accuracy"] for m in ms])
             t = np.mean([m["train_time_s"] for m in ms])
-            rows.append(f"| {target} | {desc} | {len(ms)}/{len(args.seeds)} | {f1.mean():.1f} ± {f1.std():.1f} | "
-                        f"{acc.mean():.1f} ± {acc.std():.1f} | {t:.0f} |")
+            dd = 1 if len(ms) > 1 else 0  # sample standard deviation over seeds (one seed: 0.0)
+            rows.append(f"| {target} | {desc} | {len(ms)}/{len(args.seeds)} | {f1.mean():.1f} ± {f1.std(ddof=dd):.1f} | "
+                        f"{acc.mean():.1f} ± {acc.std(ddof=dd):.1f} | {t:.0f} |")
     doc = ROOT / "docs" / "transfer.md"
     doc.write_text(f"""# Cross-dataset transfer
 
@@ -86,6 +87,7 @@ train split for {args.steps} steps of batch 4, selects on its validation split a
 split. SmolLM2-135M-Instruct with a seeded **random-init** Chronos-T5-tiny (no pretrained encoder weights here);
 configs: `configs/transfer/here-uci-har-to-<target>/stage2.yaml`. Channel tokens carry over by name
 (`<x_acc_start>` … are the same tokens in every dataset here); Epilepsy has only the accelerometer.
+Scores: mean ± sample standard deviation over seeds (ddof 1), in percent.
 
 {chr(10).join(rows)}
 

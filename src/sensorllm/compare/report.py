@@ -2,8 +2,8 @@
 metrics), :func:`markdown_table` (any choice of :class:`Column`), and :func:`write_outputs`
 (``results.md``, ``results.csv``, ``results.json`` and ``results.png`` in the output folder).
 
-Scores are in percent, mean and standard deviation over the finished seeds (population standard deviation,
-``ddof=0``, as the project's results tables use)."""
+Scores are in percent: mean ± sample standard deviation over the finished seeds (``ddof=1``, the convention of
+every results table in the project; 0.0 for a single seed)."""
 
 from __future__ import annotations
 
@@ -47,9 +47,11 @@ def summarize(method: str, per_seed: Mapping[int, Mapping], seeds_asked: int, ki
     f1s = 100 * np.array([m["f1_macro"] for m in ms])
     accs = 100 * np.array([m["accuracy"] for m in ms])
     times = [m.get("train_time_s") for m in ms]
+    ddof = 1 if len(ms) > 1 else 0  # the sample standard deviation; one seed has none (0.0)
     t = float(np.mean([np.nan if v is None else v for v in times]))
     return Row(method=method, seeds=list(per_seed), seeds_asked=seeds_asked,
-               f1_macro=(float(f1s.mean()), float(f1s.std())), accuracy=(float(accs.mean()), float(accs.std())),
+               f1_macro=(float(f1s.mean()), float(f1s.std(ddof=ddof))),
+               accuracy=(float(accs.mean()), float(accs.std(ddof=ddof))),
                windows=sorted({int(m["n"]) for m in ms if m.get("n") is not None}),
                train_time_s=None if math.isnan(t) else t, trainable_params=ms[0].get("trainable_params"),
                device=", ".join(sorted({str(m.get("device", "cpu")) for m in ms})), kind=kind)
@@ -159,8 +161,8 @@ def write_outputs(out: Path, rows: Sequence[Row], per_seed: Mapping[str, Mapping
     paths = {k: out / f"results.{k}" for k in ("md", "csv", "json", "png")}
     lines = [f"# Comparison on {dataset}", "",
              (f"Test scores on the test split of `{data}` (each model selected on the validation split), "
-              "mean ± standard deviation over the seeds done (ddof 0), in percent. Train time: training with its "
-              "validation, not the test scoring; a SensorLLM row adds its Stage 1 (a Stage-1 model shared by "
+              "mean ± sample standard deviation over the seeds done (ddof 1; 0.0 for one seed), in percent. "
+              "Train time: training with its validation, not the test scoring; a SensorLLM row adds its Stage 1 (a Stage-1 model shared by "
               "several rows counts in each)."), ""]
     lines += markdown_table(rows) if rows else ["No run has finished yet."]
     lines.append("")
