@@ -99,7 +99,9 @@ def main() -> None:
                     help="`sensorllm predict --workers` values to time (batches scored at once)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--note", default="idle machine", help="the conditions, for the table's caption")
+    ap.add_argument("--note", default="idle machine",
+                    help="the conditions, a short phrase for the table's caption (how the run went belongs in "
+                    "benchmarks/records/performance/NOTES.md)")
     ap.add_argument("--doc-only", action="store_true")
     args = ap.parse_args()
     if args.doc_only:

@@ -88,7 +88,9 @@ def main() -> None:
     ap.add_argument("--realtime-seconds", type=float, default=60.0,
                     help="its first part replayed at --speed 1 (0 = skip)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--note", default="idle machine", help="the conditions, for the table's caption")
+    ap.add_argument("--note", default="idle machine",
+                    help="the conditions, a short phrase for the table's caption (how the run went belongs in "
+                    "benchmarks/records/performance/NOTES.md)")
     ap.add_argument("--doc-only", action="store_true")
     args = ap.parse_args()
     if args.doc_only:

@@ -167,7 +167,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--note", default="idle machine", help="the conditions, for the table's caption")
+    ap.add_argument("--note", default="idle machine",
+                    help="the conditions, a short phrase for the table's caption (how the run went belongs in "
+                    "benchmarks/records/performance/NOTES.md)")
     ap.add_argument("--doc-only", action="store_true")
     args = ap.parse_args()
     if args.doc_only:
