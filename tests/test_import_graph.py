@@ -93,3 +93,78 @@ def test_the_cycle_finder_finds_a_function_level_cycle():
     edges = {("eval", "train"): ["x.py:3"], ("train", "eval"): ["y.py:9"], ("cli", "train"): ["z.py:1"]}
     assert find_cycle(edges) in (["eval", "train", "eval"], ["train", "eval", "train"])
     assert find_cycle({("cli", "train"): [], ("train", "eval"): []}) is None
+
+
+# ---- module level -----------------------------------------------------------------------------------
+
+# The one place a module is imported by a name computed at run time: a baseline's model class, named
+# "module:Class" in the registry so that listing baselines stays cheap (sensorllm.baselines.BaselineSpec).
+IMPORT_BY_NAME_ALLOWED = {"sensorllm/baselines/__init__.py"}
+
+
+def module_edges() -> dict[tuple[str, str], list[str]]:
+    """(importing module, imported module) → places, for every import between modules of the package (also
+    inside functions). ``from package import module`` is an edge to that module; ``from package import
+    name`` an edge to the package (its ``__init__``)."""
+    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name, path in sorted(modules.items()):
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - (node.level - 1)]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                submodules = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in modules]
+                targets = submodules + ([target] if len(submodules) < len(node.names) else [])
+            for t in targets:
+                if t in modules and t != name:
+                    edges[(name, t)].append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
+    return edges
+
+
+def test_no_import_cycle_between_modules():
+    """Also inside a package: a module that needs another's names does not (even lazily) hold a name of its
+    own that the other imports."""
+    edges = module_edges()
+    assert ("sensorllm.model.encoder_conv", "sensorllm.model.encoder") in edges  # the graph is read at all
+    cycle = find_cycle(edges)
+    if cycle:
+        where = "; ".join(f"{a} -> {b}: {', '.join(edges[(a, b)][:3])}" for a, b in zip(cycle, cycle[1:]))
+        raise AssertionError(f"import cycle {' -> '.join(cycle)} ({where})")
+
+
+def test_no_module_is_imported_by_a_name_made_at_run_time():
+    """``importlib.import_module`` hides an import from the graph above (and so a cycle): registries are
+    filled by plain imports (sensorllm.model.encoders, sensorllm.cli.main's command table)."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC.parent).as_posix()
+        if rel in IMPORT_BY_NAME_ALLOWED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+                if called in ("import_module", "__import__"):
+                    found.append(f"{rel}:{node.lineno}")
+    assert not found, f"run-time imports: {', '.join(found)}"
+
+
+def test_the_encoder_kinds_are_registered_by_importing_the_base_module_alone():
+    """Python runs sensorllm.model's __init__ (which imports sensorllm.model.encoders) before the base module,
+    so a program that only imports the base module sees every built-in kind."""
+    import subprocess
+    import sys
+
+    code = ("from sensorllm.model.encoder import EncoderConfig, list_encoders; "
+            "from sensorllm.model.encoders import BUILTIN_ENCODERS; "
+            "assert set(BUILTIN_ENCODERS) <= set(list_encoders()), list_encoders(); "
+            "EncoderConfig(kind='conv', trainable=True); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

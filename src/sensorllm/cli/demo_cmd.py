@@ -17,10 +17,16 @@ import numpy as np
 
 from sensorllm.datasets import open_prepared
 
+from . import eval_cmds, prepare_cmd, qa_cmd, train_cmds
+from .dispatch import build_parser, run
+
 __all__ = ["run_demo", "DEMO_RAW", "register"]
 
 DEMO_RAW = files("sensorllm") / "demo_data" / "uci-hapt-subset"
 CONFIGS = "demo"  # packaged with sensorllm (sensorllm.configs): the recommended configuration, minutes long
+
+
+_STEP_COMMANDS = (prepare_cmd, qa_cmd, train_cmds, eval_cmds)  # prepare, qa, align, tune, evaluate, describe
 
 
 def _step(title: str) -> None:
@@ -33,7 +39,8 @@ def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200,
     of a packaged configuration (their paths are set here)."""
     from sensorllm.configs import config_folder
 
-    from .main import main  # the command table, which also holds this command
+    def main(argv: list[str]) -> int:  # the commands the steps run, as `sensorllm` runs them
+        return run(build_parser(_STEP_COMMANDS), argv)
 
     out = Path(out)
     cfg_dir = config_folder(config_dir)

@@ -25,7 +25,7 @@ from .checkpoint import (
     trained_state_dict,
 )
 from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, build_encoder, list_encoders
-from .encoder_chronos import ChronosEncoder
+from .encoders import ChronosBoltEncoder, ChronosEncoder, ConvEncoder, RawPatchEncoder
 from .head import Stage1Output, Stage2Output, class_weights_from_labels, last_token_rows
 from .llm import (
     LLMConfig,
@@ -64,7 +64,9 @@ __all__ = [
     "TS_TOKEN",
     "AllMissingError",
     "CheckpointError",
+    "ChronosBoltEncoder",
     "ChronosEncoder",
+    "ConvEncoder",
     "EmbeddingCache",
     "EncoderConfig",
     "LLMConfig",
@@ -73,6 +75,7 @@ __all__ = [
     "ProjectorConfig",
     "PromptBuilder",
     "PromptError",
+    "RawPatchEncoder",
     "SensorBatch",
     "SensorEncoder",
     "SensorLLM",

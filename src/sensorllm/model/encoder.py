@@ -2,7 +2,8 @@
 
 The interface is :class:`SensorEncoder`; :class:`EncoderConfig` says which one to build and how. Encoders
 are registered by name (``EncoderConfig.kind``, :func:`register_encoder`); the built-in ones live in their
-own modules, imported on first use of the registry:
+own modules, which import this one; :mod:`sensorllm.model.encoders` imports them all (and the package
+:mod:`sensorllm.model` imports that), so this module never imports a kind:
 
 ``chronos`` (:mod:`sensorllm.model.encoder_chronos`, the paper's)
     the T5 encoder of a Chronos-T5 model (the paper uses ``amazon/chronos-t5-large``, ``d_model = 1024``):
@@ -25,7 +26,6 @@ patch) + extra``); the prompt builder, the splice, pooling and the cache all go 
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -61,11 +61,6 @@ CHRONOS_T5_SIZES: dict[str, dict[str, int]] = {
     "base": {"d_model": 768, "d_ff": 3072, "num_layers": 12, "num_heads": 12, "d_kv": 64},
     "large": {"d_model": 1024, "d_ff": 4096, "num_layers": 24, "num_heads": 16, "d_kv": 64},
 }
-
-# Modules that register the built-in encoders (imported on first registry use, so that they can import
-# this module without a cycle).
-_BUILTIN_ENCODER_MODULES = ("encoder_chronos", "encoder_bolt", "encoder_raw", "encoder_conv")
-
 
 @dataclass(frozen=True)
 class EncoderConfig:
@@ -282,18 +277,16 @@ def register_encoder(
     return deco
 
 
-def _load_builtin_encoders() -> None:
-    for mod in _BUILTIN_ENCODER_MODULES:
-        importlib.import_module(f"{__package__}.{mod}")
+# The built-in kinds are registered by the package's import of ``sensorllm.model.encoders``, which Python
+# completes before any use of this module from outside the package.
 
 
 def _spec(kind: str) -> EncoderSpec:
-    _load_builtin_encoders()
     return _ENCODERS.get(kind)
 
 
 def list_encoders() -> list[str]:
-    _load_builtin_encoders()
+    """Registered encoder names, sorted."""
     return _ENCODERS.names()
 
 
