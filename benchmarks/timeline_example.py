@@ -1,5 +1,5 @@
-"""The timeline example of docs/streaming.md and README: raw UCI HAPT recordings of the test subjects as one
-labelled multi-recording CSV, as a user's own study would hand them to `sensorllm predict`.
+"""The timeline example of docs/streaming.md and docs/cli.md: raw UCI HAPT recordings of the test subjects as
+one labelled multi-recording CSV, as a user's own study would hand them to `sensorllm predict`.
 
     python benchmarks/timeline_example.py --out runs/timeline-example/test-subjects.csv
 

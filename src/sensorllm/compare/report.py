@@ -162,8 +162,8 @@ def write_outputs(out: Path, rows: Sequence[Row], per_seed: Mapping[str, Mapping
     lines = [f"# Comparison on {dataset}", "",
              (f"Test scores on the test split of `{data}` (each model selected on the validation split), "
               "mean ± sample standard deviation over the seeds done (ddof 1; 0.0 for one seed), in percent. "
-              "Train time: training with its validation, not the test scoring; a SensorLLM row adds its Stage 1 (a Stage-1 model shared by "
-              "several rows counts in each)."), ""]
+              "Train time: training with its validation, not the test scoring; a SensorLLM row adds its Stage 1 "
+              "(a Stage-1 model shared by several rows counts in each)."), ""]
     lines += markdown_table(rows) if rows else ["No run has finished yet."]
     lines.append("")
     if failed:
