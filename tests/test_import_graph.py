@@ -168,3 +168,19 @@ def test_the_encoder_kinds_are_registered_by_importing_the_base_module_alone():
             "EncoderConfig(kind='conv', trainable=True); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_telling_a_model_directory_apart_imports_no_torch():
+    """``sensorllm.serve.model_info`` checks ``--model`` from JSON before any weights load; it takes the
+    checkpoint format's names from ``sensorllm.checkpoint_format`` (the one definition ``sensorllm.model``
+    writes with), not from the torch-importing ``sensorllm.model.checkpoint``."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sensorllm.serve.model_info as m, sensorllm.checkpoint_format as f; "
+            "assert m.CHECKPOINT_FORMAT is f.CHECKPOINT_FORMAT; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+    from sensorllm.model import checkpoint
+
+    assert checkpoint.CHECKPOINT_FORMAT == "sensorllm-delta" and checkpoint.WEIGHTS_FILE == "weights.safetensors"

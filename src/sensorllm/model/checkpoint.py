@@ -41,6 +41,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from sensorllm.checkpoint_format import CHECKPOINT_FORMAT, CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE
+
 from .llm import llm_is_random_init
 from .build import build_sensor_llm
 from .sensorllm import SensorLLM
@@ -57,10 +59,6 @@ __all__ = [
     "trained_state_dict",
 ]
 
-CHECKPOINT_FORMAT = "sensorllm-delta"
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "weights.safetensors"
-CONFIG_FILE = "config.json"
 
 
 class CheckpointError(RuntimeError):

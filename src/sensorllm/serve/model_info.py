@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sensorllm.checkpoint_format import CHECKPOINT_FORMAT, CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE
 from sensorllm.datasets.spec import ChannelSpec, class_records
 
 __all__ = [
@@ -21,8 +22,6 @@ __all__ = [
     "inspect_model",
     "sensorllm_info",
 ]
-
-SENSORLLM_FORMAT = "sensorllm-delta"  # sensorllm.model.checkpoint.CHECKPOINT_FORMAT (not imported: slow)
 
 _WHAT_TO_PASS = ("a `sensorllm tune` run (with model/config.json) or checkpoint directory, or a "
                  "`sensorllm baseline` run (config.json + model.safetensors)")
@@ -223,14 +222,14 @@ def inspect_model(path: str | Path) -> ModelInfo:
     if top is not None and "baseline" in top:
         return _baseline_info(p, top)
     for d in (p / "model", p):
-        cfg = top if d == p else _read_json(d / "config.json")
-        if cfg is not None and cfg.get("format") == SENSORLLM_FORMAT:
-            if not (d / "weights.safetensors").is_file():
-                raise ModelDirError(f"{d} is an incomplete SensorLLM checkpoint: config.json without "
-                                    "weights.safetensors")
-            if cfg.get("format_version") != 1:
-                raise ModelDirError(f"{d} is a SensorLLM checkpoint of format_version "
-                                    f"{cfg.get('format_version')}; this version reads format_version 1")
+        cfg = top if d == p else _read_json(d / CONFIG_FILE)
+        if cfg is not None and cfg.get("format") == CHECKPOINT_FORMAT:
+            if not (d / WEIGHTS_FILE).is_file():
+                raise ModelDirError(f"{d} is an incomplete SensorLLM checkpoint: {CONFIG_FILE} without "
+                                    f"{WEIGHTS_FILE}")
+            if cfg.get("format_version") != FORMAT_VERSION:
+                raise ModelDirError(f"{d} is a SensorLLM checkpoint of format_version {cfg.get('format_version')}; "
+                                    f"this version reads format_version {FORMAT_VERSION}")
             return sensorllm_info(cfg, p, d)
     if (p / "manifest.json").is_file():
         raise ModelDirError(f"{p} is a prepared dataset (manifest.json), not a trained model; --model takes "
@@ -243,6 +242,6 @@ def inspect_model(path: str | Path) -> ModelInfo:
                             f"pretrain-encoder`), not a classifier; --model takes {_WHAT_TO_PASS}")
     if top is not None:
         raise ModelDirError(f"{p / 'config.json'} is neither a SensorLLM checkpoint (format "
-                            f"{SENSORLLM_FORMAT!r}) nor a baseline run (a \"baseline\" key); --model takes "
+                            f"{CHECKPOINT_FORMAT!r}) nor a baseline run (a \"baseline\" key); --model takes "
                             f"{_WHAT_TO_PASS}")
     raise ModelDirError(f"{p} holds no config.json, so it is not a model directory; --model takes {_WHAT_TO_PASS}")
