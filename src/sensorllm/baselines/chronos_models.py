@@ -32,6 +32,7 @@ import torch
 from sensorllm.eval.classmeans import fit_class_means, predict_class_means
 from sensorllm.model.encoder import EncoderConfig
 from sensorllm.model.series_tokenizer import TokenizerConfig
+from sensorllm.utils import class_weights_from_labels
 
 from .chronos_args import encoder_arg_problems, is_int, is_number
 from .chronos_features import ChronosWindowFeatures
@@ -355,9 +356,7 @@ class ChronosMLP(_ChronosFeatureModel):
         opt = torch.optim.AdamW(self.net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
         weight = None
         if s["class_weight"] == "balanced":
-            counts = np.bincount(y, minlength=k).astype(np.float64)
-            weight = torch.tensor(np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 1.0),
-                                  dtype=torch.float32, device=dev)
+            weight = class_weights_from_labels(y, k, scheme="balanced").to(dev)
         loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
         names = [str(i) for i in range(k)]
         best_state, bad = None, 0

@@ -24,14 +24,14 @@ import numpy as np
 
 from sensorllm.datasets.prepared import PreparedDataset
 from sensorllm.eval.metrics import classification_metrics
-from sensorllm.utils import resolve_device
+from sensorllm.utils import class_weights_from_labels, resolve_device
 
 from . import BaselineSpec
 from .config import BaselineConfig
 from .splits import Splits
 
 __all__ = [
-    "CenterLoss", "channel_stats", "class_weight_vector", "fit_features", "fit_takes_val", "fit_torch",
+    "CenterLoss", "channel_stats", "fit_features", "fit_takes_val", "fit_torch",
     "predict",
 ]
 
@@ -46,13 +46,6 @@ def channel_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean, std = flat.mean(axis=0), flat.std(axis=0)
     std = np.where(std > 1e-8, std, 1.0)
     return mean.astype(np.float32), std.astype(np.float32)
-
-
-def class_weight_vector(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Inverse-frequency weights ``n / (K * n_k)`` (1 for classes absent from training)."""
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    w = np.where(counts > 0, len(labels) / (num_classes * np.maximum(counts, 1)), 1.0)
-    return w.astype(np.float32)
 
 
 class CenterLoss:
@@ -154,7 +147,7 @@ def fit_torch(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, data
     log(f"{spec.name}: {params:,} trainable parameters; {len(xtr)} training windows of {window}x{channels}; "
         f"device {device}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    weight = torch.from_numpy(class_weight_vector(ytr, k)).to(device) if cfg.class_weights else None
+    weight = class_weights_from_labels(ytr, k, scheme="balanced").to(device) if cfg.class_weights else None
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     centers = None
     if cfg.center_loss > 0:

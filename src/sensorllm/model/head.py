@@ -3,13 +3,13 @@ stages' forward passes return."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sensorllm.utils import class_weights_from_labels  # re-exported: the Stage-2 loss's weights
 
 __all__ = ["ClassifierHead", "Stage1Output", "Stage2Output", "channel_run_means", "class_weights_from_labels",
            "last_token_rows"]
@@ -30,35 +30,6 @@ class Stage2Output:
     logits: torch.Tensor
     loss: torch.Tensor | None
     hidden: torch.Tensor
-
-
-def class_weights_from_labels(labels: Sequence[int], num_classes: int) -> torch.Tensor:
-    """Inverse-frequency class weights over ALL ``num_classes`` classes (the reference's weighted CE).
-
-    ``w_c = (1/p_c) / Σ_k (1/p_k)`` over the classes present in ``labels``. A class absent from the training
-    labels gets the largest present weight (it never is a training target, but keeps evaluation losses
-    meaningful) and a warning names it — the reference silently shifted every later class instead (B8).
-
-    Returns:
-        ``(num_classes,)`` float32.
-    """
-    y = torch.as_tensor(list(labels), dtype=torch.long)
-    if y.numel() == 0:
-        raise ValueError("no labels to compute class weights from")
-    if int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(f"labels must lie in [0, {num_classes}); got range [{int(y.min())}, {int(y.max())}]")
-    counts = torch.bincount(y, minlength=num_classes).double()
-    present = counts > 0
-    inv = torch.zeros(num_classes, dtype=torch.float64)
-    inv[present] = counts.sum() / counts[present]
-    w = inv / inv[present].sum()
-    if not bool(present.all()):
-        absent = (~present).nonzero().flatten().tolist()
-        warnings.warn(
-            f"classes {absent} do not occur in the training labels; they get the largest weight", stacklevel=2
-        )
-        w[~present] = w[present].max()
-    return w.float()
 
 
 class ClassifierHead(nn.Linear):
