@@ -9,8 +9,8 @@ speed does not depend on the weight values, and it scores in the precision its c
     python benchmarks/bench_predict.py --minutes 30
 
 Times the CLI in a child process (``sensorllm predict --model M rec.csv --out pred.csv``: import, model load,
-reading, text, encoder, LLM, writing), then, in this process, ``predict_file`` on one window (median of
-``--repeats``). Writes ``benchmarks/records/performance/predict.json`` and the table between the markers of
+reading, text, encoder, LLM, writing), then, in this process, the same prediction (``read_input`` +
+``predict_input``) on one window (median of ``--repeats``). Writes ``benchmarks/records/performance/predict.json`` and the table between the markers of
 ``docs/performance.md`` (``--doc-only`` rewrites the table from the record).
 """
 
@@ -111,7 +111,14 @@ def main() -> None:
 
     from sensorllm.eval.classify import training_precision
     from sensorllm.eval.evaluate import load_model
-    from sensorllm.serve.predict import predict_file
+    from sensorllm.serve.models import SensorLLMClassifier
+    from sensorllm.serve.predict import predict_input
+    from sensorllm.serve.recording import read_input
+
+    def predict_one(model, meta, path, precision):  # what `sensorllm predict` does with a loaded model
+        clf = SensorLLMClassifier(model, meta, precision)
+        inp = read_input(path, clf.channels, clf.class_names, class_codes=clf.class_codes)
+        return predict_input(clf, inp, None, 8).frame
 
     torch.set_num_threads(args.threads)
     rows = []
@@ -130,11 +137,11 @@ def main() -> None:
         pd.read_csv(rec_path, nrows=window).to_csv(one, index=False)
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         for precision in args.precision:
-            predict_file(model, meta, one, precision=precision)  # warm-up
+            predict_one(model, meta, one, precision=precision)  # warm-up
             lat = []
             for _ in range(args.repeats):
                 t = time.perf_counter()
-                predict_file(model, meta, one, precision=precision)
+                predict_one(model, meta, one, precision=precision)
                 lat.append(time.perf_counter() - t)
             for workers in args.workers:
                 cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir),

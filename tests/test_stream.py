@@ -78,17 +78,26 @@ def _probs(decisions: list[Decision]) -> np.ndarray:
     return np.array([d.probs for d in decisions])
 
 
+def _predict(model, meta, path: Path, stride: int, batch_size: int = 8) -> pd.DataFrame:
+    """Offline prediction of every window of ``path``, as ``sensorllm predict`` makes it."""
+    from sensorllm.serve.models import SensorLLMClassifier
+    from sensorllm.serve.predict import predict_input
+    from sensorllm.serve.recording import read_input
+
+    clf = SensorLLMClassifier(model, meta)
+    inp = read_input(path, clf.channels, clf.class_names, class_codes=clf.class_codes)
+    return predict_input(clf, inp, stride, batch_size).frame
+
+
 # ---- same decisions as offline prediction -----------------------------------------------------------------
 
 
-def test_stream_equals_predict_file(loaded, rec):
-    from sensorllm.serve.predict import predict_file
-
+def test_stream_equals_offline_prediction(loaded, rec):
     model, meta = loaded
     path, x = rec
     parsed = CsvRowParser(NAMES, str(path)).feed(path.read_text().splitlines())
     assert np.array_equal(parsed, x)  # name-matched, reordered, timestamp ignored
-    ref = predict_file(model, meta, path, stride=STRIDE, batch_size=1)
+    ref = _predict(model, meta, path, stride=STRIDE, batch_size=1)
     clf = StreamClassifier(model, meta, batch_size=1)
     assert clf.hop == STRIDE and clf.window == WINDOW
     rng = np.random.default_rng(1)
@@ -106,7 +115,7 @@ def test_stream_equals_predict_file(loaded, rec):
     assert all(d.latency_ms >= 0 for d in out) and clf.stats.summary()["decisions"] == len(out)
 
     # another hop, several windows per model call: same up to batching round-off
-    ref2 = predict_file(model, meta, path, stride=24)
+    ref2 = _predict(model, meta, path, stride=24)
     clf2 = StreamClassifier(model, meta, hop=24, batch_size=4)
     out2 = clf2.push(x)
     assert len(out2) == len(ref2) and [d.label for d in out2] == list(ref2["label"])
@@ -193,13 +202,11 @@ def test_stream_reports_smoothed_values(loaded, rec):
 
 
 def test_cli_stdin_matches_predict(ckpt, loaded, rec, tmp_path, monkeypatch, capsys):
-    from sensorllm.serve.predict import predict_file
-
     path, _ = rec
     monkeypatch.setattr("sys.stdin", io.StringIO(path.read_text()))
     out = tmp_path / "stdin.csv"
     assert main(["stream", "--model", str(ckpt), "--all-probs", "--smooth", "vote", "--out", str(out)]) == 0
-    got, ref = pd.read_csv(out), predict_file(*loaded, path, stride=STRIDE)
+    got, ref = pd.read_csv(out), _predict(*loaded, path, stride=STRIDE)
     assert list(got["label"]) == list(ref["label"]) and list(got["decision"]) == list(ref["window"])
     assert np.allclose(got.filter(like="p_").to_numpy(), ref.filter(like="p_").to_numpy(), atol=1e-6)
     assert {"smooth_label", "smooth_prob", "latency_ms", "end_sample"} <= set(got.columns)

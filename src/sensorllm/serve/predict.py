@@ -5,8 +5,8 @@
 gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it also gives each window its true
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
 :func:`~sensorllm.serve.report.write_predict_report`. A window's Stage-2 item, shared with ``stream``, is
-:func:`~sensorllm.serve.models.window_item`; :func:`predict_file` and :func:`describe_file` work on a file path,
-:func:`describe_window` on a prepared dataset's Stage-1 window.
+:func:`~sensorllm.serve.models.window_item`; :func:`describe_file` works on a file path, :func:`describe_window` on
+a prepared dataset's Stage-1 window.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ __all__ = [
     "describe_file",
     "describe_window",
     "description_check",
-    "predict_file",
     "predict_input",
     "summary_lines",
 ]
@@ -120,18 +119,7 @@ def summary_lines(pred: Prediction, inp: LabelledInput, clf: Classifier, max_lis
     return lines
 
 
-# ---- compatibility and describe ---------------------------------------------------------------------------------
-
-
-def predict_file(model, meta: dict | None, path: str | Path, stride: int | None = None, batch_size: int = 8,
-                 precision: str | None = None, label_rule: str = "pure") -> pd.DataFrame:
-    """Label and class probabilities for every sliding window of a recording file (all its recordings; see the
-    module docs). ``model``: a SensorLLM with its checkpoint ``meta``, or any
-    :class:`~sensorllm.serve.models.Classifier` (``meta=None``). ``precision``: SensorLLM only, ``auto``/``None``
-    (the training's), ``fp32`` or ``bf16`` (:func:`~sensorllm.eval.classify.training_precision`)."""
-    clf = model if meta is None else SensorLLMClassifier(model, meta, precision)
-    inp = read_input(path, clf.channels, clf.class_names, class_codes=clf.class_codes)
-    return predict_input(clf, inp, stride, batch_size, label_rule).frame
+# ---- describe ---------------------------------------------------------------------------------
 
 
 def describe_file(model, meta: dict, path: str | Path, channel: str | None = None, start: int = 0,

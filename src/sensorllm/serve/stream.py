@@ -6,8 +6,8 @@
 :func:`~sensorllm.serve.models.load_classifier`). Window ``i`` covers samples ``[i * hop, i * hop + window)``
 and goes through the same ``Classifier.predict_proba(windows, indices)`` as ``sensorllm predict`` (for a
 SensorLLM: the same per-window text seed ``record_rng(text_seed, 2, "predict", i)``), so a stream gives the
-labels and probabilities that :func:`~sensorllm.serve.predict.predict_file` gives for the same recording and
-``stride = hop``. (``predict_file`` interpolates short NaN gaps and skips windows on long ones; a stream
+labels and probabilities that :func:`~sensorllm.serve.predict.predict_input` gives for the same recording and
+``stride = hop``. (``predict_input`` interpolates short NaN gaps and skips windows on long ones; a stream
 refuses non-finite values instead, so the window indices always agree.)
 
 Everything here is usable from Python without the CLI, and none of it does I/O: the input side (CSV lines,
@@ -372,7 +372,7 @@ class StreamClassifier:
         return out
 
     def _classify(self, batch: list[_Pending]) -> list[Decision]:
-        # the same predict_proba as predict_file: for a SensorLLM, window p.index gets the same text seed,
+        # the same predict_proba as predict_input: for a SensorLLM, window p.index gets the same text seed,
         # settings and channel order, and is scored in the training's precision under inference mode
         probs = self.classifier.predict_proba(np.stack([p.window for p in batch]), [p.index for p in batch],
                                               len(batch))
