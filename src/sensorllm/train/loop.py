@@ -70,22 +70,23 @@ class _NoLog:
 
 
 class CsvLogger:
-    """Appends rows to a CSV file (header written once); optional TensorBoard mirror."""
+    """Appends rows to a CSV file (header written once; a resumed run appends to its log); optional TensorBoard
+    mirror.
+
+    Raises:
+        ValueError: ``path`` exists with other columns than ``fields`` (rows would land under the wrong
+            header).
+    """
 
     def __init__(self, path: Path, fields: Sequence[str], tensorboard_dir: Path | None = None):
         self.path, self.fields = path, list(fields)
         new = not path.exists() or path.stat().st_size == 0
-        if not new:  # a log of an older version (other columns): rewrite it with today's header, rows kept
+        if not new:
             with open(path, newline="") as fh:
-                reader = csv.DictReader(fh)
-                if reader.fieldnames is not None and reader.fieldnames != self.fields:
-                    rows = list(reader)
-                    tmp = path.with_name(path.name + ".tmp")
-                    with open(tmp, "w", newline="") as out:
-                        w = csv.DictWriter(out, fieldnames=self.fields, extrasaction="ignore")
-                        w.writeheader()
-                        w.writerows(rows)
-                    os.replace(tmp, path)
+                header = next(csv.reader(fh), None)
+            if header is not None and header != self.fields:
+                raise ValueError(f"{path} has the columns {', '.join(header)}; this run writes "
+                                 f"{', '.join(self.fields)}: move it aside or use another run.out_dir")
         self.fh = open(path, "a", newline="")
         self.w = csv.DictWriter(self.fh, fieldnames=self.fields)
         if new:
