@@ -46,7 +46,7 @@ def test_conv_padding_does_not_count_in_the_first_patch():
     x = torch.randn(1, 5, dtype=torch.float64)  # patch 4: 3 padded positions + 1 sample, then 4 samples
     h = conv_features(x, torch.isfinite(x)).float()
     for conv, norm in zip(enc.convs, enc.norms):
-        y = torch.nn.functional.gelu(norm(conv(h)))
+        y = torch.nn.functional.gelu(norm(conv(h)))  # eval mode: running statistics
         h = y + h if y.shape == h.shape else y
     expected_first = enc.out(h[:, :, :1].mean(-1))  # the mean over the one real sample only
     assert torch.allclose(enc.encode_values(x)[:, 0], expected_first, atol=1e-5)
@@ -67,6 +67,29 @@ def test_calibrate_sets_the_batch_norm_statistics_from_training_series_and_keeps
     h = enc.norms[0](enc.convs[0](conv_features(x.double(), torch.isfinite(x)).float()))
     assert h.mean().abs() < 0.05 and (h.std() - 1).abs() < 0.1
     assert build_encoder(EncoderConfig(kind="raw-patch", trainable=True)).calibrate(series) is False
+
+
+def test_small_calls_use_running_statistics_in_training_and_unequal_lengths_calibrate():
+    from sensorllm.model.encoder_conv import MIN_BATCH_SERIES
+
+    enc = build_encoder(CONV)
+    torch.manual_seed(0)
+    # Stage-1-like series of many lengths: calibration cuts them to one length and uses one batch
+    series = [torch.randn(int(n)) + 0.5 for n in torch.randint(20, 120, (64,))]
+    assert enc.calibrate(series)
+    assert int(enc.norms[0].num_batches_tracked) == 1
+    stats = enc.norms[0].running_mean.clone()
+    enc.train()
+    few = [torch.randn(30) for _ in range(MIN_BATCH_SERIES - 1)]
+    enc.eval()
+    expected = enc.encode(few)
+    enc.train()
+    got = enc.encode(few)  # fewer series than MIN_BATCH_SERIES: running statistics, not updated
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(expected, got))
+    assert torch.equal(enc.norms[0].running_mean, stats)
+    enc.encode([torch.randn(30) for _ in range(MIN_BATCH_SERIES)])  # a batch: its statistics, running ones move
+    assert not torch.equal(enc.norms[0].running_mean, stats)
+    enc.eval()
 
 
 def test_conv_missing_samples_and_all_missing_series():

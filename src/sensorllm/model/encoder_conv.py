@@ -21,7 +21,9 @@ positions do not count) and a linear layer maps each patch to ``d_model``. A ser
 Why batch normalisation: without it the GELU outputs share a large positive part in every window, so after the
 projector's LayerNorm the sensor tokens barely differ from window to window (measured on the learning proxy:
 their varying RMS was a fifth of Chronos-T5's and the head's loss exploded). A batch holds every channel of each
-of its windows, so its statistics are those of the data. In eval mode the running statistics are used; they are
+of its windows, so its statistics are those of the data. A call with fewer than ``MIN_BATCH_SERIES`` series (Stage
+1, whose single-channel series are grouped by length) uses the running statistics, also in training. In eval mode
+the running statistics are used; they are
 calibrated on training windows before Stage 2 reads its head statistics (:meth:`ConvEncoder.calibrate`), so that
 the head is standardised on the features training computes.
 
@@ -48,6 +50,8 @@ CONV_WIDTHS = (64, 128, 128)
 CONV_KERNELS = (7, 5, 3)
 CONV_DILATIONS = (1, 2, 4)
 IN_FEATURES = 3
+MIN_BATCH_SERIES = 8  # fewer series in one call: batch norm uses its running statistics, also in training
+CALIBRATION_LENGTH = 64  # series of unequal lengths are cut to their last samples for calibration
 
 
 def conv_features(x: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
@@ -103,8 +107,16 @@ class ConvEncoder(SensorEncoder):
         x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
         w = self.out.weight
         h = conv_features(x, observed).to(device=w.device, dtype=w.dtype)  # (N, 3, T)
+        # batch statistics need a batch: a call with few series (Stage 1 groups series by length) uses the
+        # running statistics even in training
+        batch_stats = self.training and h.shape[0] >= MIN_BATCH_SERIES
         for conv, norm in zip(self.convs, self.norms):
-            y = F.gelu(norm(conv(h)))
+            factor = 0.0
+            if batch_stats:  # as nn.BatchNorm1d: momentum None = a plain average over the batches seen
+                norm.num_batches_tracked.add_(1)
+                factor = 1.0 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+            y = F.gelu(F.batch_norm(conv(h), norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                                    training=batch_stats, momentum=factor, eps=norm.eps))
             h = y + h if y.shape == h.shape else y
         pad = (-h.shape[-1]) % self.patch_size
         keep = F.pad(torch.ones_like(h[:, :1]), (pad, 0))  # (N, 1, T + pad): 0 on the padding
@@ -117,21 +129,27 @@ class ConvEncoder(SensorEncoder):
 
     @torch.no_grad()
     def calibrate(self, series: Sequence[torch.Tensor]) -> bool:
-        """Set the batch-norm running statistics from ``series`` (training data): they are reset and then
-        accumulated as a plain average over every call of :meth:`encode` on them (momentum ``None``), with the
-        batch statistics in use as in training. Train/eval mode and momenta are restored afterwards."""
-        modes = [n.training for n in self.norms]
+        """Set the batch-norm running statistics from training ``series``: they are reset, then computed in one
+        pass with batch statistics, as training computes them. Series of unequal lengths (Stage 1) are cut to
+        their last :data:`CALIBRATION_LENGTH` samples first (shorter ones are left out, unless all are shorter),
+        so that the statistics come from one large batch instead of many small groups of equal length.
+        Train/eval mode and momenta are restored afterwards."""
+        lengths = {int(s.shape[0]) for s in series}
+        if len(lengths) > 1:
+            cut = min(CALIBRATION_LENGTH, max(lengths))
+            series = [s[-cut:] for s in series if s.shape[0] >= cut]
+        mode = self.training
         momenta = [n.momentum for n in self.norms]
         for n in self.norms:
             n.reset_running_stats()
-            n.momentum = None
-            n.train()
+            n.momentum = None  # a plain average over the calls of this pass
+        self.train()
         try:
             self.encode(series)
         finally:
-            for n, mode, mom in zip(self.norms, modes, momenta):
+            for n, mom in zip(self.norms, momenta):
                 n.momentum = mom
-                n.train(mode)
+            self.train(mode)
             self.invalidate_identity()
         return True
 

@@ -24,6 +24,8 @@ from .loop import train_loop
 
 __all__ = ["run_align"]
 
+CALIBRATION_SERIES = 1024  # training series that set a trainable encoder's batch-norm statistics
+
 
 def _example(model, it: Stage1Item, answer: str | None):
     return model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, answer)
@@ -42,6 +44,9 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
     print(f"texts: {len(train)} train / {len(val)} val single-channel examples in {time.time() - t:.1f}s", flush=True)
 
     model = build_model(cfg, data, labels=False)
+    pick = np.random.default_rng([cfg.run.seed, 47]).permutation(len(train))[:CALIBRATION_SERIES]
+    if model.encoder.calibrate([torch.as_tensor(np.asarray(train[i].series, dtype=np.float32)) for i in pick]):
+        print(f"encoder statistics calibrated on {len(pick)} training series", flush=True)
     model.set_trainable(projector=True, head=False, token_rows=cfg.train_token_rows)
     print("trainable:", model.trainable_summary(), flush=True)
 
