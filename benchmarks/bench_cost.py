@@ -38,6 +38,10 @@ CONFIGS = {
                 "same text, 30 layers", "old-default"),
     "recommended": ("configs/recommended/uci-har/stage2.yaml", (), "`configs/recommended`: k = 16, compact "
                     "statistics first, 8 layers, channel-mean head", "recommended"),
+    # the encoder trains, so there is no embedding cache: every sample runs the encoder forward and backward
+    "recommended-conv": ("configs/recommended/uci-har/stage2.yaml",
+                         ("encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null", "projector.pool=1"),
+                         "recommended with the trained `conv` encoder (one token per 16 samples, pool 1)", "rec-conv"),
 }
 
 

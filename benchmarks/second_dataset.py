@@ -1,0 +1,95 @@
+"""SensorLLM and every baseline on a second real dataset (UEA Epilepsy by default), through ``sensorllm compare``.
+
+The rows run with the compare library (:mod:`sensorllm.compare`) on a dataset prepared by ``sensorllm prepare``:
+every registered HAR baseline, and SensorLLM Stage 2 from scratch with the packaged recommended configuration
+(``sensorllm-no-stage1``: frozen random-init Chronos-T5-tiny) and with the ``conv`` encoder trained in Stage 2
+(``sensorllm-conv-no-stage1``). Each model is selected on the validation split and scored once on all test
+windows. Finished runs are copied to ``benchmarks/records/<dataset>/<method>/seed<N>.json``; the table between
+the ``<!-- <dataset> table -->`` markers of ``docs/results.md`` is rebuilt from those records.
+
+    python benchmarks/second_dataset.py --dataset epilepsy --seeds 0 1 2          # runs what is missing
+    python benchmarks/second_dataset.py --dataset epilepsy --seeds 0 1 2 --doc-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from _common import ROOT, ensure_prepared, replace_between
+
+from sensorllm.compare import CompareSettings, Method, markdown_table, run_comparison, summarize
+
+RAW = {"epilepsy": "UEA-Epilepsy", "basicmotions": "UEA-BasicMotions"}
+BASELINES = ["minirocket", "features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp",
+             "chronos-ncm"]
+CONV = ("encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null", "projector.pool=1")
+SENSORLLM = {
+    "sensorllm-no-stage1": Method("sensorllm-no-stage1", stage2_overrides=("init_from=null",), stage1=False),
+    "sensorllm-conv-no-stage1": Method("sensorllm-conv-no-stage1", overrides=CONV,
+                                       stage2_overrides=("init_from=null",), stage1=False),
+}
+METHODS = [*BASELINES, *SENSORLLM]
+DOC = ROOT / "docs" / "results.md"
+
+
+def method(name: str) -> Method:
+    return SENSORLLM[name] if name in SENSORLLM else Method(name, baseline=name)
+
+
+def record_path(dataset: str, name: str, seed: int) -> Path:
+    return ROOT / "benchmarks" / "records" / dataset / name / f"seed{seed}.json"
+
+
+def command(args: argparse.Namespace) -> str:
+    return (f"python benchmarks/second_dataset.py --dataset {args.dataset} --seeds {' '.join(map(str, args.seeds))} "
+            f"--threads {args.threads}")
+
+
+def write_doc(args: argparse.Namespace) -> None:
+    """Copy finished runs to the records, then rebuild the document's table from the records alone."""
+    for name in METHODS:
+        for seed in args.seeds:
+            src = args.out / name / f"seed{seed}" / "metrics.json"
+            dst = record_path(args.dataset, name, seed)
+            if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.write_bytes(src.read_bytes())
+    rows = []
+    for name in METHODS:
+        per_seed = {s: json.loads(p.read_text()) for s in args.seeds
+                    if (p := record_path(args.dataset, name, s)).exists()}
+        if (row := summarize(name, per_seed, len(args.seeds))) is not None:
+            rows.append(row)
+    lines = [f"Produced by `{command(args)}` (resumable; `--doc-only` rebuilds this table from "
+             f"`benchmarks/records/{args.dataset}`).", "", *markdown_table(rows)]
+    start, end = f"<!-- {args.dataset} table -->", f"<!-- end {args.dataset} table -->"
+    if start not in DOC.read_text():
+        DOC.write_text(DOC.read_text().rstrip("\n") + f"\n\n{start}\n{end}\n")
+    replace_between(DOC, start, end, lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", default="epilepsy", choices=sorted(RAW))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--only", nargs="*", choices=METHODS, help="methods to run (default: all)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of every run")
+    ap.add_argument("--doc-only", action="store_true", help="rebuild the table from the records, run nothing")
+    args = ap.parse_args()
+    args.data = ROOT / "runs" / args.dataset / "data"
+    args.out = ROOT / "runs" / f"cmp-{args.dataset}"
+    if not args.doc_only:
+        ensure_prepared(args.dataset, RAW[args.dataset], args.data, args.out / "prepare.log")
+        todo = [method(n) for n in (args.only or METHODS)]
+        skip = {(m.name, s) for m in todo for s in args.seeds if record_path(args.dataset, m.name, s).exists()}
+        settings = CompareSettings(data=args.data, out=args.out, seeds=args.seeds,
+                                   sensorllm_set=[f"run.threads={args.threads}"],
+                                   baseline_set={"threads": args.threads}, command=command(args))
+        run_comparison(settings, todo, skip=skip, on_result=lambda *_: write_doc(args))
+    write_doc(args)
+
+
+if __name__ == "__main__":
+    main()
