@@ -124,16 +124,18 @@ def _describe(args: argparse.Namespace) -> int:
         raise ValueError("--data needs --window I (which Stage-1 window of --split to describe)")
     model, meta = load_model(args.model, args.device)
     if args.file is not None:
-        res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens)
+        res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens,
+                            args.constrained)
     else:
         from sensorllm.datasets.prepared import open_prepared
 
         res = describe_window(model, meta, open_prepared(args.data), args.split, args.window, args.channel,
-                              args.start, args.length, args.max_new_tokens)
+                              args.start, args.length, args.max_new_tokens, args.constrained)
     if args.json:
         print(json.dumps(res, indent=1, ensure_ascii=False))
     else:
-        print(f"{res['channel']}, {res['start_s']:.2f}s to {res['end_s']:.2f}s ({res['samples']} samples)\n"
+        how = ", constrained decoding" if res["constrained"] else ""
+        print(f"{res['channel']}, {res['start_s']:.2f}s to {res['end_s']:.2f}s ({res['samples']} samples{how})\n"
               f"Q: {res['question']}\n"
               f"{res['description']}")
         c = res["check"]
@@ -245,6 +247,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--length", type=int, help="samples (default: the dataset's longest Stage-1 window for a file, "
                    "the whole window for --window)")
     p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--constrained", action="store_true",
+                   help="constrained decoding: the segment lines (and count lines) follow the answer grammar of the "
+                   "window (lines that tile 0 s to the last sample's time on the sampling grid, the answers' trend "
+                   "words); the model still picks boundaries and trends, the summary is free")
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="auto",
                    help="auto (default: the GPU when one is visible, else the CPU), cpu, cuda or cuda:N")

@@ -123,18 +123,20 @@ def summary_lines(pred: Prediction, inp: LabelledInput, clf: Classifier, max_lis
 
 
 def describe_file(model, meta: dict, path: str | Path, channel: str | None = None, start: int = 0,
-                  length: int | None = None, max_new_tokens: int = 256) -> dict:
-    """The Stage-1 model's trend description of one channel of one window of a recording."""
+                  length: int | None = None, max_new_tokens: int = 256, constrained: bool = False) -> dict:
+    """The Stage-1 model's trend description of one channel of one window of a recording (``constrained``:
+    segment lines decoded inside the window's answer grammar, :mod:`sensorllm.eval.constrained`)."""
     spec = meta["extra"]["dataset"]
     names = [c["name"] for c in spec["channels"]]
     x = read_recording(path, names)
     _, hi = spec["stage1_window"]
     return _describe_part(model, meta, x, names, str(path), channel, start, length or min(hi, len(x) - start),
-                          max_new_tokens)
+                          max_new_tokens, constrained)
 
 
 def describe_window(model, meta: dict, data, split: str, window: int, channel: str | None = None,
-                    start: int = 0, length: int | None = None, max_new_tokens: int = 256) -> dict:
+                    start: int = 0, length: int | None = None, max_new_tokens: int = 256,
+                    constrained: bool = False) -> dict:
     """The same for Stage-1 window ``window`` of a prepared dataset's ``split`` (the windows Stage 1 trains and
     is scored on; a ``start``/``length`` part of it if given). The dataset must have the model's channels and
     rate."""
@@ -151,12 +153,13 @@ def describe_window(model, meta: dict, data, split: str, window: int, channel: s
         raise DataError(f"{where}: window {window} does not exist (0..{len(ws) - 1})")
     x = np.asarray(ws[window], dtype=np.float64)
     res = _describe_part(model, meta, x, list(data.channel_names), f"{where}, window {window}",
-                         channel or model_channels[0]["name"], start, length or len(x) - start, max_new_tokens)
+                         channel or model_channels[0]["name"], start, length or len(x) - start, max_new_tokens,
+                         constrained)
     return {"window": window, **res}
 
 
 def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None,
-                   start: int, length: int, max_new_tokens: int) -> dict:
+                   start: int, length: int, max_new_tokens: int, constrained: bool = False) -> dict:
     from sensorllm.eval.describe import describe_items
     from sensorllm.text import record_rng, stage1_question
     from sensorllm.text.items import Stage1Item
@@ -174,9 +177,9 @@ def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: st
     rate = float(extra["rate_hz"])
     q = stage1_question(record_rng(int(extra.get("text_seed", 0)), 1, "describe", 0))
     item = Stage1Item(index=0, channel=channel, series=series, question=q, answer="", rate_hz=rate)
-    text = describe_items(model, [item], 1, max_new_tokens)[0]
+    text = describe_items(model, [item], 1, max_new_tokens, constrained=constrained)[0]
     return {"channel": channel, "start_s": start / rate, "end_s": (start + length) / rate, "samples": length,
-            "question": q, "description": text,
+            "question": q, "description": text, "constrained": bool(constrained),
             "check": description_check(text, series, rate, extra.get("trend_mode", "exact"))}
 
 
