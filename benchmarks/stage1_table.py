@@ -7,6 +7,9 @@ that ``sensorllm qa --seed <eval-seed>`` writes for that window and channel, in 
 (``--trend-mode``; by default the model's). Rows:
 
 - ``trained-<tag>``: a trained Stage-1 model per seed (``--model-dir-pattern`` with ``{seed}``), greedy decoding;
+- ``trained-constrained-<tag>`` (only with ``--rows trained-constrained``): the same model, greedy decoding
+  constrained to each window's answer grammar (``sensorllm.eval.constrained``: segment lines that tile the window on
+  its sampling grid, the answers' trend words, count lines that agree; the summary is free);
 - ``untrained-<tag>``: the same model built from that checkpoint's config without its trained parts (projector
   initialised with ``torch.manual_seed(seed)``, sensor-token rows at their mean initialisation): the floor an
   LLM reaches from the sensor tokens before Stage 1;
@@ -198,7 +201,8 @@ def load_untrained(model_dir: Path, seed: int, device: str):
     return model
 
 
-def generate_resumable(load, identity: str, items, partial: Path, batch_size: int, max_new_tokens: int) -> list[str]:
+def generate_resumable(load, identity: str, items, partial: Path, batch_size: int, max_new_tokens: int,
+                       constrained: bool = False) -> list[str]:
     """Descriptions of ``items`` by the model ``load()`` returns, CHUNK at a time, kept in ``partial`` (JSON
     lines; the first names the model and settings) so that an interrupted row resumes where it stopped."""
     from sensorllm.eval.describe import describe_items
@@ -218,7 +222,7 @@ def generate_resumable(load, identity: str, items, partial: Path, batch_size: in
         if not partial.exists():
             partial.write_text(json.dumps(head) + "\n")
         for a in range(len(done), len(items), CHUNK):
-            gen = describe_items(model, items[a:a + CHUNK], batch_size, max_new_tokens)
+            gen = describe_items(model, items[a:a + CHUNK], batch_size, max_new_tokens, constrained=constrained)
             with open(partial, "a") as fh:
                 fh.writelines(json.dumps({"generated": g}, ensure_ascii=False) + "\n" for g in gen)
             done += gen
@@ -327,7 +331,8 @@ def write_doc(records: Path = RECORDS, doc: Path = DOC, png: Path = CURVE_PNG) -
             commands += [r["setting"]["command"] for r in recs]  # one per seed (a seed may be run on its own)
             if "decoding" in recs[0]:
                 limits = sorted({r["decoding"]["max_new_tokens"] for r in recs})
-                notes.append(f"`{row.name}` ({mode}): greedy, up to {'/'.join(map(str, limits))} new tokens")
+                how = recs[0]["decoding"]["mode"].replace("-constrained", ", constrained to the answer grammar")
+                notes.append(f"`{row.name}` ({mode}): {how}, up to {'/'.join(map(str, limits))} new tokens")
             if row.name == "most-common":
                 notes.append(f"`most-common` ({mode}): {recs[0]['notes']['text']!r}")
     lines += ["", "METEOR's WordNet: " + "; ".join(sorted(wordnet)) + ". SBERT: all-MiniLM-L6-v2 "
@@ -482,6 +487,8 @@ def run(args) -> None:
     for seed, d in dirs.items():
         if "trained" in rows:
             plan.append((f"trained-{tag}", seed, None, d))
+        if "trained-constrained" in rows:
+            plan.append((f"trained-constrained-{tag}", seed, None, d))
         if "untrained" in rows:
             plan.append((f"untrained-{tag}", seed, None, d))
         if args.curve:
@@ -499,7 +506,8 @@ def run(args) -> None:
                 "no LLM: texts from the data" if d is None else
                 f"same weights as trained-{tag} seed {seed}: its record is copied" if same else
                 f"describe with {'untrained ' if row.startswith('untrained') else ''}{d} "
-                f"(greedy, up to {max_new_tokens(args, d)} new tokens, batch {args.batch_size}, {args.device})")
+                f"(greedy{', constrained' if row.startswith('trained-constrained-') else ''}, up to "
+                f"{max_new_tokens(args, d)} new tokens, batch {args.batch_size}, {args.device})")
             print(f"  {row}" + (f" seed {seed}" if seed is not None else "") + (f" step {step}" if step else "")
                   + f": {what} -> {p}")
         return
@@ -532,13 +540,15 @@ def run(args) -> None:
             raise SystemExit(f"{d}: channels {meta['config']['channels']} differ from {args.data}'s")
         mnt = max_new_tokens(args, d)
         untrained = row.startswith("untrained-")
+        constrained = row.startswith("trained-constrained-")
         ident = (f"untrained:{hashlib.sha256(json.dumps(meta['config'], sort_keys=True).encode()).hexdigest()}"
-                 f":seed{seed}" if untrained else weights_id(d))
+                 f":seed{seed}" if untrained else weights_id(d) + (":constrained" if constrained else ""))
         base.update({"kind": "untrained" if untrained else ("curve" if step is not None else "trained"),
                      "tag": tag, "model_dir": str(d), "model_id": ident, "llm": meta["config"]["llm"]["name"],
                      "encoder_random_init": meta.get("encoder", {}).get("is_random_init"),
                      "model_trend_mode": meta.get("extra", {}).get("trend_mode"),
-                     "decoding": {"mode": "greedy", "max_new_tokens": mnt, "batch_size": args.batch_size},
+                     "decoding": {"mode": "greedy-constrained" if constrained else "greedy", "max_new_tokens": mnt,
+                                  "batch_size": args.batch_size},
                      "device": args.device})
         if step is not None:
             per = {s: q for s, q, _ in curve_points(dirs[seed], args.world_size)}
@@ -553,7 +563,7 @@ def run(args) -> None:
         def load(d=d, seed=seed, untrained=untrained):
             return load_untrained(d, seed, args.device) if untrained else load_trained(d, args.device)
 
-        gen = generate_resumable(load, ident, items, partial, args.batch_size, mnt)
+        gen = generate_resumable(load, ident, items, partial, args.batch_size, mnt, constrained)
         write_record(path, score_record(items, gen, trend_mode, base, time.time() - t))
         partial.unlink(missing_ok=True)
 
@@ -565,7 +575,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", nargs="*", type=int, default=[0])
     ap.add_argument("--tag", help="name of the model in the rows (default: the folder above stage1-seed{seed})")
     ap.add_argument("--rows", nargs="*", default=["trained", "untrained", "references"],
-                    choices=["trained", "untrained", "references"])
+                    choices=["trained", "untrained", "references", "trained-constrained"],
+                    help="rows to score (default: trained untrained references); trained-constrained: the trained "
+                    "model with constrained decoding")
     ap.add_argument("--curve", action="store_true", help="also score every checkpoint kept in the run directory")
     ap.add_argument("--world-size", type=int, default=1, help="training processes (QA pairs per step)")
     ap.add_argument("--data", type=Path, default=ROOT / "runs" / "uci-har" / "data")

@@ -150,3 +150,23 @@ def test_describe_cli_constrained_flag(model, tmp_path, capsys):
     assert "samples, constrained decoding)" in capsys.readouterr().out
     assert main(args + ["--json"]) == 0
     assert json.loads(capsys.readouterr().out)["constrained"] is False
+
+
+def test_stage1_table_constrained_row(model, tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import stage1_table
+
+    from sensorllm.model import save_checkpoint
+
+    save_checkpoint(model, tmp_path / "runs" / "tiny" / "stage1-seed0" / "model", extra={"trend_mode": "exact"})
+    capsys.readouterr()
+    stage1_table.main(["--model-dir-pattern", str(tmp_path / "runs" / "tiny" / "stage1-seed{seed}" / "model"),
+                       "--rows", "trained-constrained", "--dry-run", "--records", str(tmp_path / "records"),
+                       "--max-new-tokens", "300"])
+    out = capsys.readouterr().out
+    assert "trained-constrained-tiny seed 0: describe with" in out and "(greedy, constrained, up to 300" in out
+    items = items_for([(4, 50.0), (3, 20.0)])
+    gen = stage1_table.generate_resumable(lambda: model, "tiny:constrained", items, tmp_path / "p.jsonl", 2, 300,
+                                          constrained=True)
+    for it, text in zip(items, gen):
+        check_block(text, len(it.series), it.rate_hz)
