@@ -81,6 +81,7 @@ class SegmentGrammar:
         self.last = self.length - 1
         self._allowed: dict[tuple, frozenset[str] | None] = {}
         self._step: dict[tuple[tuple, str], tuple | None] = {}
+        self._ends: dict[int, dict[str, int]] = {}
 
     # ---- states --------------------------------------------------------------------------------------
     def start(self) -> tuple:
@@ -98,9 +99,11 @@ class SegmentGrammar:
 
     def ends(self, start_idx: int) -> dict[str, int]:
         """End-time strings a line starting at sample ``start_idx`` may name → their sample index."""
-        if self.length == 1:
-            return {self.times[0]: 0}
-        return {t: i for t, i in self.index_of.items() if i > start_idx}
+        got = self._ends.get(start_idx)
+        if got is None:
+            got = {self.times[0]: 0} if self.length == 1 else {t: i for t, i in self.index_of.items() if i > start_idx}
+            self._ends[start_idx] = got
+        return got
 
     def words(self, syn: tuple[int, ...], prev: int | None) -> dict[str, int]:
         """Trend words allowed on a line (→ trend code), given the synonym sets still possible and the previous
