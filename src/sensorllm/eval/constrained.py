@@ -1,14 +1,16 @@
 """Constrained decoding of Stage-1 descriptions: a ``transformers`` logits processor that keeps the segment lines
 of every generated description inside the answer grammar of its own window
 (:class:`sensorllm.text.grammar.SegmentGrammar`: lines that tile ``[0, (L-1)/rate]`` on the sampling grid, in
-the answers' time format, with the answers' trend words; optionally the count lines that follow).
+the answers' time format, with the answers' trend words; by default also the count lines that follow and a
+summary paragraph that cannot be read back as another segment line).
 
 How it works: for each row of a batch the processor keeps the grammar state of the text generated so far (the
 per-token strings of the generated ids, fed character by character). At each step it walks the tokenizer's
 vocabulary, sorted as strings, against that state — a depth-first walk over shared prefixes, following only
 the characters the grammar allows next, with a binary search for each prefix's range of tokens — and sets the
-logit of every token that would leave the text outside the grammar to ``-inf``. Once the grammar's constrained
-part is over (after the block, or after the count lines) the row decodes freely. Special tokens other than EOS
+logit of every token that would leave the text outside the grammar to ``-inf``. In the summary paragraph every
+token without a newline is allowed (one precomputed mask); with ``counts=False`` the row decodes freely after
+the block. Special tokens other than EOS
 are never allowed inside the block; EOS is allowed where the grammar may end. The model still chooses the line
 format, every boundary, every trend and the wording; only invalid continuations are removed.
 
@@ -33,7 +35,7 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor
 
-from sensorllm.text.grammar import SegmentGrammar, segment_grammar
+from sensorllm.text.grammar import AnyBut, SegmentGrammar, segment_grammar
 
 __all__ = ["Stage1GrammarProcessor", "TokenStrings", "token_strings"]
 
@@ -55,6 +57,7 @@ class TokenStrings:
         keep.sort(key=lambda i: strs[i])
         self.ids = np.asarray(keep, dtype=np.int64)
         self.strings = [strs[i] for i in keep]
+        self.no_newline = np.asarray(["\n" not in x for x in self.strings], dtype=bool)
 
     def prefix_range(self, prefix: str, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
         """``[a, b)``: the positions in :attr:`strings` (within ``[lo, hi)``) of the tokens starting with
@@ -65,18 +68,34 @@ class TokenStrings:
         b = bisect_left(self.strings, upper, a, hi)
         return a, b
 
+    def children(self, depth: int, lo: int, hi: int):
+        """``(character, a, b)`` for each distinct character at position ``depth`` of the strings in
+        ``[lo, hi)`` (which share their first ``depth`` characters and are all longer)."""
+        strs = self.strings
+        while lo < hi:
+            p = strs[lo][: depth + 1]
+            a, b = self.prefix_range(p, lo, hi)
+            yield p[-1], a, b
+            lo = b
+
     def allowed(self, grammar: SegmentGrammar, state: tuple) -> np.ndarray:
         """Ids of the tokens whose text keeps ``state`` inside the grammar (every one when it is free)."""
         if grammar.is_free(state):
             return self.ids
+        if grammar.is_paragraph(state):
+            return self.ids[self.no_newline]
         out: list = []
         stack = [(state, "", 0, len(self.strings))]
         strs = self.strings
         while stack:
             st, prefix, lo, hi = stack.pop()
-            for ch in grammar.allowed(st) or ():
+            chars = grammar.allowed(st)
+            if isinstance(chars, AnyBut):
+                steps = ((ch, a, b) for ch, a, b in self.children(len(prefix), lo, hi) if ch not in chars)
+            else:
+                steps = ((ch, *self.prefix_range(prefix + ch, lo, hi)) for ch in chars or ())
+            for ch, a, b in steps:
                 p = prefix + ch
-                a, b = self.prefix_range(p, lo, hi)
                 if a == b:
                     continue
                 nxt = grammar.step(st, ch)
@@ -84,6 +103,9 @@ class TokenStrings:
                     continue
                 if grammar.is_free(nxt):
                     out.append(self.ids[a:b])
+                    continue
+                if grammar.is_paragraph(nxt):
+                    out.append(self.ids[a:b][self.no_newline[a:b]])
                     continue
                 j = a
                 while j < b and strs[j] == p:
@@ -115,7 +137,8 @@ class Stage1GrammarProcessor(LogitsProcessor):
         lengths: samples of each row's window (rows in batch order).
         rates_hz: sampling rate of each row (one number for all rows).
         eos_token_ids: tokens that end a description (allowed where the grammar may end).
-        counts: also fix the count lines after the segment block to agree with it.
+        counts: also hold what follows the segment block to the answers' shape (count lines that agree with it,
+            a blank line, a one-paragraph summary); ``False``: free text after the block.
 
     One processor serves one ``generate`` call: it reads the generated ids from the length of ``input_ids`` at
     its first call on (for a generation from ``inputs_embeds`` that is 0). A row whose text leaves the grammar

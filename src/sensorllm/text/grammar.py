@@ -17,15 +17,19 @@ window of ``length`` samples at ``rate_hz``:
 * every line but the last ends with a newline; the block ends with the line whose end time is the last
   sample's.
 
-With ``counts=True`` what follows the block is fixed too, except for the wording of the count lines: the count
-lines of the block's own segments (descending count, ties in the order decrease, increase, steady, one of
-:data:`~sensorllm.text.templates.COUNT_LINE_FORMATS` for all) when it has more than one trend type, then the
-blank line before the summary. After that (or right after the block with ``counts=False``) any text is
-accepted. The model still chooses the line format, the boundaries, the trends and the wording.
+With ``counts=True`` (the default) the rest of the answer has the answers' shape too: the count lines of the
+block's own segments (descending count, ties in the order decrease, increase, steady, one of
+:data:`~sensorllm.text.templates.COUNT_LINE_FORMATS` for all; only their wording is free) when it has more than
+one trend type, then the blank line, then the summary as the answers write it: one paragraph (no newline) that
+opens with a capital letter and not like a segment line (``From <number>``, ``Between <number>``), so that
+free text after the block is never read back as another segment line. The paragraph's words are free. With
+``counts=False`` any text is accepted right after the block. The model still chooses the line format, the
+boundaries, the trends and the wording.
 
-States are hashable tuples; :meth:`SegmentGrammar.allowed` (the characters that may come next, or ``None``
-where any text may) and :meth:`SegmentGrammar.step` are memoised per grammar, so walking a tokenizer's
-vocabulary against a state (:mod:`sensorllm.eval.constrained`) stays cheap.
+States are hashable tuples; :meth:`SegmentGrammar.allowed` (the characters that may come next: a set, an
+:class:`AnyBut` set of excluded characters, or ``None`` where any text may) and :meth:`SegmentGrammar.step` are
+memoised per grammar, so walking a tokenizer's vocabulary against a state (:mod:`sensorllm.eval.constrained`)
+stays cheap.
 """
 
 from __future__ import annotations
@@ -36,10 +40,18 @@ from . import templates as T
 from .numbers import capitalize_first
 from .segments import TREND_ORDER, format_time
 
-__all__ = ["SegmentGrammar", "segment_grammar"]
+__all__ = ["AnyBut", "SegmentGrammar", "segment_grammar"]
 
 # state kinds
-LINE, COUNTS, FREE = "line", "counts", "free"
+LINE, COUNTS, OPENING, PARAGRAPH, FREE = "line", "counts", "opening", "paragraph", "free"
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SPACES = frozenset(chr(i) for i in range(0x3001) if chr(i).isspace())
+_DIGITS = frozenset(chr(i) for i in range(0x20000) if chr(i).isdecimal())  # what the parser's \d matches
+_SEGMENT_OPENERS = ("from", "between")  # what the parser allows before a segment line's first time
+
+
+class AnyBut(frozenset):
+    """An allowed-character set given by what it excludes: any character but these."""
 
 
 def _split_format(fmt: str) -> tuple[str, str, str]:
@@ -62,8 +74,9 @@ class SegmentGrammar:
     """The segment-block grammar of one window (module docstring): ``length`` samples at ``rate_hz``.
 
     A state is one of ``("line", start_idx, prev_code, synonym_sets, formats, counts, buf)`` (inside a segment
-    line: ``buf`` is the line typed so far), ``("counts", candidates, buf)`` (the fixed text after the block)
-    and ``("free",)``.
+    line: ``buf`` is the line typed so far), ``("counts", candidates, buf)`` (the fixed text after the block),
+    ``("opening", buf)`` (the first characters of the summary), ``("paragraph",)`` (the rest of it) and
+    ``("free",)``.
     """
 
     def __init__(self, length: int, rate_hz: float, counts: bool = True):
@@ -93,9 +106,15 @@ class SegmentGrammar:
         """True once any text is accepted (the constrained part is over)."""
         return state[0] == FREE
 
+    @staticmethod
+    def is_paragraph(state: tuple) -> bool:
+        """True inside the summary paragraph past its opening: any character but a newline keeps the state."""
+        return state[0] == PARAGRAPH
+
     def accepts_end(self, state: tuple) -> bool:
-        """Whether the text may end here: after the block (the count lines not begun) or in the free part."""
-        return state[0] == FREE or (state[0] == COUNTS and state[2] == "")
+        """Whether the text may end here: after the block (the count lines not begun), in the summary or in the
+        free part."""
+        return state[0] in (FREE, OPENING, PARAGRAPH) or (state[0] == COUNTS and state[2] == "")
 
     def ends(self, start_idx: int) -> dict[str, int]:
         """End-time strings a line starting at sample ``start_idx`` may name → their sample index."""
@@ -113,7 +132,8 @@ class SegmentGrammar:
 
     # ---- the automaton -------------------------------------------------------------------------------
     def allowed(self, state: tuple) -> frozenset[str] | None:
-        """Characters that may follow ``state`` (``None``: any)."""
+        """Characters that may follow ``state``: a set, an :class:`AnyBut` (any character but those) or ``None``
+        (any)."""
         got = self._allowed.get(state, False)
         if got is False:
             got = self._allowed[state] = self._compute_allowed(state)
@@ -123,11 +143,14 @@ class SegmentGrammar:
         """The state after character ``ch`` (``None`` when ``ch`` may not come next)."""
         if state[0] == FREE:
             return state
+        if state[0] == PARAGRAPH:
+            return None if ch == "\n" else state
         key = (state, ch)
         if key in self._step:
             return self._step[key]
         allowed = self.allowed(state)
-        nxt = None if allowed is None or ch not in allowed else self._advance(state, ch)
+        ok = allowed is None or ((ch not in allowed) if isinstance(allowed, AnyBut) else (ch in allowed))
+        nxt = self._advance(state, ch) if ok else None
         self._step[key] = nxt
         return nxt
 
@@ -167,6 +190,13 @@ class SegmentGrammar:
         if kind == COUNTS:
             _, cands, buf = state
             return frozenset(x[len(buf)] for x in cands if len(x) > len(buf) and x.startswith(buf))
+        if kind == PARAGRAPH:
+            return AnyBut({"\n"})
+        if kind == OPENING:
+            buf = state[1]
+            if not buf:
+                return _UPPER
+            return AnyBut(_DIGITS | {"\n"} if self._opener_then_space(buf) else {"\n"})
         out: set[str] = set()
         for _, phase, d in self._line_parts(state):
             if phase == "head":
@@ -200,7 +230,13 @@ class SegmentGrammar:
             _, cands, buf = state
             buf += ch
             live = tuple(x for x in cands if x.startswith(buf))
-            return (FREE,) if buf in live else (COUNTS, live, buf)
+            return (OPENING, "") if buf in live else (COUNTS, live, buf)
+        if state[0] == PARAGRAPH:
+            return state
+        if state[0] == OPENING:
+            buf = state[1] + ch
+            watch = self._opener_then_space(buf) or any(w.startswith(buf.lower()) for w in _SEGMENT_OPENERS)
+            return (OPENING, buf) if watch else (PARAGRAPH,)
         kind, s, prev, syn, fmts, counts, buf = state
         buf += ch
         fmts = tuple(f for f, _, _ in self._line_parts((kind, s, prev, syn, fmts, counts, buf)))
@@ -215,6 +251,13 @@ class SegmentGrammar:
         if not self.counts:
             return (FREE,)
         return (COUNTS, self._count_texts(syn, counts), "")
+
+    @staticmethod
+    def _opener_then_space(buf: str) -> bool:
+        """``From `` / ``Between `` (any case, one or more spaces): a number here would open a segment line."""
+        head = buf.lower()
+        return any(head.startswith(w) and len(head) > len(w) and all(c in _SPACES for c in head[len(w):])
+                   for w in _SEGMENT_OPENERS)
 
     def _line_done(self, s, prev, syn, fmts, buf):
         """``(end index, code, word, format)`` when ``buf`` holds a complete word of a line, else ``None``."""
