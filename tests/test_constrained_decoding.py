@@ -64,7 +64,7 @@ def test_the_grammar_refuses_what_answers_never_write():
     counts = "Number of falling trends: 1\nNumber of rising trends: 1\n\n"
     assert g.feed(ok, counts + "The data, from 0.1s to 0.5s: rising.") == ("paragraph",)
     for bad in ("Number of rising", "Number of falling trends: 2", counts + "The\n", counts + "0.5s to",
-                counts + "From 0.5s", counts + "between 0.5", counts + "From \u0663", counts + "- 0.5s"):
+                counts + "From 0.5s", counts + "between 0.5", counts + "From \u0663", counts + "From \u00bd", counts + "- 0.5s"):
         assert g.feed(ok, bad) is None, bad  # counts that disagree; a summary with a newline or a segment line
     assert g.feed(ok, counts + "Fromage") == g.feed(ok, counts + "From the start") == ("paragraph",)
     for bad in ("0.0s to 0.03s",  # 0.03 s is not on the 50 Hz grid

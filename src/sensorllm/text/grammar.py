@@ -46,7 +46,7 @@ __all__ = ["AnyBut", "SegmentGrammar", "segment_grammar"]
 LINE, COUNTS, OPENING, PARAGRAPH, FREE = "line", "counts", "opening", "paragraph", "free"
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SPACES = frozenset(chr(i) for i in range(0x3001) if chr(i).isspace())
-_DIGITS = frozenset(chr(i) for i in range(0x20000) if chr(i).isdecimal())  # what the parser's \d matches
+_DIGITS = frozenset(chr(i) for i in range(0x20000) if chr(i).isnumeric())  # the parser's \d, and ½, ² ...
 _SEGMENT_OPENERS = ("from", "between")  # what the parser allows before a segment line's first time
 
 
