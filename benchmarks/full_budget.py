@@ -78,7 +78,8 @@ def record(row: str, seed: int, args, steps) -> dict:
     test = json.loads((s2 / "eval-test" / "metrics.json").read_text())
     summary = json.loads((s2 / "train_summary.json").read_text())
     curve = read_csv_floats(s2 / "val_log.csv")
-    optim = yaml.safe_load((s2 / "config.yaml").read_text())["optim"]
+    config = yaml.safe_load((s2 / "config.yaml").read_text())
+    optim = config["optim"]
     s1_time = 0.0
     if ROWS[row][0]:
         s1 = json.loads((args.out / args.tag / f"stage1-seed{seed}" / "metrics.json").read_text())
@@ -91,7 +92,14 @@ def record(row: str, seed: int, args, steps) -> dict:
             "val_curve": curve, "stage1_train_time_s": s1_time,
             "stage2_train_time_s": summary["train_time_s"], "device": summary.get("device"),
             "epochs": args.epochs, "stage1_examples": args.stage1_examples if ROWS[row][0] else 0,
+            "encoder": encoder_name(config["encoder"]),
             "commands": [" ".join(["sensorllm", *c[3:]]) for _, c, _ in steps]}
+
+
+def encoder_name(encoder: dict) -> str:
+    """The encoder column: its kind, and whether it trained (records made before this field: frozen Chronos-T5)."""
+    kind = encoder.get("kind", "chronos")
+    return f"{kind} ({'trained' if encoder.get('trainable') else 'frozen'})"
 
 
 def record_path(tag: str, row: str, seed: int) -> Path:
@@ -100,9 +108,9 @@ def record_path(tag: str, row: str, seed: int) -> Path:
 
 def write_doc() -> None:
     """The recommended-configuration table of docs/results.md (between its markers), from every record."""
-    lines = ["| budget (tag) | row | seeds | test F1-macro (%) | test accuracy (%) | test windows | Stage-2 epochs "
-             "| Stage-1 QA pairs | train time (s, Stage 1 + 2) | device | paper F1 (%) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| budget (tag) | row | encoder | seeds | test F1-macro (%) | test accuracy (%) | test windows "
+             "| Stage-2 epochs | Stage-1 QA pairs | train time (s, Stage 1 + 2) | device | paper F1 (%) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for tag_dir in sorted(RECORDS.glob("*")):
         for row in ROWS:
             recs = [json.loads(p.read_text()) for p in sorted((tag_dir / row).glob("seed*.json"))]
@@ -118,7 +126,8 @@ def write_doc() -> None:
 
             t = sum(r["stage1_train_time_s"] + r["stage2_train_time_s"] for r in recs) / len(recs)
             seeds = ", ".join(str(r["seed"]) for r in recs)
-            lines.append(f"| {tag_dir.name} | `{row}` | {seeds} | {ms(f1)} | {ms(acc)} | {recs[0]['test_n']} "
+            enc = recs[0].get("encoder", "chronos (frozen)")
+            lines.append(f"| {tag_dir.name} | `{row}` | {enc} | {seeds} | {ms(f1)} | {ms(acc)} | {recs[0]['test_n']} "
                          f"| {recs[0]['epochs']:g} | {recs[0]['stage1_examples']} | {t:.0f} | {recs[0]['device']} "
                          f"| {PAPER.get(row, '')} |")
     replace_between(DOC, "<!-- recommended table -->", "<!-- end recommended table -->", lines)
