@@ -1,9 +1,9 @@
 """SensorLLM and every baseline on a second real dataset (UEA Epilepsy by default), through ``sensorllm compare``.
 
 The rows run with the compare library (:mod:`sensorllm.compare`) on a dataset prepared by ``sensorllm prepare``:
-every registered HAR baseline, and SensorLLM Stage 2 from scratch with the packaged recommended configuration
-(``sensorllm-no-stage1``: frozen random-init Chronos-T5-tiny) and with the ``conv`` encoder trained in Stage 2
-(``sensorllm-conv-no-stage1``). Each model is selected on the validation split and scored once on all test
+every registered HAR baseline, and SensorLLM Stage 2 from scratch with the packaged recommended configuration's
+other settings, reading the frozen random-init Chronos-T5-tiny (``sensorllm-chronos-no-stage1``, pool 16) or the
+``conv`` encoder trained in Stage 2 (``sensorllm-conv-no-stage1``, pool 1). Each model is selected on the validation split and scored once on all test
 windows. Finished runs are copied to ``benchmarks/records/<dataset>/<method>/seed<N>.json``; the table between
 the ``<!-- <dataset> table -->`` markers of ``docs/results.md`` is rebuilt from those records.
 
@@ -24,9 +24,13 @@ from sensorllm.compare import CompareSettings, Method, markdown_table, run_compa
 RAW = {"epilepsy": "UEA-Epilepsy", "basicmotions": "UEA-BasicMotions"}
 BASELINES = ["minirocket", "features-rf", "cnn1d", "deepconvlstm", "deepconvlstm-attn", "attend", "chronos-mlp",
              "chronos-ncm"]
+# each SensorLLM row names its encoder in full, whatever the packaged recommended configuration reads
 CONV = ("encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null", "projector.pool=1")
+CHRONOS = ("encoder.kind=chronos", "encoder.trainable=false", "encoder.tokenizer.kind=mean_scale",
+           "projector.pool=16")
 SENSORLLM = {
-    "sensorllm-no-stage1": Method("sensorllm-no-stage1", stage2_overrides=("init_from=null",), stage1=False),
+    "sensorllm-chronos-no-stage1": Method("sensorllm-chronos-no-stage1", overrides=CHRONOS,
+                                          stage2_overrides=("init_from=null",), stage1=False),
     "sensorllm-conv-no-stage1": Method("sensorllm-conv-no-stage1", overrides=CONV,
                                        stage2_overrides=("init_from=null",), stage1=False),
 }
