@@ -69,9 +69,10 @@ def write_doc(args: argparse.Namespace) -> None:
     lines = [f"Produced by `{command(args)}` (resumable; `--doc-only` rebuilds this table from "
              f"`benchmarks/records/{args.dataset}`).", "", *markdown_table(rows)]
     start, end = f"<!-- {args.dataset} table -->", f"<!-- end {args.dataset} table -->"
-    if start not in DOC.read_text():
-        DOC.write_text(DOC.read_text().rstrip("\n") + f"\n\n{start}\n{end}\n")
-    replace_between(DOC, start, end, lines)
+    doc = args.doc
+    if start not in doc.read_text():
+        doc.write_text(doc.read_text().rstrip("\n") + f"\n\n{start}\n{end}\n")
+    replace_between(doc, start, end, lines)
 
 
 def main() -> None:
@@ -81,6 +82,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=METHODS, help="methods to run (default: all)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of every run")
     ap.add_argument("--doc-only", action="store_true", help="rebuild the table from the records, run nothing")
+    ap.add_argument("--doc", type=Path, default=DOC, help="the Markdown file whose table to (re)write")
     args = ap.parse_args()
     args.data = ROOT / "runs" / args.dataset / "data"
     args.out = ROOT / "runs" / f"cmp-{args.dataset}"

@@ -39,3 +39,17 @@ def test_results_doc_regenerates_from_records(doc: str, tmp_path: Path):
     assert "not rewriting" not in r.stdout
     again = generated(copy.read_text(), "results table")
     assert again.replace(f" --doc {copy}", f" --doc {orig}" if orig else "") == table
+
+
+def test_second_dataset_table_regenerates_from_records(tmp_path: Path):
+    text = (ROOT / "docs/results.md").read_text()
+    start, end = "<!-- epilepsy table -->", "<!-- end epilepsy table -->"
+    assert start in text and end in text
+    copy = tmp_path / "doc.md"
+    copy.write_text(text)
+    r = subprocess.run([sys.executable, "benchmarks/second_dataset.py", "--dataset", "epilepsy", "--seeds", "0", "1", "2",
+                        "--doc-only", "--doc", str(copy)], check=False, cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    table = lambda t: t[t.index(start): t.index(end)]  # noqa: E731
+    assert table(copy.read_text()) == table(text)
