@@ -106,7 +106,7 @@ def test_interrupted_row_resumes_from_its_saved_generations(work, monkeypatch):
     partial = work / "resume" / "p.partial.jsonl"
     calls = []
 
-    def fake_describe(model, its, batch_size, max_new_tokens):
+    def fake_describe(model, its, batch_size, max_new_tokens, constrained=False):
         calls.append(len(its))
         return [f"text {it.index}" for it in its]
 
