@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
-from .encoder_raw import RAW_DEFAULT_CONTEXT, znormalise
+from .encoder_raw import RAW_DEFAULT_CONTEXT, check_untrained_kind, znormalise
 from .series_tokenizer import check_and_truncate
 
 __all__ = ["CONV_DEFAULT_PATCH", "CONV_WIDTHS", "CONV_KERNELS", "CONV_DILATIONS", "ConvEncoder", "conv_features"]
@@ -163,17 +163,7 @@ class ConvEncoder(SensorEncoder):
 
 
 def _check_conv(cfg: EncoderConfig) -> list[str]:
-    problems = []
-    if cfg.pretrained is not None:
-        problems.append("conv has no pretrained weights: remove encoder.pretrained")
-    if not cfg.trainable:
-        problems.append("conv is a freshly initialised CNN and must train with the projector: "
-                        "set encoder.trainable=true")
-    if cfg.tokenizer is not None:
-        problems.append("conv does not tokenise: remove encoder.tokenizer (its context is encoder.context_length)")
-    if cfg.size not in CHRONOS_T5_SIZES:
-        problems.append(f"Unknown size {cfg.size!r} (sets d_model). Known: {', '.join(CHRONOS_T5_SIZES)}")
-    return problems
+    return check_untrained_kind(cfg, "conv", "CNN")
 
 
 @register_encoder(

@@ -23,7 +23,7 @@ from torch import nn
 from .encoder import CHRONOS_T5_SIZES, EncoderConfig, SensorEncoder, register_encoder, weights_fingerprint
 from .series_tokenizer import check_and_truncate
 
-__all__ = ["RAW_DEFAULT_CONTEXT", "RAW_DEFAULT_PATCH", "RawPatchEncoder", "znormalise"]
+__all__ = ["RAW_DEFAULT_CONTEXT", "RAW_DEFAULT_PATCH", "RawPatchEncoder", "check_untrained_kind", "znormalise"]
 
 RAW_DEFAULT_PATCH = 16
 RAW_DEFAULT_CONTEXT = 512
@@ -99,22 +99,25 @@ class RawPatchEncoder(SensorEncoder):
         self._identity = None
 
 
-def _check_raw(cfg: EncoderConfig) -> list[str]:
+def check_untrained_kind(cfg: EncoderConfig, kind: str, what: str) -> list[str]:
+    """The config problems of an encoder kind without pretrained weights (``raw-patch``, ``conv``): it must
+    train, reads no tokeniser, and takes its width from a Chronos-T5 ``size``. ``what`` names the module in the
+    message ("a freshly initialised <what>")."""
     problems = []
     if cfg.pretrained is not None:
-        problems.append("raw-patch has no pretrained weights: remove encoder.pretrained")
+        problems.append(f"{kind} has no pretrained weights: remove encoder.pretrained")
     if not cfg.trainable:
-        problems.append(
-            "raw-patch is a freshly initialised linear layer and must train with the projector: "
-            "set encoder.trainable=true"
-        )
+        problems.append(f"{kind} is a freshly initialised {what} and must train with the projector: "
+                        "set encoder.trainable=true")
     if cfg.tokenizer is not None:
-        problems.append(
-            "raw-patch does not tokenise: remove encoder.tokenizer (its context is encoder.context_length)"
-        )
+        problems.append(f"{kind} does not tokenise: remove encoder.tokenizer (its context is encoder.context_length)")
     if cfg.size not in CHRONOS_T5_SIZES:
         problems.append(f"Unknown size {cfg.size!r} (sets d_model). Known: {', '.join(CHRONOS_T5_SIZES)}")
     return problems
+
+
+def _check_raw(cfg: EncoderConfig) -> list[str]:
+    return check_untrained_kind(cfg, "raw-patch", "linear layer")
 
 
 @register_encoder(
