@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import sensorllm
+from _imports import from_target
 
 SRC = Path(sensorllm.__file__).resolve().parent
 
@@ -38,12 +39,7 @@ def import_edges() -> dict[tuple[str, str], list[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - (node.level - 1)]
-                    targets = [".".join(base + ([node.module] if node.module else []))]
-                else:
-                    targets = [node.module or ""]
+                targets = [from_target(node, package)]
             for t in targets:
                 there = _unit(t)
                 if here and there and there != here:
@@ -115,12 +111,7 @@ def module_edges() -> dict[tuple[str, str], list[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - (node.level - 1)]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
+                target = from_target(node, package)
                 submodules = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in modules]
                 targets = submodules + ([target] if len(submodules) < len(node.names) else [])
             for t in targets:

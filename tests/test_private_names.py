@@ -9,6 +9,7 @@ import ast
 from pathlib import Path
 
 import sensorllm
+from _imports import from_target
 
 SRC = Path(sensorllm.__file__).resolve().parent
 
@@ -33,12 +34,7 @@ def private_uses(source: str, module: str, is_package: bool, root: str = "sensor
     found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = from_target(node, package)
             if target.split(".")[0] != root:
                 continue
             for alias in node.names:
