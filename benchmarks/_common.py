@@ -84,3 +84,11 @@ def step_of(checkpoint_name: str) -> int:
 def checkpoint_step(latest: Path) -> int:
     """The step of the checkpoint that a run's ``checkpoints/latest`` file names."""
     return step_of(latest.read_text())
+
+
+def keep_record(src: Path, dst: Path) -> None:
+    """Copy ``src`` (a run's ``metrics.json``) to its record ``dst`` when it exists and differs:
+    records outlive ``runs/``, which is not in git."""
+    if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())

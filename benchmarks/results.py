@@ -41,7 +41,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import ROOT, ensure_prepared, replace_between
+from _common import ROOT, ensure_prepared, keep_record, replace_between
 
 from sensorllm.compare import (CompareSettings, Method, Row, column, markdown_table, metrics_path, run_comparison,
                                summarize)
@@ -118,14 +118,6 @@ SENSORLLM = {
 def record_path(name: str, seed: int, out: Path) -> Path:
     """The git-tracked copy of a finished run's test metrics (``out`` is the results directory the run is in)."""
     return RECORDS / out.name / name / f"seed{seed}.json"
-
-
-def keep_record(src: Path, dst: Path) -> None:
-    """Copy ``src`` (a run's ``metrics.json``) to its record ``dst`` when it exists and differs:
-    records outlive ``runs/``, which is not in git."""
-    if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(src.read_bytes())
 
 
 def metrics_file(name: str, seed: int, out: Path) -> Path | None:

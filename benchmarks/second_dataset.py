@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, ensure_prepared, replace_between
+from _common import ROOT, ensure_prepared, keep_record, replace_between
 
 from sensorllm.compare import CompareSettings, Method, markdown_table, run_comparison, summarize
 
@@ -55,11 +55,7 @@ def write_doc(args: argparse.Namespace) -> None:
     """Copy finished runs to the records, then rebuild the document's table from the records alone."""
     for name in METHODS:
         for seed in args.seeds:
-            src = args.out / name / f"seed{seed}" / "metrics.json"
-            dst = record_path(args.dataset, name, seed)
-            if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                dst.write_bytes(src.read_bytes())
+            keep_record(args.out / name / f"seed{seed}" / "metrics.json", record_path(args.dataset, name, seed))
     rows = []
     for name in METHODS:
         per_seed = {s: json.loads(p.read_text()) for s in args.seeds
