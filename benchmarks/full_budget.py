@@ -7,6 +7,8 @@ Rows (all on UCI-HAR, `configs/recommended/uci-har/`, random-init Chronos-T5-tin
 - ``recommended-no-text``: Stage 1 (shared with ``recommended``) then Stage 2 without the statistics text;
 - ``conv-no-stage1``: Stage 2 from scratch with the ``conv`` encoder (a 1-D CNN per channel, trained) in place of
   the frozen Chronos-T5.
+- ``rocket-no-stage1``: Stage 2 from scratch with the ``rocket`` encoder (MiniRocket features of each channel,
+  fitted on training windows, not trained).
 
 Stage 2 trains ``--epochs`` epochs over all 6,269 training windows (the paper: 8), selects its model on
 ``--val`` validation windows, and ``sensorllm evaluate`` scores all 2,996 test windows once.
@@ -44,6 +46,9 @@ ROWS: dict[str, tuple[bool, tuple[str, ...]]] = {
     # the conv encoder (trained with the projector; docs/encoders.md) instead of the frozen Chronos-T5, no Stage 1
     "conv-no-stage1": (False, ("init_from=null", "encoder.kind=conv", "encoder.trainable=true",
                                "encoder.tokenizer=null", "projector.pool=1")),
+    # MiniRocket features of each channel (fitted on training windows, frozen) instead of the frozen Chronos-T5
+    "rocket-no-stage1": (False, ("init_from=null", "encoder.kind=rocket", "encoder.trainable=false",
+                                 "encoder.tokenizer=null", "encoder.context_length=128", "projector.pool=1")),
 }
 PAPER = {"recommended": 91.2, "recommended-no-stage1": 82.0, "recommended-no-text": 89.2}
 

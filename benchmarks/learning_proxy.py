@@ -91,6 +91,10 @@ VARIANTS: dict[str, Variant] = {
     "rec-raw-patch": Variant(_without("encoder.tokenizer.kind", "projector.pool",
                                       add=("encoder.kind=raw-patch", "encoder.trainable=true", "projector.pool=1")),
                              "recommended with the `raw-patch` encoder (linear patches of 16 samples, trained; pool 1)"),
+    "rec-rocket": Variant(_without("encoder.tokenizer.kind", "projector.pool",
+                                   add=("encoder.kind=rocket", "encoder.context_length=128", "projector.pool=1")),
+                          "recommended with the `rocket` encoder (MiniRocket features of each channel, fitted on "
+                          "training windows, not trained; 4 tokens per channel, pool 1)"),
     "rec-trainable": Variant((*RECOMMENDED, "encoder.trainable=true"),
                              "recommended, Chronos-T5 trained too (the projector's learning rate)"),
     "rec-trainable-elr": Variant((*RECOMMENDED, "encoder.trainable=true", "optim.encoder_lr=1e-4"),

@@ -9,7 +9,7 @@ A checkpoint directory holds two files::
                           head.weight            (K, H) Stage-2 classifier (models with labels)
                           head.feature_mean/_std (H,)   its standardisation (``head_standardize`` only)
                           lora.*                 peft LoRA adapter weights (models with LoRA)
-                          encoder.*              encoder weights (only when the encoder was trainable)
+                          encoder.*              encoder state (only when the encoder trained or was fitted)
     config.json           {"format": "sensorllm-delta", "format_version": 1,
                            "config": SensorLLMConfig.to_json(),  # LLM, encoder, channels, projector, labels
                            "tokens": {"layout": …, "added_tokens": […]},
@@ -97,10 +97,15 @@ def trained_state_dict(model: SensorLLM) -> dict[str, torch.Tensor]:
             out["head.feature_std"] = model.head.feature_std
     for k, v in _lora_state(model).items():
         out[f"lora.{k}"] = v
-    if model.config.encoder.trainable:
+    if _saves_encoder(model):
         for k, v in model.encoder.state_dict().items():
             out[f"encoder.{k}"] = v
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in out.items()}
+
+
+def _saves_encoder(model: SensorLLM) -> bool:
+    """The encoder's state is saved when it trains or keeps state fitted on training data (``rocket``)."""
+    return model.config.encoder.trainable or model.encoder.fitted_state
 
 
 def _check_keys(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:
@@ -151,7 +156,7 @@ def load_trained_state(model: SensorLLM, state: dict[str, torch.Tensor], where: 
         result = set_peft_model_state_dict(model.llm, lora)
         if getattr(result, "unexpected_keys", None):
             raise CheckpointError(f"{where}: LoRA keys not in the model: {result.unexpected_keys}")
-    if model.config.encoder.trainable:
+    if _saves_encoder(model):
         model.encoder.load_state_dict(_sub(state, "encoder."), strict=True)
         invalidate = getattr(model.encoder, "invalidate_identity", None)
         if invalidate is not None:
@@ -174,7 +179,7 @@ def _atomic_write(path: Path, write) -> None:
 
 def _encoder_identity(model: SensorLLM) -> str:
     invalidate = getattr(model.encoder, "invalidate_identity", None)
-    if model.config.encoder.trainable and invalidate is not None:
+    if _saves_encoder(model) and invalidate is not None:
         invalidate()
     return model.encoder.identity()
 
@@ -308,16 +313,17 @@ def load_checkpoint(
 
 
 def _init_encoder_from_stage1(model: SensorLLM, s1: SensorLLMConfig, path: str | Path) -> bool:
-    """Copy a Stage-1-trained encoder (``encoder.*``, saved only when it trained) into ``model``.
+    """Copy a Stage-1-trained or -fitted encoder (``encoder.*``, saved only then) into ``model``.
 
     A trained encoder is part of what Stage 2 starts from; it can only go into a Stage-2 model whose
     encoder trains too (a frozen one is rebuilt from its config and not saved, so it would be lost).
     Returns whether encoder weights were loaded.
     """
-    if not s1.encoder.trainable:
-        return False
     cfg = model.config
-    if not cfg.encoder.trainable or s1.encoder.kind != cfg.encoder.kind:
+    fitted = model.encoder.fitted_state and s1.encoder.kind == cfg.encoder.kind  # e.g. rocket: keep Stage 1's fit
+    if not (s1.encoder.trainable or fitted):
+        return False
+    if not fitted and (not cfg.encoder.trainable or s1.encoder.kind != cfg.encoder.kind):
         raise CheckpointError(
             f"{path}: Stage 1 trained its {s1.encoder.kind!r} encoder; Stage 2 must use the same kind with "
             f"encoder.trainable=true (this model: {cfg.encoder.kind!r}, trainable={cfg.encoder.trainable})"

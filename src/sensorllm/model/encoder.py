@@ -14,6 +14,8 @@ own modules, which import this one; :mod:`sensorllm.model.encoders` imports them
     no pretrained encoder: z-normalised raw samples cut into patches, one linear layer; always trainable.
 ``conv`` (:mod:`sensorllm.model.encoder_conv`)
     a small 1-D CNN per channel that learns motion features with the LLM; one token per patch; always trainable.
+``rocket`` (:mod:`sensorllm.model.encoder_rocket`)
+    MiniRocket features of each channel, fitted on training series (never trained); 4 tokens per series.
 
 Each is built either from a hub id / local directory (``pretrained``) or as a seeded random initialisation
 of a named size (:data:`CHRONOS_T5_SIZES`), for tests and for machines without the weights. Results made
@@ -67,7 +69,7 @@ class EncoderConfig:
     """How to obtain the time-series encoder.
 
     Attributes:
-        kind: registry key: ``chronos`` (Chronos-T5), ``chronos-bolt``, ``raw-patch`` or ``conv``
+        kind: registry key: ``chronos`` (Chronos-T5), ``chronos-bolt``, ``raw-patch``, ``conv`` or ``rocket``
             (see ``sensorllm models`` and ``docs/encoders.md``).
         pretrained: hub id (``amazon/chronos-t5-large``, ``amazon/chronos-bolt-small``) or local directory;
             ``None`` builds a random initialisation of ``size`` seeded with ``seed`` (``is_random_init``).
@@ -161,6 +163,9 @@ class SensorEncoder(nn.Module):
         normalizes_series: True when every series is z-normalised before encoding (the texts may then call
             the data "normalized", as the paper's do); False when the scaling keeps the offset (Chronos' mean
             scaling).
+        fitted_state: True when the encoder keeps state fitted on training series by :meth:`calibrate` (the
+            ``rocket`` encoder's biases): checkpoints then save the encoder's state even though it does not
+            train, and its outputs are not cached across runs (the cache key would precede the fit).
     """
 
     d_model: int
@@ -171,6 +176,14 @@ class SensorEncoder(nn.Module):
     source: str
     max_series_per_call: int = 256
     normalizes_series: bool = True
+    fitted_state: bool = False
+
+    @property
+    def device(self) -> torch.device:
+        """Where the encoder's weights (or, for one without weights, its buffers) are."""
+        for t in (*self.parameters(), *self.buffers()):
+            return t.device
+        return torch.device("cpu")
 
     def num_tokens(self, length: int) -> int:
         """Embeddings produced for a series of ``length`` samples."""
@@ -192,8 +205,35 @@ class SensorEncoder(nn.Module):
         """
         raise NotImplementedError
 
+    def encode_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        """Encode windows whose series share one length, in one piece (the Stage-2 path).
+
+        Args:
+            windows: ``(B, C, L)`` raw values (float32); NaN = missing sample.
+
+        Returns:
+            ``(B, C, num_tokens(L), d_model)`` float32: row ``(b, c)`` is :meth:`encode_values` of series
+            ``windows[b, c]``, read as ``B·C`` series of one call (at most ``max_series_per_call`` per call).
+        """
+        if windows.ndim != 3:
+            raise ValueError(f"expected windows (B, C, L), got shape {tuple(windows.shape)}")
+        b, c, length = windows.shape
+        flat = windows.reshape(b * c, length)
+        step = self.max_series_per_call
+        parts = [self.encode_values(flat[k : k + step]) for k in range(0, b * c, step)]
+        emb = parts[0] if len(parts) == 1 else torch.cat(parts)  # (B·C, num_tokens, d)
+        self._check_tokens(emb, length)
+        return emb.reshape(b, c, emb.shape[1], emb.shape[2])
+
+    def _check_tokens(self, emb: torch.Tensor, length: int) -> None:
+        if emb.shape[1] != self.num_tokens(length):
+            raise RuntimeError(
+                f"{type(self).__name__} gave {emb.shape[1]} tokens for {length} samples, "
+                f"num_tokens says {self.num_tokens(length)}"
+            )
+
     def encode(self, series: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Encode series of any lengths, grouped by length so that no series is ever padded.
+        """Encode series of any lengths, grouped by length so that no series is ever padded (the Stage-1 path).
 
         Args:
             series: ``N`` 1-D tensors of raw values.
@@ -213,11 +253,7 @@ class SensorEncoder(nn.Module):
             for k in range(0, len(idx), step):
                 chunk = idx[k : k + step]
                 emb = self.encode_values(torch.stack([series[i] for i in chunk]))  # (n, num_tokens, d)
-                if emb.shape[1] != self.num_tokens(length):
-                    raise RuntimeError(
-                        f"{type(self).__name__} gave {emb.shape[1]} tokens for {length} samples, "
-                        f"num_tokens says {self.num_tokens(length)}"
-                    )
+                self._check_tokens(emb, length)
                 for j, i in enumerate(chunk):
                     out[i] = emb[j]
         return out  # type: ignore[return-value]

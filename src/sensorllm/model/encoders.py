@@ -15,13 +15,15 @@ from .encoder_bolt import ChronosBoltEncoder
 from .encoder_chronos import ChronosEncoder
 from .encoder_conv import ConvEncoder
 from .encoder_raw import RawPatchEncoder
+from .encoder_rocket import RocketEncoder
 
-__all__ = ["BUILTIN_ENCODERS", "ChronosBoltEncoder", "ChronosEncoder", "ConvEncoder", "RawPatchEncoder"]
+__all__ = ["BUILTIN_ENCODERS", "ChronosBoltEncoder", "ChronosEncoder", "ConvEncoder", "RawPatchEncoder", "RocketEncoder"]
 
 BUILTIN_ENCODERS: dict[str, type] = {
     "chronos": ChronosEncoder,
     "chronos-bolt": ChronosBoltEncoder,
     "raw-patch": RawPatchEncoder,
     "conv": ConvEncoder,
+    "rocket": RocketEncoder,
 }
 """Registry name → encoder class of each built-in kind (the order of ``docs/encoders.md``)."""

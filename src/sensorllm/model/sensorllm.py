@@ -298,7 +298,7 @@ class SensorLLM(nn.Module):
 
     def _encode_checked(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
         """:meth:`encode` after its checks: from the cache, or the encoder (with gradients only if it trains)."""
-        device = next(self.encoder.parameters()).device
+        device = self.encoder.device
         if self.cache is not None and not self.config.encoder.trainable:
             out = self.cache.get_or_compute(series, self._encode_stored)
             stored = [e.to(device=device, dtype=torch.float32) for e in out]

@@ -66,7 +66,9 @@ def build_model(cfg: Stage1Config | Stage2Config, data: PreparedDataset, labels:
     )
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
     print(f"encoder: {model.encoder.describe()}", flush=True)
-    if not cfg.encoder.trainable:
+    if model.encoder.fitted_state:  # fitted after this point (calibrate): a cache key now would name no fit
+        print("note: the encoder is fitted on training series, so the embedding cache is not used", flush=True)
+    elif not cfg.encoder.trainable:
         model.enable_cache(embedding_cache_dir(cfg))
     else:
         print("note: the encoder trains, so the embedding cache is bypassed (its outputs change every step)",
