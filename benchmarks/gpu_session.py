@@ -43,7 +43,7 @@ FULL_BUDGET = ["--tag", "paper-budget", "--rows", "recommended", "recommended-no
                "--epochs", "8", "--stage1-examples", "4000", "--seeds", "0", "1", "2",
                "--val", "1146", "--threads", "8", "--set", "run.mixed_precision=bf16"]
 # fp32, as the proxy's other rows ran on the CPU: the encoders that learn, two seeds each (docs/learning.md)
-PROXY = ["--only", "rec-conv", "rec-trainable-elr", "rec-trainable", "rec-bolt-trainable", "rec-raw-patch",
+PROXY = ["--only", "rec-rocket", "rec-conv", "rec-trainable-elr", "rec-trainable", "rec-bolt-trainable", "rec-raw-patch",
          "recommended", "--seeds", "0", "1", "--threads", "8"]
 
 
