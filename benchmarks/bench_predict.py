@@ -110,8 +110,8 @@ def main() -> None:
     import torch
 
     from sensorllm.eval.classify import training_precision
-    from sensorllm.eval.evaluate import load_model
-    from sensorllm.serve.models import SensorLLMClassifier
+    from sensorllm.infer.artifact import load_sensorllm as load_model
+    from sensorllm.infer.sensorllm import SensorLLMClassifier
     from sensorllm.serve.predict import predict_input
     from sensorllm.serve.recording import read_input
 

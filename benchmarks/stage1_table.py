@@ -180,7 +180,7 @@ def weights_id(model_dir: Path) -> str:
 
 
 def load_trained(model_dir: Path, device: str):
-    from sensorllm.eval.evaluate import load_model
+    from sensorllm.infer.artifact import load_sensorllm as load_model
 
     model, _ = load_model(model_dir, device)
     return model

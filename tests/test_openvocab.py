@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sensorllm.cli.main import main
-from sensorllm.eval.openvocab import (
+from sensorllm.infer.openvocab import (
     FewShotHead,
     calibrated,
     noise_windows,

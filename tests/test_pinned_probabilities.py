@@ -102,7 +102,7 @@ def dataset_probs(model, meta: dict, prepared: Path, batch_size: int) -> np.ndar
 
 
 def predict_probs(model, meta: dict, windows: np.ndarray, batch_size: int) -> np.ndarray:
-    from sensorllm.serve.models import SensorLLMClassifier
+    from sensorllm.infer.sensorllm import SensorLLMClassifier
 
     indices = [3 * k + 1 for k in range(len(windows))]  # window numbers within a recording (the text seeds)
     return SensorLLMClassifier(model, meta).predict_proba(windows, indices, batch_size)

@@ -93,10 +93,10 @@ _CHANNEL_STATS: dict[tuple[str, int], dict | None] = {}
 
 
 def _train_channel_stats(data: PreparedDataset) -> dict | None:
-    """:func:`~sensorllm.eval.evaluate.channel_scale_stats` of the Stage-2 training windows, computed once per
+    """:func:`~sensorllm.datasets.stats.channel_scale_stats` of the Stage-2 training windows, computed once per
     prepared directory (and manifest version); ``None`` when there are none."""
     from sensorllm.datasets.spec import DataError
-    from sensorllm.eval.evaluate import channel_scale_stats
+    from sensorllm.datasets.stats import channel_scale_stats
 
     mpath = Path(data.root) / "manifest.json"
     key = (str(mpath.resolve()), mpath.stat().st_mtime_ns if mpath.exists() else 0)

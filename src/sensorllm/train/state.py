@@ -4,7 +4,7 @@ previous good one is used).
 
 Layout::
 
-    <out_dir>/checkpoints/step-000200/model/...          (sensorllm.model.save_checkpoint)
+    <out_dir>/checkpoints/step-000200/model/...          (sensorllm.infer.artifact.save_model)
                                      optimizer.safetensors
                                      trainer_state.json   (step, best metric, scheduler, torch RNG...)
                                      checksums.json       (SHA-256 of every other file)
@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from sensorllm.model import load_trained_state, save_checkpoint
+from sensorllm.infer.artifact import save_model
+from sensorllm.model import load_trained_state
 from sensorllm.utils import sha256_file
 from sensorllm.model.checkpoint import WEIGHTS_FILE
 
@@ -91,7 +92,7 @@ def save_training_state(
     """Write ``checkpoints/step-NNNNNN`` atomically (temp dir + rename) and point ``latest`` at it.
 
     The model goes to ``<checkpoint>/model`` by ``write_model(dir)``; the default is the SensorLLM delta
-    checkpoint (:func:`~sensorllm.model.checkpoint.save_checkpoint` with ``extra``). ``pretrain-encoder``
+    checkpoint (:func:`~sensorllm.infer.artifact.save_model` with ``extra``). ``pretrain-encoder``
     passes a Hugging Face ``save_pretrained`` instead; the optimiser, scheduler, RNG state, checksums,
     ``latest`` and pruning to the newest ``keep`` checkpoints are the same for both.
     """
@@ -101,7 +102,7 @@ def save_training_state(
     tmp = root / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
     if write_model is None:
-        save_checkpoint(model, tmp / "model", extra=extra)
+        save_model(model, tmp / "model", extra=extra)
     else:
         write_model(tmp / "model")
     tensors, meta = _optimizer_to_flat(optimizer)

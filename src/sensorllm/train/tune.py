@@ -16,7 +16,8 @@ import torch
 
 from sensorllm.eval.classify import head_features, predict_proba
 from sensorllm.eval.metrics import classification_metrics, write_json_atomic
-from sensorllm.model import class_weights_from_labels, init_from_stage1, save_checkpoint
+from sensorllm.infer.artifact import save_model
+from sensorllm.model import class_weights_from_labels, init_from_stage1
 from sensorllm.text.items import stage2_items
 
 from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
@@ -79,7 +80,7 @@ def run_tune(cfg: Stage2Config, progress: Callable[[dict], None] | None = None) 
     extra = lambda: checkpoint_extra(cfg, data, "stage2", init_from=cfg.init_from)  # noqa: E731
 
     def on_best(res: dict, step: int) -> None:
-        save_checkpoint(model, out / "best.tmp", extra={**extra(), "val": _public(res), "step": step})
+        save_model(model, out / "best.tmp", extra={**extra(), "val": _public(res), "step": step})
         publish_model(out / "best.tmp", out / "model")
         import shutil
 

@@ -37,7 +37,7 @@ import torch
 from sensorllm.model import default_system_prompt
 from sensorllm.model.prompts import IGNORE_INDEX, Stage1Example
 
-from .classmeans import class_mean_scores, fit_class_means
+from sensorllm.eval.classmeans import class_mean_scores, fit_class_means
 
 __all__ = [
     "DEFAULT_QUESTION",
@@ -344,12 +344,13 @@ def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: S
     """
     from sensorllm.datasets.prepared import open_prepared
 
-    from .evaluate import load_model, resolve_model_dir
-    from .metrics import classification_metrics, write_classification_report
+    from sensorllm.eval.metrics import classification_metrics, write_classification_report
+
+    from .artifact import load_sensorllm, resolve_model_dir
 
     if shots and support_split == split:
         raise ValueError(f"the few-shot support set must come from another split than the evaluated {split!r}")
-    model, meta = load_model(model_path, device)
+    model, meta = load_sensorllm(model_path, device)
     data = open_prepared(data_path)
     _check_model_channels(model, data.channel_names, str(data_path))
     if split not in data.splits():
