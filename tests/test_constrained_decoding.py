@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from sensorllm.data import Stage1Item, collate
 from sensorllm.text import format_time, parse_trend_answer
 from sensorllm.text.grammar import SegmentGrammar
-from sensorllm.text.items import Stage1Item
 from sensorllm.text.templates import STAGE1_SYNONYMS
 
 sys.path.insert(0, str(Path(__file__).parent / "model"))
@@ -110,7 +110,7 @@ def test_constrained_sampling_stays_in_the_grammar(model):
     for seed in range(3):
         items = items_for(cases, seed)
         exs = [model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, None) for it in items]
-        batch = model.prompts.collate(exs, padding_side="left")
+        batch = collate(model.prompts, exs, padding_side="left")
         proc = Stage1GrammarProcessor(model.tokenizer, [n for n, _ in cases], [r for _, r in cases],
                                       model.hf_model.generation_config.eos_token_id)
         torch.manual_seed(seed)
@@ -125,7 +125,7 @@ def test_unconstrained_decoding_is_unchanged(model):
 
     items = items_for([(6, 50.0), (4, 50.0)])
     exs = [model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, None) for it in items]
-    plain = model.generate(model.prompts.collate(exs, padding_side="left"), max_new_tokens=12)
+    plain = model.generate(collate(model.prompts, exs, padding_side="left"), max_new_tokens=12)
     assert describe_items(model, items, batch_size=2, max_new_tokens=12) == plain
     assert describe_items(model, items, batch_size=2, max_new_tokens=12, constrained=False) == plain
 

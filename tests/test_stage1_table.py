@@ -179,7 +179,7 @@ def test_overall_direction_of_a_one_segment_text_is_its_segment():
 
 def test_eval_items_are_distinct_seeded_windows_with_the_qa_texts(work):
     from sensorllm.datasets import open_prepared
-    from sensorllm.text.items import stage1_items
+    from sensorllm.data.items import stage1_items
 
     data = open_prepared(work / "data")
     a = stage1_eval_items(data, "test", 10, 0, "exact")

@@ -29,8 +29,8 @@ import time
 import numpy as np
 import torch
 
+from sensorllm.data import Stage1Item, collate
 from sensorllm.text import parse_trend_answer, score_answer, segment_trends
-from sensorllm.text.items import Stage1Item
 from sensorllm.text.parse import ParsedAnswer
 from sensorllm.text.segments import Segments
 from sensorllm.text.stage1 import iter_stage1_records
@@ -67,7 +67,7 @@ def describe_items(model, items: list[Stage1Item], batch_size: int = 4, max_new_
     for a in range(0, len(items), batch_size):
         part = items[a : a + batch_size]
         exs = [base.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, None) for it in part]
-        batch = base.prompts.collate(exs, padding_side="left").to(device)
+        batch = collate(base.prompts, exs, padding_side="left").to(device)
         kw = {}
         if constrained:
             from transformers import LogitsProcessorList

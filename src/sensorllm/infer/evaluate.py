@@ -63,7 +63,7 @@ def evaluate(model_path: str | Path | ModelInfo, data_path: str | Path, split: s
 
 def _evaluate_sensorllm(clf, model_path: Path, data_path: str | Path, split: str, out: str | Path | None,
                         batch_size: int, limit: int | None) -> dict:
-    from sensorllm.eval.classify import predict_proba, training_precision
+    from .stage2 import predict_proba, training_precision
 
     model, meta, extra = clf.model, clf.meta, clf.extra
     data = open_prepared(data_path)
@@ -82,16 +82,15 @@ def _evaluate_sensorllm(clf, model_path: Path, data_path: str | Path, split: str
     seed = int(extra.get("text_seed", 0))
     t = time.time()
     if model.head is not None:
-        from sensorllm.text.items import stage2_items
+        from sensorllm.data.items import TextSettings, stage2_items
 
         if list(model.config.labels or []) != data.class_names:
             raise ValueError(f"{data_path}: classes {data.class_names} differ from the model's {model.config.labels}")
-        items = stage2_items(data, split, seed, extra.get("preprocess_type") or "smry+Q",
-                             extra.get("trend_mode", "exact"), limit, channels=model.channels,
-                             stat_digits=extra.get("stat_digits"), normalized=model.encoder.normalizes_series)
+        text = TextSettings.of_checkpoint(extra, model.encoder.normalizes_series)
+        items = stage2_items(data, split, text, limit, channels=model.channels)
         probs, _ = predict_proba(model, items, batch_size,
                                  mixed_precision=training_precision(extra, clf.precision), workers=clf.workers)
-        metrics = classification_metrics([it.label for it in items], probs.argmax(1), data.class_names)
+        metrics = classification_metrics(items.labels, probs.argmax(1), data.class_names)
         metrics.update({"split": split, "random_init_encoder": bool(meta["encoder"].get("is_random_init"))})
         report = write_classification_report(metrics, out, f"SensorLLM on {data.name} ({split})", notes)
         np.save(out / "probabilities.npy", probs.astype(np.float32))
@@ -99,7 +98,7 @@ def _evaluate_sensorllm(clf, model_path: Path, data_path: str | Path, split: str
               f"F1-weighted {metrics['f1_weighted']:.4f}  ({metrics['n']} windows, {time.time() - t:.0f}s)")
     else:
         from sensorllm.eval.describe import describe_items, score_descriptions
-        from sensorllm.text.items import stage1_items
+        from sensorllm.data.items import stage1_items
 
         items = stage1_items(data, split, seed, extra.get("trend_mode", "exact"), limit or 32)
         gen = describe_items(model, items, batch_size)
@@ -131,7 +130,7 @@ def evaluate_classifier(clf: Classifier, data_path: str | Path, split: str = "te
     rate and units. ``limit``: a seeded subset of windows (the seed is the run's ``seed``; the same subset rule as
     :func:`evaluate`).
     """
-    from sensorllm.text.items import subset
+    from sensorllm.data.items import subset
 
     info = clf.info
     data = open_prepared(data_path)

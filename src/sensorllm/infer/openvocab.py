@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from sensorllm.data.collate import collate
 from sensorllm.model import default_system_prompt
 from sensorllm.model.prompts import IGNORE_INDEX, Stage1Example
 
@@ -205,7 +206,7 @@ class LabelScorer:
     def _score_batch(self, m, split, device) -> torch.Tensor:
         """``(B·K,)`` scores: one left-padded prompt pass, then the answers on the repeated cache."""
         K = len(self.labels)
-        prompts = m.prompts.collate([p for p, _ in split], padding_side="left").to(device)
+        prompts = collate(m.prompts, [p for p, _ in split], padding_side="left").to(device)
         pmask = prompts.attention_mask  # (B, P)
         ppos = (pmask.cumsum(1) - 1).clamp(min=0)  # positions count real tokens only (left padding)
         last, cache = m.prompt_pass(prompts, position_ids=ppos)
@@ -257,7 +258,7 @@ def window_features(model, windows: Sequence[Mapping[str, np.ndarray]], rate_hz:
         for w in windows[a : a + batch_size]:
             n = max(len(v) for v in w.values())
             exs.append(m.prompts.stage1(w, question, None, system=default_system_prompt(n, rate_hz)))
-        feats.append(m.last_hidden(m.prompts.collate(exs, padding_side="left").to(device)).float().cpu())
+        feats.append(m.last_hidden(collate(m.prompts, exs, padding_side="left").to(device)).float().cpu())
     m.train(was_training)
     return torch.cat(feats).numpy() if feats else np.zeros((0, m.hidden_size), dtype=np.float32)
 
@@ -322,7 +323,7 @@ def support_indices(labels: Sequence[int], shots: int, num_classes: int, seed: i
 
 
 def _windows(data, split: str, channels: Sequence[str], limit: int | None, seed: int):
-    from sensorllm.text.items import subset
+    from sensorllm.data.items import subset
 
     ws = data.stage2(split)
     idx = [data.channel_names.index(c) for c in channels]

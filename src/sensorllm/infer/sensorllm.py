@@ -1,8 +1,8 @@
-"""A Stage-2 SensorLLM as a :class:`~sensorllm.classifier.Classifier` (:class:`SensorLLMClassifier`), and the
-Stage-2 item of a window of a recording (:func:`window_item`), shared by ``predict`` and ``stream``.
+"""A Stage-2 SensorLLM as a :class:`~sensorllm.classifier.Classifier` (:class:`SensorLLMClassifier`).
 
-Window ``i`` of a recording gets the Stage-2 text with the per-window seed ``record_rng(text_seed, 2,
-"predict", i)``, and is scored in the training's precision (:func:`~sensorllm.eval.classify.training_precision`).
+The windows of a recording become Stage-2 items (:func:`~sensorllm.data.items.window_items`, shared by ``predict``
+and ``stream``): window ``i`` gets the Stage-2 text with the per-window seed ``record_rng(text_seed, 2, "predict",
+i)``; they are scored in the training's precision (:func:`~sensorllm.infer.stage2.training_precision`).
 """
 
 from __future__ import annotations
@@ -13,25 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from sensorllm.classifier import Classifier, ModelInfo
-from sensorllm.datasets.spec import ChannelSpec
 
-__all__ = ["SensorLLMClassifier", "window_item"]
-
-
-def window_item(w: np.ndarray, index: int, channels: list[ChannelSpec], rate: float, extra: dict,
-                normalized: bool = True):
-    """The Stage-2 item of window number ``index`` of a recording (``w``: ``(window, C)`` in channel order):
-    its statistics text uses the per-window seed ``record_rng(text_seed, 2, "predict", index)`` and the text
-    settings the model was trained with (``normalized``: its encoder's ``normalizes_series``), so ``predict``
-    and ``stream`` give a window the same text."""
-    from sensorllm.text import record_rng, stage2_text
-    from sensorllm.text.items import Stage2Item
-
-    text = stage2_text(w, channels, rate, record_rng(int(extra.get("text_seed", 0)), 2, "predict", index),
-                       extra.get("preprocess_type") or "smry+Q", mode=extra.get("trend_mode", "exact"),
-                       stat_digits=extra.get("stat_digits"), normalized=normalized)["text"]
-    return Stage2Item(index=index, series={c.name: w[:, j] for j, c in enumerate(channels)}, text=text,
-                      label=None)  # type: ignore[arg-type]
+__all__ = ["SensorLLMClassifier"]
 
 
 class SensorLLMClassifier(Classifier):
@@ -39,7 +22,7 @@ class SensorLLMClassifier(Classifier):
     ``evaluate``'s description scores and ``describe``), without classes: :meth:`predict_proba` refuses it.
 
     ``precision``: ``auto``/``None`` (the training's), ``fp32`` or ``bf16``; ``workers``: batches scored at once
-    on the CPU (:func:`~sensorllm.eval.classify.predict_proba`).
+    on the CPU (:func:`~sensorllm.infer.stage2.predict_proba`).
     """
 
     def __init__(self, model, meta: dict, precision: str | None = None, path: str | Path | None = None,
@@ -66,20 +49,20 @@ class SensorLLMClassifier(Classifier):
             raise ValueError(f"the checkpoint's config.json has no {missing} under 'extra' (written by "
                              "`sensorllm tune`); cannot tell the window length, rate and channels")
 
-    def items(self, windows: np.ndarray, indices: Sequence[int] | None = None) -> list:
-        """The Stage-2 items of ``windows`` (window ``k`` numbered ``indices[k]``)."""
+    def items(self, windows: np.ndarray, indices: Sequence[int] | None = None):
+        """The :class:`~sensorllm.data.items.Stage2Items` of ``windows`` (window ``k`` numbered ``indices[k]``,
+        default ``k``), with the model's text settings."""
+        from sensorllm.data.items import TextSettings, window_items
+
         self.require_windows()
         w = self.check_windows(windows)
-        idx = range(len(w)) if indices is None else indices
-        norm = self.model.encoder.normalizes_series
-        specs = list(self.info.channels or [])
-        return [window_item(np.asarray(w[k], dtype=np.float64), int(i), specs, float(self.info.rate_hz),
-                            self.extra, norm)
-                for k, i in enumerate(idx)]
+        text = TextSettings.of_checkpoint(self.extra, self.model.encoder.normalizes_series)
+        return window_items(w, list(self.info.channels or []), float(self.info.rate_hz), text,  # type: ignore[arg-type]
+                            indices=indices, key="predict", model_channels=self.model.channels)
 
     def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
                       batch_size: int | None = None) -> np.ndarray:
-        from sensorllm.eval.classify import predict_proba, training_precision
+        from .stage2 import predict_proba, training_precision
 
         self.require_windows()
         if len(windows) == 0:

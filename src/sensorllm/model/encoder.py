@@ -192,8 +192,35 @@ class SensorEncoder(nn.Module):
         """
         raise NotImplementedError
 
+    def encode_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        """Encode windows whose series share one length, in one piece (the Stage-2 path).
+
+        Args:
+            windows: ``(B, C, L)`` raw values (float32); NaN = missing sample.
+
+        Returns:
+            ``(B, C, num_tokens(L), d_model)`` float32: row ``(b, c)`` is :meth:`encode_values` of series
+            ``windows[b, c]``, read as ``B·C`` series of one call (at most ``max_series_per_call`` per call).
+        """
+        if windows.ndim != 3:
+            raise ValueError(f"expected windows (B, C, L), got shape {tuple(windows.shape)}")
+        b, c, length = windows.shape
+        flat = windows.reshape(b * c, length)
+        step = self.max_series_per_call
+        parts = [self.encode_values(flat[k : k + step]) for k in range(0, b * c, step)]
+        emb = parts[0] if len(parts) == 1 else torch.cat(parts)  # (B·C, num_tokens, d)
+        self._check_tokens(emb, length)
+        return emb.reshape(b, c, emb.shape[1], emb.shape[2])
+
+    def _check_tokens(self, emb: torch.Tensor, length: int) -> None:
+        if emb.shape[1] != self.num_tokens(length):
+            raise RuntimeError(
+                f"{type(self).__name__} gave {emb.shape[1]} tokens for {length} samples, "
+                f"num_tokens says {self.num_tokens(length)}"
+            )
+
     def encode(self, series: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Encode series of any lengths, grouped by length so that no series is ever padded.
+        """Encode series of any lengths, grouped by length so that no series is ever padded (the Stage-1 path).
 
         Args:
             series: ``N`` 1-D tensors of raw values.
@@ -213,11 +240,7 @@ class SensorEncoder(nn.Module):
             for k in range(0, len(idx), step):
                 chunk = idx[k : k + step]
                 emb = self.encode_values(torch.stack([series[i] for i in chunk]))  # (n, num_tokens, d)
-                if emb.shape[1] != self.num_tokens(length):
-                    raise RuntimeError(
-                        f"{type(self).__name__} gave {emb.shape[1]} tokens for {length} samples, "
-                        f"num_tokens says {self.num_tokens(length)}"
-                    )
+                self._check_tokens(emb, length)
                 for j, i in enumerate(chunk):
                     out[i] = emb[j]
         return out  # type: ignore[return-value]

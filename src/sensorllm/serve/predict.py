@@ -165,7 +165,7 @@ def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: st
                    start: int, length: int, max_new_tokens: int, constrained: bool = False) -> dict:
     from sensorllm.eval.describe import describe_items
     from sensorllm.text import record_rng, stage1_question
-    from sensorllm.text.items import Stage1Item
+    from sensorllm.data.items import Stage1Item
 
     extra = meta["extra"]
     channel = channel or names[0]
