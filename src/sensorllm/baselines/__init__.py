@@ -10,8 +10,10 @@ up (unknown names raise with the list of known ones), :func:`list_baselines` lis
   ``fit(windows, labels)``, ``predict(windows)``, ``fit_summary()`` (extras for ``metrics.json``; its
   ``history`` rows go to ``val_history.csv`` and its ``notes`` to the report), ``save(path)`` and a classmethod
   ``load(path, device=None)`` (see :mod:`.features`). Optional: a ``val=(windows, labels)`` parameter of ``fit``
-  (the harness then passes the validation split, for model selection) and a classmethod
-  ``check_model_args(args)`` (validates ``--model-arg`` values before any data is read). The Chronos feature baselines are in
+  (the harness then passes the validation split, for model selection).
+
+Every model class has a classmethod ``check_model_args(args)`` that validates ``--model-arg`` values before any
+data is read (raising ``ValueError`` naming every bad value; the torch nets and the forest accept any). The Chronos feature baselines are in
   :mod:`.chronos_models`, on the features of :mod:`.chronos_features`.
 
 What a run keeps, loaded by :meth:`BaselineSpec.load` (through :func:`sensorllm.infer.artifact.load_model`), is
@@ -82,11 +84,9 @@ class BaselineSpec:
             raise ValueError(f"baseline {self.name!r} has no model argument(s) {', '.join(unknown)}; "
                              f"valid: {', '.join(sorted(defaults))}")
         resolved = {**defaults, **(model_args or {})}
-        # A model class may check its argument values up front (before any data is read): a classmethod
-        # ``check_model_args(args)`` that raises ValueError naming every bad value.
-        check = getattr(self.model_class(), "check_model_args", None)
-        if check is not None:
-            check(resolved)
+        # every model class checks its argument values up front (before any data is read): a classmethod
+        # ``check_model_args(args)`` that raises ValueError naming every bad value
+        self.model_class().check_model_args(resolved)
         return resolved
 
     def build(self, *args: Any, **model_args: Any) -> Any:

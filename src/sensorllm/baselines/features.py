@@ -126,6 +126,10 @@ class FeatureRandomForest:
             max_features=max_features, class_weight=class_weight, n_jobs=n_jobs, random_state=seed,
         )
 
+    @classmethod
+    def check_model_args(cls, args: dict) -> None:
+        """scikit-learn checks the forest's arguments when it fits (nothing to check before the data is read)."""
+
     def features(self, windows: np.ndarray) -> np.ndarray:
         return window_features(windows, self.rate_hz, self.bands_hz)
 

@@ -39,6 +39,10 @@ def count_trainable(module: nn.Module) -> int:
 class HARNet(nn.Module):
     """Base class: ``forward(x) = forward_head(forward_features(x))``."""
 
+    @classmethod
+    def check_model_args(cls, args: dict) -> None:
+        """Model arguments are checked by the constructor (nothing to check before the data is read)."""
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C) -> (B, D)
         raise NotImplementedError
 

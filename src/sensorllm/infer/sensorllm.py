@@ -41,7 +41,7 @@ class SensorLLMClassifier(Classifier):
     def require_windows(self) -> None:
         """Raise unless this is a Stage-2 model whose checkpoint records its dataset, window and rate (as
         ``sensorllm tune`` writes them): what classifying windows of a recording needs."""
-        if getattr(self.model, "head", None) is None:
+        if self.model.head is None:
             raise ValueError("this is a Stage-1 model (no classifier head): predict, stream and evaluate need a "
                              "Stage-2 model (`sensorllm tune`); use `sensorllm describe` for descriptions")
         missing = [k for k in ("dataset", "window", "rate_hz") if k not in self.extra]

@@ -138,7 +138,7 @@ def check_input_units(x: np.ndarray, info) -> UnitCheck:
     """Compare the magnitude of input samples ``x`` ``(N, C)`` (in ``info.channel_names`` order; NaN/inf are
     ignored) with the training statistics of ``info`` (a :class:`~sensorllm.classifier.ModelInfo`: it
     needs ``channel_names``, ``channels`` (specs or ``None``) and ``channel_stats``)."""
-    stats = getattr(info, "channel_stats", None)
+    stats = info.channel_stats
     if not stats or not isinstance(stats.get("channels"), dict):
         return UnitCheck(skipped="the model was saved without training channel statistics (an older run): the "
                                  "input's units are not checked")

@@ -32,9 +32,11 @@ from sensorllm.model.checkpoint import WEIGHTS_FILE
 __all__ = [
     "save_training_state",
     "load_latest_training_state",
+    "read_trainer_state",
     "verify_checksums",
     "optimizer_from_flat",
     "CorruptCheckpoint",
+    "OlderCheckpoint",
 ]
 
 _CKPTS = "checkpoints"
@@ -42,6 +44,31 @@ _CKPTS = "checkpoints"
 
 class CorruptCheckpoint(RuntimeError):
     pass
+
+
+class OlderCheckpoint(RuntimeError):
+    """A checkpoint written by an older version whose trainer state lacks what this version resumes with."""
+
+
+TRAINER_STATE = "trainer_state.json"
+
+LOOP_STATE_KEYS = ("step", "best_metric", "best_step", "train_time_s")
+"""What :func:`sensorllm.train.loop.train_loop` resumes from a checkpoint's ``trainer_state.json``."""
+
+
+def read_trainer_state(ckpt: Path, required: tuple[str, ...]) -> dict:
+    """A checkpoint's ``trainer_state.json``, which must hold ``required``.
+
+    Raises:
+        OlderCheckpoint: a key is missing (an older version wrote it): one line naming the file.
+    """
+    path = Path(ckpt) / TRAINER_STATE
+    state = json.loads(path.read_text())
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise OlderCheckpoint(f"{path} has no {', '.join(missing)}: it was written by an older version of "
+                              "sensorllm; resume it with that version, or train into a new run.out_dir")
+    return state
 
 
 def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -130,9 +157,11 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
 
 
-def load_latest_training_state(out_dir: Path, model, optimizer, scheduler) -> dict | None:
+def load_latest_training_state(out_dir: Path, model, optimizer, scheduler,
+                               required: tuple[str, ...] = LOOP_STATE_KEYS) -> dict | None:
     """Restore the newest *valid* checkpoint of ``out_dir`` into model/optimizer/scheduler; returns its state
-    dict (with ``step``), or ``None`` if there is none. Corrupt checkpoints are reported and skipped."""
+    dict (with ``required``), or ``None`` if there is none. Corrupt checkpoints are reported and skipped; one
+    written by an older version without ``required`` stops with :class:`OlderCheckpoint`."""
     root = Path(out_dir) / _CKPTS
     if not root.is_dir():
         return None
@@ -141,7 +170,7 @@ def load_latest_training_state(out_dir: Path, model, optimizer, scheduler) -> di
         try:
             verify_checksums(ckpt)
             weights = load_file(str(ckpt / "model" / WEIGHTS_FILE))
-            state = json.loads((ckpt / "trainer_state.json").read_text())
+            state = read_trainer_state(ckpt, required)
             load_trained_state(model, weights, where=str(ckpt / "model"))
             optimizer_from_flat(optimizer, load_file(str(ckpt / "optimizer.safetensors")), state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])

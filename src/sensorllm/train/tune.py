@@ -49,7 +49,7 @@ def run_tune(cfg: Stage2Config, progress: Callable[[dict], None] | None = None) 
     calib = list(torch.from_numpy(train.series[pick].reshape(-1, train.series.shape[2])))  # (P·C) series
     if model.encoder.calibrate(calib):  # batch-norm statistics of a trainable encoder, before the head's
         print(f"encoder statistics calibrated on {len(pick)} training windows", flush=True)
-    if cfg.head_standardize:  # (a resumed run then restores the statistics saved with its checkpoint)
+    if cfg.model.head_standardize:  # (a resumed run then restores the statistics saved with its checkpoint)
         t = time.time()
         model.to(acc.device)
         with acc.autocast():  # the features as training computes them (bf16 autocast in a bf16 run)
