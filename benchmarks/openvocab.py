@@ -44,7 +44,7 @@ channel names the model has tokens for:
         --labels "standing, walking, running, badminton" --shots 5
     # labels from a file: --labels @labels.json ({"walking": "description", …}) or @labels.txt (one per line)
 
-From Python: `sensorllm.eval.openvocab.LabelScorer(model, labels, rate_hz).score(windows)` gives the `(N, K)`
+From Python: `sensorllm.infer.openvocab.LabelScorer(model, labels, rate_hz).score(windows)` gives the `(N, K)`
 label scores; `window_features` + `FewShotHead` the few-shot path. The score of a label is the mean
 log-probability of its answer tokens (label text + the chat template's end of turn), so a label is not
 favoured for being a prefix of a longer one.
