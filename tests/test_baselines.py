@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 from sensorllm.baselines import get_baseline, list_baselines
 from sensorllm.baselines.config import BaselineConfig, command_line, resolve_config
 from sensorllm.baselines.features import feature_names, load_forest, window_features
-from sensorllm.infer.artifact import load_model
 from sensorllm.cli.main import build_parser, main
+from sensorllm.infer.artifact import load_model
 
 TORCH_NETS = ["deepconvlstm", "deepconvlstm-attn", "attend", "cnn1d"]
 RATE = 20.0

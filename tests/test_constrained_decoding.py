@@ -93,7 +93,7 @@ def items_for(cases, seed: int = 0):
 
 
 def test_constrained_greedy_descriptions_are_valid_segment_blocks(model):
-    from sensorllm.eval.describe import describe_items
+    from sensorllm.infer.describe import describe_items
 
     items = items_for(CASES)
     texts = describe_items(model, items, batch_size=4, max_new_tokens=400, constrained=True)
@@ -104,7 +104,7 @@ def test_constrained_greedy_descriptions_are_valid_segment_blocks(model):
 def test_constrained_sampling_stays_in_the_grammar(model):
     from transformers import LogitsProcessorList
 
-    from sensorllm.eval.constrained import Stage1GrammarProcessor
+    from sensorllm.infer.constrained import Stage1GrammarProcessor
 
     cases = [(5, 50.0), (3, 10.0)]
     for seed in range(3):
@@ -121,7 +121,7 @@ def test_constrained_sampling_stays_in_the_grammar(model):
 
 
 def test_unconstrained_decoding_is_unchanged(model):
-    from sensorllm.eval.describe import describe_items
+    from sensorllm.infer.describe import describe_items
 
     items = items_for([(6, 50.0), (4, 50.0)])
     exs = [model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, None) for it in items]

@@ -110,7 +110,7 @@ def test_interrupted_row_resumes_from_its_saved_generations(work, monkeypatch):
         calls.append(len(its))
         return [f"text {it.index}" for it in its]
 
-    monkeypatch.setattr("sensorllm.eval.describe.describe_items", fake_describe)
+    monkeypatch.setattr("sensorllm.infer.describe.describe_items", fake_describe)
     monkeypatch.setattr(stage1_table, "CHUNK", 4)
     head = {"model": "m", "n": 6, "max_new_tokens": 5, "batch_size": 2,
             "items": [[it.index, it.channel] for it in items]}

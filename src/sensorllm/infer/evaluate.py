@@ -97,7 +97,9 @@ def _evaluate_sensorllm(clf, model_path: Path, data_path: str | Path, split: str
         print(f"{data.name} {split}: accuracy {metrics['accuracy']:.4f}  F1-macro {metrics['f1_macro']:.4f}  "
               f"F1-weighted {metrics['f1_weighted']:.4f}  ({metrics['n']} windows, {time.time() - t:.0f}s)")
     else:
-        from sensorllm.eval.describe import describe_items, score_descriptions
+        from sensorllm.eval.describe import score_descriptions
+
+        from .describe import describe_items
         from sensorllm.data.items import stage1_items
 
         items = stage1_items(data, split, seed, extra.get("trend_mode", "exact"), limit or 32)
@@ -134,8 +136,8 @@ def evaluate_classifier(clf: Classifier, data_path: str | Path, split: str = "te
 
     info = clf.info
     data = open_prepared(data_path)
-    channels = list(info.channel_names)
-    check_channels(channels, data.channel_names, str(data_path))
+    names = list(info.channel_names)
+    check_channels(names, data.channel_names, str(data_path))
     check_units(info.channel_units, data, str(data_path))
     if list(info.class_names) != data.class_names:
         raise ValueError(f"{data_path}: classes {data.class_names} differ from the model's {list(info.class_names)}")
@@ -152,7 +154,7 @@ def evaluate_classifier(clf: Classifier, data_path: str | Path, split: str = "te
     out = Path(out) if out else Path(model_path) / f"eval-{split}"  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     keep = subset(len(ws), limit, int(info.meta.get("seed", 0) or 0))
-    order = [data.channel_names.index(c) for c in channels]
+    order = [data.channel_names.index(c) for c in names]
     t = time.time()
     probs = []
     for a in range(0, len(keep), 4096):  # bounded memory on long splits

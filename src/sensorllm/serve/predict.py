@@ -128,7 +128,7 @@ def summary_lines(pred: Prediction, inp: LabelledInput, clf: Classifier, max_lis
 def describe_file(model, meta: dict, path: str | Path, channel: str | None = None, start: int = 0,
                   length: int | None = None, max_new_tokens: int = 256, constrained: bool = False) -> dict:
     """The Stage-1 model's trend description of one channel of one window of a recording (``constrained``:
-    segment lines decoded inside the window's answer grammar, :mod:`sensorllm.eval.constrained`)."""
+    segment lines decoded inside the window's answer grammar, :mod:`sensorllm.infer.constrained`)."""
     spec = meta["extra"]["dataset"]
     names = [c["name"] for c in spec["channels"]]
     x = read_recording(path, names)
@@ -163,7 +163,7 @@ def describe_window(model, meta: dict, data, split: str, window: int, channel: s
 
 def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None,
                    start: int, length: int, max_new_tokens: int, constrained: bool = False) -> dict:
-    from sensorllm.eval.describe import describe_items
+    from sensorllm.infer.describe import describe_items
     from sensorllm.text import record_rng, stage1_question
     from sensorllm.data.items import Stage1Item
 

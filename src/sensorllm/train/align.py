@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from sensorllm.data import Stage1Item, collate, stage1_items
-from sensorllm.eval.describe import describe_items, score_descriptions
+from sensorllm.eval.describe import score_descriptions
+from sensorllm.infer.describe import describe_items
 from sensorllm.eval.metrics import write_json_atomic
 
 from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
