@@ -115,7 +115,7 @@ def test_config_validation_json_and_yaml(tmp_path):
     assert ProjectorConfig.from_json(old).pool_mode == "mean"
     y = tmp_path / "s2.yaml"
     y.write_text("projector:\n  pool: 8\n  pool_mode: learned\n")
-    assert load_config(Stage2Config, y).projector == ProjectorConfig(pool=8, pool_mode="learned")
+    assert load_config(Stage2Config, y).model.projector == ProjectorConfig(pool=8, pool_mode="learned")
     with pytest.raises(ConfigError, match="pool_mode"):
         load_config(Stage2Config, y, ["projector.pool_mode=maxpool"])
     with pytest.raises(ConfigError, match="needs pool ≥ 2"):
