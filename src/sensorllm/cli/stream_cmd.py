@@ -21,7 +21,7 @@ from sensorllm.serve.stream import Decision
 from .recording_input import add_channel_args
 
 
-def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: bool
+def _writer(fmt: str, out: TextIO, class_names: list[str], smooth: bool, all_probs: bool
             ) -> Callable[[Decision], None]:
     """A function writing one decision as a CSV row (header first) or a JSON line, flushed."""
     if fmt == "jsonl":
@@ -31,7 +31,7 @@ def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: b
             if smooth:
                 row.update(smooth_label=d.smooth_label, smooth_prob=d.smooth_prob)
             if all_probs:
-                row["probs"] = dict(zip(labels, d.probs, strict=True))
+                row["probs"] = dict(zip(class_names, d.probs, strict=True))
             row["latency_ms"] = round(d.latency_ms, 3)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
@@ -40,7 +40,7 @@ def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: b
     w = csv.writer(out, lineterminator="\n")
     header = ["decision", "start_sample", "end_sample", "start_s", "end_s", "label", "prob"]
     header += ["smooth_label", "smooth_prob"] if smooth else []
-    header += [f"p_{name}" for name in labels] if all_probs else []
+    header += [f"p_{name}" for name in class_names] if all_probs else []
     w.writerow(header + ["latency_ms"])
     out.flush()
 
