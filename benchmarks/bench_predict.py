@@ -109,15 +109,16 @@ def main() -> None:
         return
     import torch
 
-    from sensorllm.eval.classify import training_precision
-    from sensorllm.eval.evaluate import load_model
-    from sensorllm.serve.models import SensorLLMClassifier
+    from sensorllm.infer.artifact import load_sensorllm as load_model
+    from sensorllm.infer.sensorllm import SensorLLMClassifier
+    from sensorllm.infer.stage2 import training_precision
     from sensorllm.serve.predict import predict_input
     from sensorllm.serve.recording import read_input
 
     def predict_one(model, meta, path, precision):  # what `sensorllm predict` does with a loaded model
         clf = SensorLLMClassifier(model, meta, precision)
-        inp = read_input(path, clf.channels, clf.class_names, class_codes=clf.class_codes)
+        info = clf.info
+        inp = read_input(path, info.channel_names, info.class_names, class_codes=info.class_codes)
         return predict_input(clf, inp, None, 8).frame
 
     torch.set_num_threads(args.threads)

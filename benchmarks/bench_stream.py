@@ -106,7 +106,7 @@ def main() -> None:
         rt = out / f"{args.exp}_{args.realtime_seconds:g}s.csv"
         runs.append((1.0, write_recording(Path(args.raw), args.exp, args.realtime_seconds, rt)))
 
-    from sensorllm.eval.evaluate import load_model
+    from sensorllm.infer.artifact import load_sensorllm as load_model
     from sensorllm.serve.stream import StreamClassifier, format_summary
     from sensorllm.serve.stream_io import replay
 

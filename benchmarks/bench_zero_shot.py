@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from sensorllm.datasets import open_prepared
-from sensorllm.eval.evaluate import load_model
-from sensorllm.eval.openvocab import LabelScorer, LabelText
+from sensorllm.infer.artifact import load_sensorllm as load_model
+from sensorllm.infer.openvocab import LabelScorer, LabelText
 from sensorllm.model.prompts import IGNORE_INDEX
 
 

@@ -44,7 +44,7 @@ channel names the model has tokens for:
         --labels "standing, walking, running, badminton" --shots 5
     # labels from a file: --labels @labels.json ({"walking": "description", …}) or @labels.txt (one per line)
 
-From Python: `sensorllm.eval.openvocab.LabelScorer(model, labels, rate_hz).score(windows)` gives the `(N, K)`
+From Python: `sensorllm.infer.openvocab.LabelScorer(model, labels, rate_hz).score(windows)` gives the `(N, K)`
 label scores; `window_features` + `FewShotHead` the few-shot path. The score of a label is the mean
 log-probability of its answer tokens (label text + the chat template's end of turn), so a label is not
 favoured for being a prefix of a longer one.
@@ -54,7 +54,7 @@ favoured for being a prefix of a longer one.
 def llm_run(stage1: Path, data: Path, out: Path, labels: str, shots: int, head: str, seed: int,
             names_only: bool) -> dict:
     """One open-vocabulary evaluation (reused when its metrics.json exists)."""
-    from sensorllm.eval.openvocab import LabelText, evaluate_open_vocab, parse_labels
+    from sensorllm.infer.openvocab import LabelText, evaluate_open_vocab, parse_labels
 
     if (out / "metrics.json").exists():
         return json.loads((out / "metrics.json").read_text())
@@ -69,7 +69,7 @@ def chronos_ncm(data_dir: Path, shots: int, seed: int, cache: Path) -> dict:
     from sensorllm.baselines.chronos_features import ChronosWindowFeatures
     from sensorllm.datasets.prepared import open_prepared
     from sensorllm.eval.metrics import classification_metrics
-    from sensorllm.eval.openvocab import FewShotHead, support_indices
+    from sensorllm.infer.openvocab import FewShotHead, support_indices
     from sensorllm.model import EncoderConfig
 
     data = open_prepared(data_dir)
@@ -100,7 +100,7 @@ def main() -> int:
     for name in args.datasets:
         data = ensure_prepared(name, RAW[name], Path(args.runs) / name / "data", Path(args.runs) / name / "prepare.log")
         from sensorllm.datasets.prepared import open_prepared
-        from sensorllm.eval.openvocab import parse_labels
+        from sensorllm.infer.openvocab import parse_labels
 
         k = len(open_prepared(data).class_names)
         if len(parse_labels(LABELS[name])) != k:  # a comma inside a description would add a distractor label

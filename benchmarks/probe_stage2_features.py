@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sensorllm.datasets import open_prepared
-from sensorllm.eval.evaluate import load_model
+from sensorllm.infer.artifact import load_sensorllm as load_model
 from sensorllm.model import last_token_rows
 from sensorllm.text.items import stage2_items
 

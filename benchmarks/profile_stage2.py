@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import ROOT, ensure_prepared, replace_between
-from sensorllm.serve.models import window_item
+from sensorllm.infer.sensorllm import window_item
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from sensorllm.datasets import open_prepared

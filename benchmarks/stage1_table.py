@@ -8,7 +8,7 @@ that ``sensorllm qa --seed <eval-seed>`` writes for that window and channel, in 
 
 - ``trained-<tag>``: a trained Stage-1 model per seed (``--model-dir-pattern`` with ``{seed}``), greedy decoding;
 - ``trained-constrained-<tag>`` (only with ``--rows trained-constrained``): the same model, greedy decoding
-  constrained to each window's answer grammar (``sensorllm.eval.constrained``: segment lines that tile the window on
+  constrained to each window's answer grammar (``sensorllm.infer.constrained``: segment lines that tile the window on
   its sampling grid, the answers' trend words, count lines that agree; the summary is free);
 - ``untrained-<tag>``: the same model built from that checkpoint's config without its trained parts (projector
   initialised with ``torch.manual_seed(seed)``, sensor-token rows at their mean initialisation): the floor an
@@ -180,7 +180,7 @@ def weights_id(model_dir: Path) -> str:
 
 
 def load_trained(model_dir: Path, device: str):
-    from sensorllm.eval.evaluate import load_model
+    from sensorllm.infer.artifact import load_sensorllm as load_model
 
     model, _ = load_model(model_dir, device)
     return model
@@ -205,7 +205,7 @@ def generate_resumable(load, identity: str, items, partial: Path, batch_size: in
                        constrained: bool = False) -> list[str]:
     """Descriptions of ``items`` by the model ``load()`` returns, CHUNK at a time, kept in ``partial`` (JSON
     lines; the first names the model and settings) so that an interrupted row resumes where it stopped."""
-    from sensorllm.eval.describe import describe_items
+    from sensorllm.infer.describe import describe_items
 
     head = {"model": identity, "n": len(items), "max_new_tokens": max_new_tokens, "batch_size": batch_size,
             "items": [[it.index, it.channel] for it in items]}

@@ -29,6 +29,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from sensorllm.data import collate  # noqa: E402
 from sensorllm.model import (  # noqa: E402
     EncoderConfig,
     LLMConfig,
@@ -142,7 +143,7 @@ def main() -> None:
         total, count = 0.0, 0
         with torch.no_grad():
             for i in range(0, len(examples), args.batch):
-                out = model.forward_stage1(model.prompts.collate(examples[i : i + args.batch]))
+                out = model.forward_stage1(collate(model.prompts, examples[i : i + args.batch]))
                 total += out.loss.item() * out.num_tokens
                 count += out.num_tokens
         model.train()
@@ -168,7 +169,7 @@ def main() -> None:
     t0 = time.time()
     for step in range(1, args.steps + 1):
         pick = rng.choice(len(examples), size=min(args.batch, len(examples)), replace=False)
-        batch = model.prompts.collate([examples[i] for i in pick])
+        batch = collate(model.prompts, [examples[i] for i in pick])
         out = model.forward_stage1(batch)
         opt.zero_grad()
         out.loss.backward()
@@ -192,7 +193,7 @@ def main() -> None:
         system=default_system_prompt(len(windows[0][channels[0]]), rate),
     )
     print(
-        "generation:", model.generate(model.prompts.collate([ex], padding_side="left"), max_new_tokens=40)[0]
+        "generation:", model.generate(collate(model.prompts, [ex], padding_side="left"), max_new_tokens=40)[0]
     )
 
 

@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 from sensorllm.baselines import get_baseline, list_baselines
 from sensorllm.baselines.config import BaselineConfig, command_line, resolve_config
 from sensorllm.baselines.features import feature_names, load_forest, window_features
-from sensorllm.baselines.train import load_baseline_model
 from sensorllm.cli.main import build_parser, main
+from sensorllm.infer.artifact import load_model
 
 TORCH_NETS = ["deepconvlstm", "deepconvlstm-attn", "attend", "cnn1d"]
 RATE = 20.0
@@ -148,7 +148,7 @@ def test_torch_baselines_train_and_beat_chance(prepared, tmp_path, name):
     config = json.loads((out / "config.json").read_text())
     assert config["seed"] == 1 and config["dataset"]["name"] == "sines" and "--epochs 2" in config["command"]
     # the saved weights reproduce the reported predictions
-    model = load_baseline_model(out)
+    model = load_model(out)
     test = np.load(prepared / "stage2" / "test" / "windows.npy")
     with torch.no_grad():
         pred = model(torch.from_numpy(test)).argmax(1).numpy()

@@ -12,7 +12,7 @@ from sensorllm.baselines import get_baseline, list_baselines
 from sensorllm.baselines.chronos_features import ChronosWindowFeatures
 from sensorllm.baselines.chronos_models import ChronosMLP, ChronosNCM
 from sensorllm.baselines.config import command_line, resolve_config
-from sensorllm.baselines.train import load_baseline_model
+from sensorllm.infer.artifact import load_model
 from sensorllm.cli.main import main
 from sensorllm.eval.classmeans import fit_class_means, predict_class_means
 from sensorllm.model.encoder import EncoderConfig
@@ -182,7 +182,7 @@ def test_chronos_mlp_and_ncm_end_to_end(prepared, tmp_path):
     assert "--model-arg hidden=32" in config["command"] and "--threads 1" in config["command"]
     assert config["model_args"]["cache_dir"] == str(cache)
     # the saved model (safetensors + JSON, no pickle) reproduces the reported predictions
-    model = load_baseline_model(out)
+    model = load_model(out)
     assert isinstance(model, ChronosMLP)
     test = np.load(prepared / "stage2" / "test" / "windows.npy")
     np.testing.assert_array_equal(model.predict(test), np.load(out / "test_predictions.npy"))
@@ -191,7 +191,7 @@ def test_chronos_mlp_and_ncm_end_to_end(prepared, tmp_path):
     ncm = _run(prepared, tmp_path / "ncm", "chronos-ncm", "--model-arg", f"cache_dir={cache}")
     assert ncm["cache_misses"] == 0 and ncm["cache_hits"] >= 2 * SMALL["train"]
     assert ncm["accuracy"] > 0.8 and ncm["trainable_params"] == 0
-    loaded = load_baseline_model(tmp_path / "ncm")
+    loaded = load_model(tmp_path / "ncm")
     assert isinstance(loaded, ChronosNCM)
     np.testing.assert_array_equal(loaded.predict(test), np.load(tmp_path / "ncm" / "test_predictions.npy"))
 
@@ -234,7 +234,7 @@ def test_chronos_bolt_features_end_to_end(prepared, tmp_path):
     assert m["encoder_random_init"] is True and m["feature_dim"] == 2 * 256
     assert "bolt" in m["encoder"].lower()
     assert m["accuracy"] > 0.5  # chance is 1/3
-    loaded = load_baseline_model(out)
+    loaded = load_model(out)
     assert loaded.encoder_config.kind == "chronos-bolt"
     test = np.load(prepared / "stage2" / "test" / "windows.npy")
     np.testing.assert_array_equal(loaded.predict(test), np.load(out / "test_predictions.npy"))

@@ -9,7 +9,7 @@ import pytest
 from sensorllm.baselines import get_baseline
 from sensorllm.baselines.config import resolve_config
 from sensorllm.baselines.minirocket import MiniRocketRidge
-from sensorllm.baselines.train import load_baseline_model
+from sensorllm.infer.artifact import load_model
 from sensorllm.cli.main import main
 from test_baselines import write_prepared
 
@@ -25,7 +25,7 @@ def test_minirocket_beats_chance_through_the_cli_and_round_trips(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["accuracy"] > 0.8
     assert not any(p.suffix in (".pkl", ".pickle", ".joblib") for p in out.rglob("*"))
-    loaded = load_baseline_model(out)
+    loaded = load_model(out)
     assert isinstance(loaded, MiniRocketRidge)
     test = np.load(data / "stage2" / "test" / "windows.npy")
     np.testing.assert_array_equal(loaded.predict(test), np.load(out / "test_predictions.npy"))

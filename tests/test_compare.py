@@ -75,7 +75,7 @@ def test_compare_runs_resumes_and_writes_only_into_out(study, tmp_path, capsys, 
 
     # second sitting, interrupted: SensorLLM's Stage 2 stops at step 2 of 4 (optim.max_steps) and the process
     # dies before the test scoring (no metrics.json: the job is not finished)
-    import sensorllm.eval.evaluate as ev
+    import sensorllm.infer.evaluate as ev
 
     def killed(*a, **k):
         raise KeyboardInterrupt
@@ -145,7 +145,7 @@ def test_compare_refuses_bad_input_before_running(study, tmp_path, capsys):
 
 
 def test_failed_run_is_reported_and_the_others_still_run(study, tmp_path, monkeypatch):
-    import sensorllm.baselines.train as bt
+    import sensorllm.train.baseline as bt
     from sensorllm.compare import CompareSettings, Method, run_comparison
 
     real = bt.run_baseline

@@ -17,8 +17,8 @@ def test_stage_config_loads(path):
     cfg = load_config(cls, path)
     assert cfg.data.prepared
     if "paper" in path.parts:
-        assert cfg.optim.lr == 2e-3 and cfg.optim.epochs == 8 and cfg.projector.pool == 1
-        assert cfg.encoder.pretrained == "amazon/chronos-t5-large"
+        assert cfg.optim.lr == 2e-3 and cfg.optim.epochs == 8 and cfg.model.projector.pool == 1
+        assert cfg.model.encoder.pretrained == "amazon/chronos-t5-large"
 
 
 def test_all_five_datasets_have_paper_and_here_configs():

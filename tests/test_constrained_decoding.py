@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from sensorllm.data import Stage1Item, collate
 from sensorllm.text import format_time, parse_trend_answer
 from sensorllm.text.grammar import SegmentGrammar
-from sensorllm.text.items import Stage1Item
 from sensorllm.text.templates import STAGE1_SYNONYMS
 
 sys.path.insert(0, str(Path(__file__).parent / "model"))
@@ -93,7 +93,7 @@ def items_for(cases, seed: int = 0):
 
 
 def test_constrained_greedy_descriptions_are_valid_segment_blocks(model):
-    from sensorllm.eval.describe import describe_items
+    from sensorllm.infer.describe import describe_items
 
     items = items_for(CASES)
     texts = describe_items(model, items, batch_size=4, max_new_tokens=400, constrained=True)
@@ -104,13 +104,13 @@ def test_constrained_greedy_descriptions_are_valid_segment_blocks(model):
 def test_constrained_sampling_stays_in_the_grammar(model):
     from transformers import LogitsProcessorList
 
-    from sensorllm.eval.constrained import Stage1GrammarProcessor
+    from sensorllm.infer.constrained import Stage1GrammarProcessor
 
     cases = [(5, 50.0), (3, 10.0)]
     for seed in range(3):
         items = items_for(cases, seed)
         exs = [model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, None) for it in items]
-        batch = model.prompts.collate(exs, padding_side="left")
+        batch = collate(model.prompts, exs, padding_side="left")
         proc = Stage1GrammarProcessor(model.tokenizer, [n for n, _ in cases], [r for _, r in cases],
                                       model.hf_model.generation_config.eos_token_id)
         torch.manual_seed(seed)
@@ -121,11 +121,11 @@ def test_constrained_sampling_stays_in_the_grammar(model):
 
 
 def test_unconstrained_decoding_is_unchanged(model):
-    from sensorllm.eval.describe import describe_items
+    from sensorllm.infer.describe import describe_items
 
     items = items_for([(6, 50.0), (4, 50.0)])
     exs = [model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, None) for it in items]
-    plain = model.generate(model.prompts.collate(exs, padding_side="left"), max_new_tokens=12)
+    plain = model.generate(collate(model.prompts, exs, padding_side="left"), max_new_tokens=12)
     assert describe_items(model, items, batch_size=2, max_new_tokens=12) == plain
     assert describe_items(model, items, batch_size=2, max_new_tokens=12, constrained=False) == plain
 

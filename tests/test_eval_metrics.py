@@ -25,7 +25,7 @@ def test_training_precision_and_cpu_bf16_autocast():
     import pytest
     import torch
 
-    from sensorllm.eval.classify import autocast_like_training, training_precision
+    from sensorllm.infer.stage2 import autocast_like_training, training_precision
 
     extra = {"run_config": {"run": {"mixed_precision": "bf16"}}}
     assert training_precision(extra) == "bf16" and training_precision(extra, "auto") == "bf16"

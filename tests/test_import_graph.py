@@ -162,13 +162,13 @@ def test_the_encoder_kinds_are_registered_by_importing_the_base_module_alone():
 
 
 def test_telling_a_model_directory_apart_imports_no_torch():
-    """``sensorllm.serve.model_info`` checks ``--model`` from JSON before any weights load; it takes the
+    """``sensorllm.infer.artifact`` checks ``--model`` from JSON before any weights load; it takes the
     checkpoint format's names from ``sensorllm.checkpoint_format`` (the one definition ``sensorllm.model``
     writes with), not from the torch-importing ``sensorllm.model.checkpoint``."""
     import subprocess
     import sys
 
-    code = ("import sys, sensorllm.serve.model_info as m, sensorllm.checkpoint_format as f; "
+    code = ("import sys, sensorllm.infer.artifact as m, sensorllm.checkpoint_format as f; "
             "assert m.CHECKPOINT_FORMAT is f.CHECKPOINT_FORMAT; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from sensorllm.cli.main import main
-from sensorllm.eval.openvocab import (
+from sensorllm.data import collate
+from sensorllm.infer.openvocab import (
     FewShotHead,
     calibrated,
     noise_windows,
@@ -75,7 +76,7 @@ def test_label_scores_equal_minus_stage1_loss(model):
     for i, w in enumerate(wins):
         for k, ex in enumerate(scorer._examples(w)):
             with torch.inference_mode():
-                loss = model.forward_stage1(model.prompts.collate([ex])).loss
+                loss = model.forward_stage1(collate(model.prompts, [ex])).loss
             assert scores[i, k] == pytest.approx(-float(loss), abs=1e-4)
     summed = LabelScorer(model, labs, 50.0, normalize="sum").score(wins[:1])
     n_tok = [sum(t != -100 for t in ex.labels) for ex in scorer._examples(wins[0])]

@@ -110,7 +110,7 @@ def sllm(study) -> Path:
 
 
 def test_every_model_kind_carries_codes_and_older_ones_still_load(study, sllm, tmp_path):
-    from sensorllm.serve.model_info import inspect_model
+    from sensorllm.infer.artifact import inspect_model
 
     ds = json.loads((study.rf / "config.json").read_text())["dataset"]
     assert ds["classes"] == NAMES and ds["class_codes"] == CODES

@@ -89,20 +89,18 @@ def _load(name: str):
 
 
 def dataset_probs(model, meta: dict, prepared: Path, batch_size: int) -> np.ndarray:
+    from sensorllm.data import TextSettings, stage2_items
     from sensorllm.datasets import open_prepared
-    from sensorllm.eval.classify import predict_proba
-    from sensorllm.text.items import stage2_items
+    from sensorllm.infer.stage2 import predict_proba
 
-    extra = meta["extra"]
-    items = stage2_items(open_prepared(prepared), "test", int(extra["text_seed"]), extra["preprocess_type"],
-                         extra["trend_mode"], None, channels=model.channels, stat_digits=extra.get("stat_digits"),
-                         normalized=model.encoder.normalizes_series)
+    text = TextSettings.of_checkpoint(meta["extra"], model.encoder.normalizes_series)
+    items = stage2_items(open_prepared(prepared), "test", text, channels=model.channels)
     probs, _ = predict_proba(model, items, batch_size)
     return probs
 
 
 def predict_probs(model, meta: dict, windows: np.ndarray, batch_size: int) -> np.ndarray:
-    from sensorllm.serve.models import SensorLLMClassifier
+    from sensorllm.infer.sensorllm import SensorLLMClassifier
 
     indices = [3 * k + 1 for k in range(len(windows))]  # window numbers within a recording (the text seeds)
     return SensorLLMClassifier(model, meta).predict_proba(windows, indices, batch_size)
@@ -183,6 +181,7 @@ def _record() -> None:  # pragma: no cover - run by hand
 
     import torch
 
+    from sensorllm.data import collate
     from sensorllm.model import build_sensor_llm, save_checkpoint
 
     torch.manual_seed(0)
@@ -203,7 +202,7 @@ def _record() -> None:  # pragma: no cover - run by hand
             def batch(idx):
                 exs = [model.prompts.stage2({c: train[k][:, j] for j, c in enumerate(CHANNELS)}, text=texts[k],
                                             label=int(train_labels[k])) for k in idx]
-                return model.prompts.collate(exs)
+                return collate(model.prompts, exs)
 
             if model.config.head_standardize:
                 model.eval()

@@ -143,9 +143,9 @@ def test_tune_with_standardised_head(work):
     import torch
 
     from sensorllm.datasets import open_prepared
-    from sensorllm.eval.classify import head_features
-    from sensorllm.eval.evaluate import load_model
-    from sensorllm.text.items import stage2_items
+    from sensorllm.data import TextSettings, stage2_items
+    from sensorllm.infer.stage2 import head_features
+    from sensorllm.infer.artifact import load_sensorllm as load_model
 
     args = ["tune", "--config", str(CONFIGS / "stage2.yaml"), "init_from=null", "data.max_val_examples=6",
             "head_standardize=true", "head_stats_windows=12", "optim.max_steps=1"]
@@ -157,8 +157,8 @@ def test_tune_with_standardised_head(work):
     # the statistics are those of 12 seeded training windows' states before training; recompute them from a
     # model with the trained weights but the same frozen LLM: only the projector moved, so compare loosely
     data = open_prepared(work / "data")
-    train = stage2_items(data, "train", 0, meta["extra"].get("preprocess_type") or "smry+Q",
-                         meta["extra"].get("trend_mode", "exact"))
+    train = stage2_items(data, "train", TextSettings(meta["extra"].get("preprocess_type") or "smry+Q",
+                                                     meta["extra"].get("trend_mode", "exact")))
     feats = head_features(model, train[:40], 8)
     z = (feats - mean) / std
     assert z.mean(0).abs().median() < 3 and 0.05 < z.std(0).median() < 20

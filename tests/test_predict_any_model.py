@@ -122,7 +122,7 @@ def _windows(x: np.ndarray, stride: int = STRIDE) -> np.ndarray:
 
 def test_models_carry_inference_metadata_and_channel_stats(work, sensorllm_ckpt):
     from sensorllm.datasets import open_prepared
-    from sensorllm.eval.evaluate import channel_scale_stats
+    from sensorllm.datasets.stats import channel_scale_stats
 
     train = np.load(work.data / "stage2" / "train" / "windows.npy")
     ref = channel_scale_stats(train, CHANNELS)
@@ -196,8 +196,8 @@ def test_multi_recording_predict_keeps_windows_inside_recordings_and_scores(work
 
 def test_parallel_batches_give_the_same_probabilities(work, sensorllm_ckpt, tmp_path, capsys):
     """`--workers 2` scores batches two at a time in threads sharing the model: same numbers, threads restored."""
-    from sensorllm.eval.classify import predict_proba
-    from sensorllm.serve.models import load_classifier
+    from sensorllm.infer.artifact import load_model
+    from sensorllm.infer.stage2 import predict_proba
 
     outs = {}
     for w in (1, 2):
@@ -208,11 +208,9 @@ def test_parallel_batches_give_the_same_probabilities(work, sensorllm_ckpt, tmp_
     assert len(one) == 12 and list(one["label"]) == list(two["label"])
     assert np.allclose(one.filter(like="p_").to_numpy(), two.filter(like="p_").to_numpy(), atol=1e-6)
 
-    clf = load_classifier(sensorllm_ckpt, workers=2)
+    clf = load_model(sensorllm_ckpt, workers=2)
     windows = _windows(pd.read_csv(work.rec)[CHANNELS].to_numpy()[:200])
-    items = clf.items(windows)
-    for it, y in zip(items, [0, 1, 2, 0, 1, 2, 0]):
-        it.label = y  # losses too: the same weighted mean over the batches
+    items = clf.items(windows).with_labels([0, 1, 2, 0, 1, 2, 0])  # losses too: the same weighted mean
     clf.model.train()
     threads = torch.get_num_threads()
     p1, loss1 = predict_proba(clf.model, items, batch_size=3, workers=1)
@@ -286,7 +284,7 @@ def test_parse_labels_and_window_label_rules():
 
 @pytest.mark.parametrize("name", ["cnn1d", "features-rf"])
 def test_baseline_runs_in_predict_evaluate_and_stream(work, name, tmp_path, capsys):
-    from sensorllm.baselines.train import load_baseline_model
+    from sensorllm.infer.artifact import load_model
 
     run = work.runs[name]
     df = pd.read_csv(work.rec)
@@ -295,7 +293,7 @@ def test_baseline_runs_in_predict_evaluate_and_stream(work, name, tmp_path, caps
     assert main(["predict", "--model", str(run), str(single), "--out", str(tmp_path / "p.csv")]) == 0
     pred = pd.read_csv(tmp_path / "p.csv")
     w = _windows(df[df["recording"] == "r2"][CHANNELS].to_numpy()).astype(np.float32)
-    model = load_baseline_model(run)
+    model = load_model(run)
     if name == "cnn1d":
         with torch.no_grad():
             ref = model(torch.from_numpy(w)).argmax(1).numpy()
@@ -327,7 +325,8 @@ def test_stream_classifier_from_a_baseline_run(work):
     from sensorllm.serve.stream import StreamClassifier
 
     clf = StreamClassifier.from_checkpoint(work.runs["cnn1d"], hop=12)
-    assert clf.window == WINDOW and clf.rate_hz == RATE and clf.labels == CLASSES and clf.names == CHANNELS
+    assert clf.window == WINDOW and clf.rate_hz == RATE
+    assert clf.class_names == CLASSES and clf.channel_names == CHANNELS
     x = recordings_frame()[CHANNELS].to_numpy()[:120]
     out = clf.push(x[:50]) + clf.push(x[50:])
     assert [d.end_sample for d in out] == list(range(WINDOW, 121, 12))
@@ -340,10 +339,10 @@ def test_recording_in_m_s2_is_refused_before_loading_then_forced(work, sensorllm
                                                                  monkeypatch):
     ms2 = tmp_path / "ms2.csv"
     recordings_frame(scale=9.80665).to_csv(ms2, index=False)
-    from sensorllm.serve import models
+    from sensorllm.infer import artifact
 
-    real = models.load_classifier
-    monkeypatch.setattr(models, "load_classifier", lambda *a, **k: pytest.fail("model loaded before the check"))
+    real = artifact.load_model
+    monkeypatch.setattr(artifact, "load_model", lambda *a, **k: pytest.fail("model loaded before the check"))
     capsys.readouterr()
     for model in (work.runs["cnn1d"], sensorllm_ckpt):
         assert main(["predict", "--model", str(model), str(ms2)]) == 1
@@ -354,7 +353,7 @@ def test_recording_in_m_s2_is_refused_before_loading_then_forced(work, sensorllm
     assert main(["stream", "--model", str(work.runs["cnn1d"]), "--replay", str(ms2), "--speed", "0"]) == 1
     err = capsys.readouterr().err
     assert "factor ×9.81" in err and "holds 3 recordings (recording/subject columns) but a stream is one" in err
-    monkeypatch.setattr(models, "load_classifier", real)
+    monkeypatch.setattr(artifact, "load_model", real)
 
     assert main(["predict", "--model", str(work.runs["cnn1d"]), str(ms2), "--force",
                  "--out", str(tmp_path / "forced.csv")]) == 0
@@ -463,7 +462,7 @@ def test_directories_that_are_not_models_get_one_line(work, sensorllm_ckpt, tmp_
             assert msg in err and err.count("\n") == 1 and "Traceback" not in err, (argv, err)
     assert main(["describe", "--model", str(work.runs["cnn1d"]), str(work.rec)]) == 1
     assert "needs a SensorLLM model" in capsys.readouterr().err
-    from sensorllm.eval.evaluate import load_model
+    from sensorllm.infer.artifact import load_sensorllm
 
     with pytest.raises(ValueError, match="is a cnn1d baseline run, not a SensorLLM checkpoint"):
-        load_model(work.runs["cnn1d"])
+        load_sensorllm(work.runs["cnn1d"])

@@ -110,7 +110,7 @@ def test_interrupted_row_resumes_from_its_saved_generations(work, monkeypatch):
         calls.append(len(its))
         return [f"text {it.index}" for it in its]
 
-    monkeypatch.setattr("sensorllm.eval.describe.describe_items", fake_describe)
+    monkeypatch.setattr("sensorllm.infer.describe.describe_items", fake_describe)
     monkeypatch.setattr(stage1_table, "CHUNK", 4)
     head = {"model": "m", "n": 6, "max_new_tokens": 5, "batch_size": 2,
             "items": [[it.index, it.channel] for it in items]}
@@ -179,7 +179,7 @@ def test_overall_direction_of_a_one_segment_text_is_its_segment():
 
 def test_eval_items_are_distinct_seeded_windows_with_the_qa_texts(work):
     from sensorllm.datasets import open_prepared
-    from sensorllm.text.items import stage1_items
+    from sensorllm.data.items import stage1_items
 
     data = open_prepared(work / "data")
     a = stage1_eval_items(data, "test", 10, 0, "exact")

@@ -46,7 +46,7 @@ def ckpt(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(ckpt):
-    from sensorllm.eval.evaluate import load_model
+    from sensorllm.infer.artifact import load_sensorllm as load_model
 
     return load_model(ckpt)
 
@@ -80,12 +80,13 @@ def _probs(decisions: list[Decision]) -> np.ndarray:
 
 def _predict(model, meta, path: Path, stride: int, batch_size: int = 8) -> pd.DataFrame:
     """Offline prediction of every window of ``path``, as ``sensorllm predict`` makes it."""
-    from sensorllm.serve.models import SensorLLMClassifier
+    from sensorllm.infer.sensorllm import SensorLLMClassifier
     from sensorllm.serve.predict import predict_input
     from sensorllm.serve.recording import read_input
 
     clf = SensorLLMClassifier(model, meta)
-    inp = read_input(path, clf.channels, clf.class_names, class_codes=clf.class_codes)
+    info = clf.info
+    inp = read_input(path, info.channel_names, info.class_names, class_codes=info.class_codes)
     return predict_input(clf, inp, stride, batch_size).frame
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sensorllm.data import collate
 from sensorllm.model import EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_sensor_llm
 
 CHANNELS = ("x_acc", "y_acc", "z_acc")
@@ -44,7 +45,7 @@ def stage2_batch(model, seeds=(0, 1), length: int = 16, texts=("mean 0.1", "std 
         model.prompts.stage2(make_window(s, length), text=t, label=y)
         for s, t, y in zip(seeds, texts, labels, strict=True)
     ]
-    return model.prompts.collate(exs)
+    return collate(model.prompts, exs)
 
 
 def stage1_batch(model, seeds=(0, 1), length: int = 16):
@@ -57,4 +58,15 @@ def stage1_batch(model, seeds=(0, 1), length: int = 16):
         )
         for s in seeds
     ]
-    return model.prompts.collate(exs)
+    return collate(model.prompts, exs)
+
+
+def ragged(batch):
+    """The same batch with its ``(B, C, L)`` windows as ragged series (one 1-D tensor per channel of each example,
+    with its example and channel), the form Stage 1's windows of many lengths take."""
+    import dataclasses
+
+    B, C, _ = batch.series.shape
+    return dataclasses.replace(batch, series=[batch.series[b, c] for b in range(B) for c in range(C)], channels=(),
+                               series_example=[b for b in range(B) for _ in range(C)],
+                               series_channel=[ch for _ in range(B) for ch in batch.channels])

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from sensorllm.data import collate
 from sensorllm.model import LLMConfig, ProjectorConfig, load_checkpoint, save_checkpoint
 from sensorllm.model.prompts import STAGE2_ENDING
 
@@ -13,7 +14,7 @@ from _model_helpers import CHANNELS, build_tiny, make_window
 
 def _batch(model, n=3, text="stats here"):
     exs = [model.prompts.stage2(make_window(i), text=text, label=i % 3) for i in range(n)]
-    return model.prompts.collate(exs)
+    return collate(model.prompts, exs)
 
 
 def test_num_layers_keeps_the_first_decoder_layers_and_survives_a_checkpoint(tmp_path):
@@ -80,7 +81,7 @@ def test_channel_mean_head_reads_each_channels_sensor_positions():
     out.loss.backward()
     assert both.projector.net[0].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="all 3 channels"):
-        model.head_features(model.prompts.collate([model.prompts.stage2({"x_acc": make_window(0)["x_acc"]})]))
+        model.head_features(collate(model.prompts, [model.prompts.stage2({"x_acc": make_window(0)["x_acc"]})]))
 
 
 def test_text_first_layout_ends_every_window_with_the_same_text():
@@ -134,7 +135,7 @@ def test_text_first_batches_run_their_text_once_without_gradients_and_match_the_
     model = build_tiny(stage2_layout="text_first", head_input="last+channel_mean")
     texts = ["short", "a much longer statistics text, line after line", ""]
     exs = [model.prompts.stage2(make_window(i), text=t, label=i) for i, t in enumerate(texts)]
-    batch = model.prompts.collate(exs)
+    batch = collate(model.prompts, exs)
     assert bool(batch.attention_mask[:, -1].all())  # left-padded by default for this layout
     split = model.text_prefix_length(batch)
     assert split is not None and split > 0
@@ -146,7 +147,7 @@ def test_text_first_batches_run_their_text_once_without_gradients_and_match_the_
     out.loss.backward()
     assert model.projector.net[0].weight.grad.abs().sum() > 0
     # right padding (or the paper's layout) falls back to the full pass, with the same features
-    right = model.prompts.collate(exs, padding_side="right")
+    right = collate(model.prompts, exs, padding_side="right")
     assert model.text_prefix_length(right) is None
     assert torch.allclose(model.forward_stage2(right).hidden, full, atol=1e-4)
     # the gradients of the split pass equal those of the full pass

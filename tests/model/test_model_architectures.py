@@ -6,6 +6,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, Qwen2Config, Qwen2ForCausalLM
 
+from sensorllm.data import collate
 from sensorllm.model import (
     EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_byte_tokenizer, build_sensor_llm,
 )
@@ -28,11 +29,11 @@ def test_other_architectures_run_both_stages(arch):
     m = build_sensor_llm(cfg, llm=ARCHS[arch](len(tok)), tokenizer=tok)
     x = {"x_acc": np.sin(np.arange(50) / 5), "y_acc": np.cos(np.arange(50) / 7)}
     swapped = {"y_acc": x["y_acc"], "x_acc": x["x_acc"]}
-    b = m.prompts.collate([m.prompts.stage2(x, "hello", 1), m.prompts.stage2(swapped, "hello", 1)])
+    b = collate(m.prompts, [m.prompts.stage2(x, "hello", 1), m.prompts.stage2(swapped, "hello", 1)])
     out = m.forward_stage2(b)
     assert out.logits.shape == (2, 2)
     torch.testing.assert_close(out.logits[0], out.logits[1])  # channels spliced by name, not by position
     out.loss.backward()
     assert all(p.grad is not None for p in m.projector.parameters())
-    s1 = m.prompts.collate([m.prompts.stage1({"x_acc": x["x_acc"]}, "Describe.", "It rises.")])
+    s1 = collate(m.prompts, [m.prompts.stage1({"x_acc": x["x_acc"]}, "Describe.", "It rises.")])
     assert torch.isfinite(m.forward_stage1(s1).loss)

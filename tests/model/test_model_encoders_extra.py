@@ -159,10 +159,10 @@ def test_cache_refuses_a_trainable_encoder_and_serves_a_frozen_bolt(tmp_path, bo
     cache = b.enable_cache(tmp_path)
     assert "chronos-bolt|" in cache.namespace
     batch = stage2_batch(b)
-    first = b.encode(batch.series, batch.series_channel, batch.series_example)
-    second = b.encode(batch.series, batch.series_channel, batch.series_example)
+    first = b.encode(batch)
+    second = b.encode(batch)
     assert cache.misses == 6 and cache.hits == 6
-    assert all(torch.equal(x, y) and x.shape == (2, 256) for x, y in zip(first, second, strict=True))
+    assert torch.equal(first, second) and first.shape == (2, 3, 2, 256)
 
 
 @pytest.mark.parametrize("reg", [True, False])

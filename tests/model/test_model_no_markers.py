@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from sensorllm.data import collate
 from sensorllm.model.checkpoint import CheckpointError, init_from_stage1, load_checkpoint, save_checkpoint
 from sensorllm.model.splice import SpliceError, placeholder_runs, splice_sensor_embeddings
 
@@ -27,7 +28,7 @@ def test_runs_receive_their_channels_in_model_order(model):
     w = make_window(1, length=24)
     exs = [model.prompts.stage2({"z_acc": w["z_acc"], "x_acc": w["x_acc"]}, text="a"),
            model.prompts.stage2(make_window(2, length=9), text="b")]
-    batch = model.prompts.collate(exs)
+    batch = collate(model.prompts, exs)
     text = model.hf_model.get_input_embeddings()(batch.input_ids)
     H = text.shape[-1]
     # One distinct constant embedding per series, so the destination of each is visible.
@@ -43,7 +44,7 @@ def test_runs_receive_their_channels_in_model_order(model):
     with pytest.raises(SpliceError, match="3 placeholder runs in the text but data for 2 channels"):
         splice_sensor_embeddings(text, batch.input_ids, embeds[:2] + embeds[3:], [0, 0, 1, 1],
                                  ["x_acc", "z_acc", "x_acc", "y_acc"], model.layout, channel_markers=False)
-    marked = build_tiny(None).prompts.collate([build_tiny(None).prompts.stage2(make_window(3, 9), "c")])
+    marked = collate(build_tiny(None).prompts, [build_tiny(None).prompts.stage2(make_window(3, 9), "c")])
     with pytest.raises(SpliceError, match="marker tokens"):
         splice_sensor_embeddings(text[:1, : marked.input_ids.shape[1]], marked.input_ids, embeds[2:5], [0, 0, 0],
                                  ["x_acc", "y_acc", "z_acc"], model.layout, channel_markers=False)

@@ -115,7 +115,7 @@ def test_config_validation_json_and_yaml(tmp_path):
     assert ProjectorConfig.from_json(old).pool_mode == "mean"
     y = tmp_path / "s2.yaml"
     y.write_text("projector:\n  pool: 8\n  pool_mode: learned\n")
-    assert load_config(Stage2Config, y).projector == ProjectorConfig(pool=8, pool_mode="learned")
+    assert load_config(Stage2Config, y).model.projector == ProjectorConfig(pool=8, pool_mode="learned")
     with pytest.raises(ConfigError, match="pool_mode"):
         load_config(Stage2Config, y, ["projector.pool_mode=maxpool"])
     with pytest.raises(ConfigError, match="needs pool ≥ 2"):
@@ -137,10 +137,10 @@ def test_model_token_counts_over_lengths(mode, tiny_encoder):
     model = build_tiny(shared_encoder=tiny_encoder, projector=_proj(4, mode))
     for length in (3, 15, 16, 17):  # n = length + 1 tokens: 4 (exact), 16 (exact), 17 and 18 (ragged)
         batch = stage2_batch(model, length=length)
-        enc = model.encode(batch.series, batch.series_channel, batch.series_example)
+        enc = model.encode(batch)
         n = model.num_sensor_tokens(length)
         assert n == pooled_length(length + 1, 4) == model.prompts.tokens_per_series(length)
-        assert [tuple(e.shape) for e in enc] == [(n, tiny_encoder.d_model)] * 6
+        assert tuple(enc.shape) == (2, 3, n, tiny_encoder.d_model)
         ts = int((batch.input_ids == model.layout.ts_id).sum())
         assert ts == 6 * n  # placeholders in the prompts = pooled tokens spliced in
 
@@ -148,11 +148,10 @@ def test_model_token_counts_over_lengths(mode, tiny_encoder):
 def test_strided_model_uses_the_right_encoder_rows(tiny_encoder):
     model = build_tiny(shared_encoder=tiny_encoder, projector=_proj(4, "strided"))
     batch = stage2_batch(model, length=16)  # 17 tokens → rows 3, 7, 11, 15, 16 (EOS)
-    got = model.encode(batch.series, batch.series_channel, batch.series_example)
+    got = model.encode(batch)  # (2, 3, 5, d)
     with torch.no_grad():
-        full = tiny_encoder.encode(list(batch.series))
-    for g, f in zip(got, full, strict=True):
-        assert torch.equal(g, f[[3, 7, 11, 15, 16]])
+        full = tiny_encoder.encode_windows(batch.series)  # (2, 3, 17, d)
+    assert torch.equal(got, full[:, :, [3, 7, 11, 15, 16]])
 
 
 @pytest.mark.parametrize("mode", POOL_MODES)
@@ -219,21 +218,20 @@ def test_cache_stores_unpooled_for_learned_and_pooled_otherwise(tmp_path, tiny_e
     assert len({c.dir for c in caches.values()}) == 3
     assert "unpooled" in caches["learned"].namespace and "unpooled" not in caches["mean"].namespace
     batch = stage2_batch(models["mean"], length=16)  # 17 encoder tokens → 5 pooled
-    args = (batch.series, batch.series_channel, batch.series_example)
-    models["mean"].encode(*args)  # fills the mean (pooled) entries first
-    models["strided"].encode(*args)
+    models["mean"].encode(batch)  # fills the mean (pooled) entries first
+    models["strided"].encode(batch)
     learned = models["learned"]
-    got = learned.encode(*args)
+    got = learned.encode(batch)
     # The learned model found nothing to reuse: the pooled entries of the same series were not returned.
     assert caches["learned"].misses == 6 and caches["learned"].hits == 0
-    stored = {m: sorted({tuple(t.shape) for t in c.get_or_compute(list(batch.series), None)})  # all hits
+    stored = {m: sorted({tuple(t.shape) for t in c.get_or_compute(list(batch.series.reshape(6, 16)), None)})  # hits
               for m, c in caches.items()}
     assert stored == {"mean": [(5, 256)], "strided": [(5, 256)], "learned": [(17, 256)]}
     # Pooling after the cache: a hit gives the same tokens as no cache, and gradients reach the pooler.
     learned.cache = None
-    torch.testing.assert_close(got, learned.encode(*args), rtol=0, atol=0)
+    torch.testing.assert_close(got, learned.encode(batch), rtol=0, atol=0)
     learned.cache = caches["learned"]
-    again = learned.encode(*args)
-    assert caches["learned"].hits >= 6 and [tuple(e.shape) for e in again] == [(5, 256)] * 6
-    sum(e.sum() for e in again).backward()
+    again = learned.encode(batch)
+    assert caches["learned"].hits >= 6 and tuple(again.shape) == (2, 3, 5, 256)
+    again.sum().backward()
     assert learned.projector.pooler.weight.grad is not None

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from _model_helpers import CHANNELS, build_tiny, make_window
 
+from sensorllm.data import collate
 from sensorllm.model import (
     IGNORE_INDEX,
     AllMissingError,
@@ -86,12 +87,12 @@ def test_batching_pads_right_and_left(model):
         model.prompts.stage2(make_window(0), text="a"),
         model.prompts.stage2(make_window(1, 8), text="longer text"),
     ]
-    b = model.prompts.collate(exs)
+    b = collate(model.prompts, exs)
     assert b.input_ids.shape[0] == 2 and b.attention_mask.sum(1).tolist() == [len(e.input_ids) for e in exs]
     assert (
         b.input_ids[1, -1] == model.layout.pad_id and b.class_labels is None
     )  # the 8-sample window is shorter
-    bl = model.prompts.collate(exs, padding_side="left")
+    bl = collate(model.prompts, exs, padding_side="left")
     assert bl.attention_mask[:, -1].tolist() == [1, 1]
     assert b.series_channel == list(CHANNELS) * 2 and b.series_example == [0, 0, 0, 1, 1, 1]
 
@@ -119,8 +120,8 @@ def test_overlong_token_sequence_and_truncation_option():
     m = build_sensor_llm(cfg, encoder=None)
     ex = m.prompts.stage2({"x_acc": np.arange(8.0), "y_acc": np.arange(8.0)}, text="ok")
     with pytest.raises(SequenceTooLongError, match="exceed max_length 40"):
-        m.prompts.collate([m.prompts.stage2(make_window(0, 8), text="a long text " * 3)])
-    m.prompts.collate([ex])  # 2 × (8+1+2) + 2 tokens fit
+        collate(m.prompts, [m.prompts.stage2(make_window(0, 8), text="a long text " * 3)])
+    collate(m.prompts, [ex])  # 2 × (8+1+2) + 2 tokens fit
     with pytest.raises(SequenceTooLongError, match="encoder context of 8"):
         m.prompts.stage2({"x_acc": np.arange(20.0)})
     cfg_t = tiny_config(
@@ -129,7 +130,7 @@ def test_overlong_token_sequence_and_truncation_option():
     mt = build_sensor_llm(cfg_t, encoder=None)
     ex_t = mt.prompts.stage2({"x_acc": np.arange(20.0)}, text="t")
     assert mt.tokenizer.decode(ex_t.input_ids).count("<ts>") == 9
-    out = mt.forward_stage2(mt.prompts.collate([ex_t]))
+    out = mt.forward_stage2(collate(mt.prompts, [ex_t]))
     assert out.logits.shape == (1, 3)
 
 

@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from _model_helpers import LABELS, build_tiny, make_window, stage1_batch, stage2_batch
+from _model_helpers import CHANNELS, LABELS, build_tiny, make_window, ragged, stage1_batch, stage2_batch
 
+from sensorllm.data import collate
 from sensorllm.model import (
     AllMissingError,
     EncoderConfig,
@@ -31,9 +32,10 @@ def test_shapes(model):
     out = model.forward_stage2(b2)
     assert out.logits.shape == (2, len(LABELS)) and out.hidden.shape == (2, model.hidden_size)
     assert out.loss is not None and out.loss.ndim == 0
-    enc = model.encode(b2.series, b2.series_channel, b2.series_example)
-    assert [tuple(e.shape) for e in enc] == [(17, 256)] * 6
-    assert [tuple(p.shape) for p in model.project(enc)] == [(17, model.hidden_size)] * 6
+    assert b2.series.shape == (2, 3, 16) and b2.series.dtype == torch.float32 and b2.channels == CHANNELS
+    enc = model.encode(b2)
+    assert tuple(enc.shape) == (2, 3, 17, 256)
+    assert tuple(model.project(enc).shape) == (2, 3, 17, model.hidden_size)
     assert model.build_inputs_embeds(b2).shape == (*b2.input_ids.shape, model.hidden_size)
     b1 = stage1_batch(model)
     o1 = model.forward_stage1(b1)
@@ -54,9 +56,9 @@ def test_stage1_loss_equals_full_logit_cross_entropy(model):
 
 def test_padding_does_not_change_stage2_logits(model):
     w0, w1 = make_window(0), make_window(1, 8)
-    alone = model.forward_stage2(model.prompts.collate([model.prompts.stage2(w0, text="x")])).logits
+    alone = model.forward_stage2(collate(model.prompts, [model.prompts.stage2(w0, text="x")])).logits
     both = model.forward_stage2(
-        model.prompts.collate(
+        collate(model.prompts, 
             [model.prompts.stage2(w0, text="x"), model.prompts.stage2(w1, text="a much longer text")]
         )
     ).logits
@@ -86,7 +88,12 @@ def test_weighted_loss_uses_the_weights(model):
 
 def test_nan_only_channel_is_a_clear_error_in_the_model(model):
     b = stage2_batch(model)
-    bad = dataclasses.replace(b, series=[torch.full((16,), float("nan"))] + b.series[1:])
+    series = b.series.clone()
+    series[1, 2] = float("nan")
+    with pytest.raises(AllMissingError, match="example 1, channel 'z_acc'"):
+        model.forward_stage2(dataclasses.replace(b, series=series))
+    r = ragged(b)
+    bad = dataclasses.replace(r, series=[torch.full((16,), float("nan"))] + r.series[1:])
     with pytest.raises(AllMissingError, match="example 0, channel 'x_acc'"):
         model.forward_stage2(bad)
 
@@ -95,7 +102,7 @@ def test_nan_samples_inside_a_channel_are_fine(model):
     w = make_window(0)
     w["x_acc"] = w["x_acc"].copy()
     w["x_acc"][3:6] = np.nan
-    out = model.forward_stage2(model.prompts.collate([model.prompts.stage2(w, text="t", label=0)]))
+    out = model.forward_stage2(collate(model.prompts, [model.prompts.stage2(w, text="t", label=0)]))
     assert torch.isfinite(out.logits).all() and torch.isfinite(out.loss)
 
 
@@ -148,19 +155,19 @@ def test_pooling_shortens_the_sensor_run(tiny_encoder):
     assert m.num_sensor_tokens(16) == 5  # ceil(17 / 4)
     ex = m.prompts.stage2(make_window(0), text="t", label=1)
     assert m.tokenizer.decode(ex.input_ids).count("<ts>") == 15
-    assert m.forward_stage2(m.prompts.collate([ex])).logits.shape == (1, 3)
+    assert m.forward_stage2(collate(m.prompts, [ex])).logits.shape == (1, 3)
 
 
 def test_generate_describes_a_window(model):
     exs = [model.prompts.stage1(make_window(s), "Describe.", None) for s in (0, 1)]
-    texts = model.generate(model.prompts.collate(exs, padding_side="left"), max_new_tokens=4)
+    texts = model.generate(collate(model.prompts, exs, padding_side="left"), max_new_tokens=4)
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     with pytest.raises(ValueError, match="left-padded"):
-        model.generate(model.prompts.collate([exs[0], model.prompts.stage1(make_window(2, 8), "D", None)]))
+        model.generate(collate(model.prompts, [exs[0], model.prompts.stage1(make_window(2, 8), "D", None)]))
 
 
 def test_subset_of_channels_in_stage1(model):
     ex = model.prompts.stage1({"y_acc": make_window(0)["y_acc"]}, "Trend of y?", "Up.")
-    b = model.prompts.collate([ex])
-    assert b.series_channel == ["y_acc"]
+    b = collate(model.prompts, [ex])
+    assert b.channels == ("y_acc",) and b.series.shape == (1, 1, 16)  # one example: a (1, 1, L) window
     assert torch.isfinite(model.forward_stage1(b).loss)

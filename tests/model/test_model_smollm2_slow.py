@@ -12,6 +12,7 @@ import pytest
 import torch
 from _model_helpers import CHANNELS, LABELS, make_window
 
+from sensorllm.data import collate
 from sensorllm.model import EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_sensor_llm
 
 pytestmark = [
@@ -33,7 +34,7 @@ def test_smollm2_stage2_forward_backward(tiny_encoder):
     model = build_sensor_llm(cfg, encoder=tiny_encoder)
     assert model.hidden_size == 576 and model.tied_embeddings
     exs = [model.prompts.stage2(make_window(s, 24), text="mean: 0.1 m/s^2", label=s % 3) for s in range(2)]
-    batch = model.prompts.collate(exs)
+    batch = collate(model.prompts, exs)
     model.train()
     emb = model.hf_model.get_input_embeddings().weight
     before = emb.detach().clone()

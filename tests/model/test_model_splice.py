@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 import torch
-from _model_helpers import build_tiny, make_window, stage1_batch, stage2_batch
+from _model_helpers import build_tiny, make_window, ragged, stage1_batch, stage2_batch
 
-from sensorllm.model import SpliceError, channel_spans, splice_sensor_embeddings
+from sensorllm.data import collate
+from sensorllm.model import SpliceError, channel_spans, splice_sensor_embeddings, splice_window_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def _permute(batch, perm):
 
 
 def test_shuffling_channel_order_keeps_logits(model):
-    batch = stage2_batch(model)
+    batch = ragged(stage2_batch(model))
     perm = list(reversed(range(len(batch.series))))
     with torch.no_grad():
         a = model.forward_stage2(batch).logits
@@ -42,27 +43,45 @@ def test_shuffling_channel_order_keeps_logits(model):
     assert not torch.allclose(a, c, atol=1e-4)
 
 
+def test_windows_and_ragged_series_give_the_same_logits(model):
+    """The (B, C, L) path and the ragged one are the same computation; the windows' channel axis may be in any
+    order, as long as the names follow it."""
+    batch = stage2_batch(model)
+    swapped = dataclasses.replace(batch, series=batch.series.flip(1), channels=tuple(reversed(batch.channels)))
+    with torch.no_grad():
+        a = model.forward_stage2(batch).logits
+        b = model.forward_stage2(ragged(batch)).logits
+        c = model.forward_stage2(swapped).logits
+    assert torch.equal(a, b)
+    torch.testing.assert_close(a, c, rtol=0, atol=1e-6)
+
+
 def test_dict_order_of_a_window_does_not_matter(model):
     w = make_window(0)
     ex1 = model.prompts.stage2(w, text="t", label=0)
     ex2 = model.prompts.stage2(dict(reversed(list(w.items()))), text="t", label=0)
     assert ex1.input_ids == ex2.input_ids
     with torch.no_grad():
-        a = model.forward_stage2(model.prompts.collate([ex1])).logits
-        b = model.forward_stage2(model.prompts.collate([ex2])).logits
+        a = model.forward_stage2(collate(model.prompts, [ex1])).logits
+        b = model.forward_stage2(collate(model.prompts, [ex2])).logits
     assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("form", ["windows", "ragged"])
 @pytest.mark.parametrize("stage", [1, 2])
-def test_gradient_reaches_every_channels_projector_input(model, stage):
+def test_gradient_reaches_every_channels_projector_input(model, stage, form):
     """The reference (B3) let only the last channel learn; here every channel gets gradient."""
     batch = stage1_batch(model) if stage == 1 else stage2_batch(model)
-    enc = model.encode(batch.series, batch.series_channel, batch.series_example)
-    enc = [e.detach().clone().requires_grad_(True) for e in enc]
+    batch = ragged(batch) if form == "ragged" else batch
     text = model.hf_model.get_input_embeddings()(batch.input_ids)
-    embeds = splice_sensor_embeddings(
-        text, batch.input_ids, model.project(enc), batch.series_example, batch.series_channel, model.layout
-    )
+    if form == "windows":
+        enc = model.encode(batch).detach().clone().requires_grad_(True)  # (B, C, n, d_enc)
+        embeds = splice_window_embeddings(text, batch.input_ids, model.project(enc), batch.channels, model.layout)
+    else:
+        enc = [e.detach().clone().requires_grad_(True) for e in model.encode(batch)]
+        embeds = splice_sensor_embeddings(
+            text, batch.input_ids, model.project(enc), batch.series_example, batch.series_channel, model.layout
+        )
     if stage == 1:
         logits = model.hf_model(inputs_embeds=embeds, attention_mask=batch.attention_mask).logits
         loss = torch.nn.functional.cross_entropy(
@@ -75,6 +94,9 @@ def test_gradient_reaches_every_channels_projector_input(model, stage):
         last = batch.attention_mask.sum(1) - 1
         loss = model.forward_head(h[torch.arange(h.shape[0]), last]).logsumexp(-1).sum()
     loss.backward()
+    if form == "windows":
+        assert enc.grad is not None and bool((enc.grad.abs().sum((2, 3)) > 0).all()), enc.grad.abs().sum((2, 3))
+        return
     for e, name, b in zip(enc, batch.series_channel, batch.series_example, strict=True):
         assert e.grad is not None and e.grad.abs().sum() > 0, f"no gradient for example {b}, channel {name}"
 
@@ -89,7 +111,7 @@ def _spliced(model, batch, **changes):
 
 
 def test_errors_are_clear(model):
-    batch = stage2_batch(model)
+    batch = ragged(stage2_batch(model))
     with pytest.raises(SpliceError, match="unknown channel 'w_acc'.*known channels"):
         _spliced(model, batch, series_channel=["w_acc"] + batch.series_channel[1:])
     with pytest.raises(SpliceError, match="channel 'x_acc' given twice"):
@@ -109,6 +131,28 @@ def test_errors_are_clear(model):
             series_example=[batch.series_example[i] for i in keep],
             series_channel=[batch.series_channel[i] for i in keep],
         )
+
+
+def test_window_errors_are_clear(model):
+    batch = stage2_batch(model)
+    text = torch.zeros(*batch.input_ids.shape, model.hidden_size)
+    n = model.num_sensor_tokens(batch.series.shape[2])
+
+    def splice(channels, n_tokens=n, n_examples=2):
+        embeds = torch.zeros(n_examples, len(channels), n_tokens, model.hidden_size)
+        return splice_window_embeddings(text, batch.input_ids, embeds, channels, model.layout)
+
+    assert torch.equal(splice(batch.channels), text)
+    with pytest.raises(SpliceError, match="unknown channel 'w_acc'"):
+        splice(("w_acc", "y_acc", "z_acc"))
+    with pytest.raises(SpliceError, match="given twice"):
+        splice(("x_acc", "x_acc", "z_acc"))
+    with pytest.raises(SpliceError, match="placeholders but 3 sensor embeddings"):
+        splice(batch.channels, n_tokens=3)
+    with pytest.raises(SpliceError, match="channels in the text without data: \\['z_acc'\\]"):
+        splice(("x_acc", "y_acc"))
+    with pytest.raises(SpliceError, match="shapes differ"):
+        splice(batch.channels, n_examples=1)
 
 
 def test_channel_spans_invariants(model):

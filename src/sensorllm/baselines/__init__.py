@@ -4,15 +4,20 @@ A name-keyed registry: :func:`register_baseline` adds a :class:`BaselineSpec`, :
 up (unknown names raise with the list of known ones), :func:`list_baselines` lists them. Two kinds exist:
 
 * ``torch``: ``spec.build(num_channels, window, num_classes, **model_args)`` returns a
-  :class:`~.nets.HARNet`, trained by :func:`sensorllm.baselines.train.run_baseline` (AdamW, early stopping on
-  validation F1-macro).
+  :class:`~.nets.HARNet`, trained by :func:`sensorllm.train.baseline.run_baseline` (AdamW, early stopping on
+  validation F1-macro) inside a :class:`~.nets.Standardized`, the model a run keeps.
 * ``features``: ``spec.build(seed=..., rate_hz=..., **model_args)`` returns an object with
-  ``fit(windows, labels)``, ``predict(windows)`` and ``save(path)`` (see :mod:`.features`). Optional: a
-  ``val=(windows, labels)`` parameter of ``fit`` (the harness then passes the validation split, for model
-  selection), ``fit_summary()`` (extras for ``metrics.json``; its ``history`` rows go to ``val_history.csv``
-  and its ``notes`` to the report), a classmethod ``load(path)`` (used by ``load_baseline_model``) and a
-  classmethod ``check_model_args(args)`` (validates ``--model-arg`` values before any data is read). The
-  Chronos feature baselines are in :mod:`.chronos_models`, on the features of :mod:`.chronos_features`.
+  ``fit(windows, labels)``, ``predict(windows)``, ``fit_summary()`` (extras for ``metrics.json``; its
+  ``history`` rows go to ``val_history.csv`` and its ``notes`` to the report), ``save(path)`` and a classmethod
+  ``load(path, device=None)`` (see :mod:`.features`). Optional: a ``val=(windows, labels)`` parameter of ``fit``
+  (the harness then passes the validation split, for model selection).
+
+Every model class has a classmethod ``check_model_args(args)`` that validates ``--model-arg`` values before any
+data is read (raising ``ValueError`` naming every bad value; the torch nets and the forest accept any). The Chronos feature baselines are in
+  :mod:`.chronos_models`, on the features of :mod:`.chronos_features`.
+
+What a run keeps, loaded by :meth:`BaselineSpec.load` (through :func:`sensorllm.infer.artifact.load_model`), is
+a :class:`~sensorllm.classifier.Classifier`: each model class implements ``predict_proba`` itself.
 
 Model classes are named by ``"module:Class"`` and imported on use, so listing the registry stays cheap.
 See ``docs/baselines.md``.
@@ -23,8 +28,10 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from sensorllm.checkpoint_format import BASELINE_WEIGHTS_FILE
 from sensorllm.registry import Registry
 
 __all__ = [
@@ -77,17 +84,37 @@ class BaselineSpec:
             raise ValueError(f"baseline {self.name!r} has no model argument(s) {', '.join(unknown)}; "
                              f"valid: {', '.join(sorted(defaults))}")
         resolved = {**defaults, **(model_args or {})}
-        # A model class may check its argument values up front (before any data is read): a classmethod
-        # ``check_model_args(args)`` that raises ValueError naming every bad value.
-        check = getattr(self.model_class(), "check_model_args", None)
-        if check is not None:
-            check(resolved)
+        # every model class checks its argument values up front (before any data is read): a classmethod
+        # ``check_model_args(args)`` that raises ValueError naming every bad value
+        self.model_class().check_model_args(resolved)
         return resolved
 
     def build(self, *args: Any, **model_args: Any) -> Any:
         """``torch``: ``build(num_channels, window, num_classes, **model_args)`` → a ``HARNet``.
         ``features``: ``build(seed=..., rate_hz=..., **model_args)`` → an object with ``fit``/``predict``."""
         return self.model_class()(*args, **model_args)
+
+    def load(self, run_dir: str | Path, config: dict[str, Any], device: str | None = None) -> Any:
+        """The model a finished run of this baseline kept (``run_dir/model.safetensors``), a
+        :class:`~sensorllm.classifier.Classifier` (:func:`sensorllm.infer.artifact.load_model` binds the run's
+        :class:`~sensorllm.classifier.ModelInfo` to it). ``config``: the run's ``config.json``.
+
+        ``torch``: a :class:`~.nets.Standardized` net built from the run's model arguments, loaded strictly, in
+        eval mode. ``features``: the model class's ``load`` (a numpy forest, :class:`~.features.ForestArrays`, for
+        ``features-rf``). ``device``: where a torch net (or a Chronos feature model's encoder) goes; ``None``: the
+        CPU for torch nets, the model's default for feature models.
+        """
+        weights = Path(run_dir) / BASELINE_WEIGHTS_FILE
+        if self.kind == "features":
+            return self.model_class().load(weights, device=device)
+        from sensorllm.utils import resolve_device
+
+        from .nets import Standardized
+
+        d = config["dataset"]
+        c = len(d["channels"])
+        net = self.build(c, d["window"], len(d["classes"]), **config["model_args"])
+        return Standardized.load(weights, net, c, None if device is None else resolve_device(device))
 
 
 class UnknownBaselineError(KeyError):

@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
 
+from sensorllm.classifier import Classifier, one_hot, scatter_classes, softmax
 from sensorllm.eval.classmeans import fit_class_means, predict_class_means
 from sensorllm.model.encoder import EncoderConfig
 from sensorllm.model.series_tokenizer import TokenizerConfig
@@ -43,9 +44,10 @@ __all__ = [
 ]
 
 
-class _ChronosFeatureModel:
+class _ChronosFeatureModel(Classifier):
     """Shared part of the Chronos feature baselines: the featuriser, feature standardisation, save/load."""
 
+    default_batch_size = 512
     FORMAT: ClassVar[str]
     NAME: ClassVar[str]
 
@@ -143,7 +145,7 @@ class _ChronosFeatureModel:
         raise NotImplementedError
 
     @classmethod
-    def load(cls, path: str | Path, *, cache_dir: str | None = None, device: str = "auto") -> Any:
+    def load(cls, path: str | Path, *, cache_dir: str | None = None, device: str | None = None) -> Any:
         """Rebuild a model saved by :meth:`save`; its ``predict(windows)`` then works as after ``fit``.
 
         The encoder is rebuilt from the stored config (random-init: same size and seed; pretrained: the same
@@ -152,7 +154,7 @@ class _ChronosFeatureModel:
         Args:
             path: the ``model.safetensors`` file.
             cache_dir: embedding cache to use for predictions (the stored one is not reused by default).
-            device: where the encoder runs.
+            device: where the encoder runs (``None``: ``auto``).
 
         Raises:
             ValueError: wrong format, or the rebuilt encoder's weights differ from the saved ones.
@@ -165,7 +167,7 @@ class _ChronosFeatureModel:
                 raise ValueError(f"{path}: not a {cls.NAME} model (format {meta.get('format')!r}, "
                                  f"expected {cls.FORMAT!r})")
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        settings = {**json.loads(meta["settings"]), "cache_dir": cache_dir, "device": device}
+        settings = {**json.loads(meta["settings"]), "cache_dir": cache_dir, "device": device or "auto"}
         model = cls(int(meta["seed"]), float(meta["rate_hz"]), **settings)
         got = model.featurizer.encoder.identity()
         if got != meta["encoder_identity"]:
@@ -197,6 +199,7 @@ class ChronosNCM(_ChronosFeatureModel):
 
     FORMAT = "sensorllm-chronos-ncm-v1"
     NAME = "chronos-ncm"
+    gives_probabilities = False
 
     def __init__(self, seed: int, rate_hz: float, *, encoder_size: str = "tiny", encoder_seed: int = 0,
                  pretrained: str | None = None, cache_dir: str | None = None, include_eos: bool = False,
@@ -231,6 +234,13 @@ class ChronosNCM(_ChronosFeatureModel):
     def predict(self, windows: np.ndarray) -> np.ndarray:
         assert self.means is not None, "fit() or load() first"
         return predict_class_means(self._prepare(self.features(windows)), self.means)
+
+    def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
+                      batch_size: int | None = None) -> np.ndarray:
+        """No probabilities: 1 for the nearest class mean (windows cast to float32 first)."""
+        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
+        k = len(self.info.class_names)
+        return one_hot(self.predict(w), k) if len(w) else np.zeros((0, k))
 
     def fit_summary(self) -> dict[str, Any]:
         """Extras for the harness's metrics (``notes`` go to the report)."""
@@ -392,6 +402,17 @@ class ChronosMLP(_ChronosFeatureModel):
     def predict(self, windows: np.ndarray) -> np.ndarray:
         f = self._standardise(self.features(windows)).astype(np.float32)
         return self._logits(f).argmax(1).numpy().astype(np.int64)
+
+    def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
+                      batch_size: int | None = None) -> np.ndarray:
+        """Softmax of the MLP logits (windows cast to float32 first; 0 for classes beyond those it trained on)."""
+        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
+        k = len(self.info.class_names)
+        if len(w) == 0:
+            return np.zeros((0, k))
+        f = self._standardise(self.features(w)).astype(np.float32)
+        p = softmax(self._logits(f).numpy().astype(np.float64))
+        return p if p.shape[1] == k else scatter_classes(p, range(p.shape[1]), k)
 
     def trainable_params(self) -> int:
         return 0 if self.net is None else sum(p.numel() for p in self.net.parameters() if p.requires_grad)

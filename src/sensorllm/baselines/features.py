@@ -6,7 +6,8 @@ absolute first difference, and the log power of the mean-removed signal in fixed
 channels: the Pearson correlation of every channel pair.
 
 The fitted forest is saved without pickle: every tree's node arrays go into a safetensors file and
-:func:`load_forest` rebuilds a pure-numpy predictor from it.
+:func:`load_forest` (``FeatureRandomForest.load``) rebuilds a pure-numpy predictor from it,
+:class:`ForestArrays`, the :class:`~sensorllm.classifier.Classifier` that inference uses.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from sensorllm.classifier import Classifier, scatter_classes
 
 __all__ = [
     "DEFAULT_BANDS_HZ",
@@ -123,6 +126,10 @@ class FeatureRandomForest:
             max_features=max_features, class_weight=class_weight, n_jobs=n_jobs, random_state=seed,
         )
 
+    @classmethod
+    def check_model_args(cls, args: dict) -> None:
+        """scikit-learn checks the forest's arguments when it fits (nothing to check before the data is read)."""
+
     def features(self, windows: np.ndarray) -> np.ndarray:
         return window_features(windows, self.rate_hz, self.bands_hz)
 
@@ -136,13 +143,27 @@ class FeatureRandomForest:
     def num_nodes(self) -> int:
         return int(sum(t.tree_.node_count for t in self.forest.estimators_))
 
+    def fit_summary(self) -> dict:
+        """Extras for the harness's metrics: the forest's size (``tree_nodes``)."""
+        return {"tree_nodes": self.num_nodes()}
+
     def save(self, path: str | Path) -> None:
         save_forest(self, path)
 
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> ForestArrays:
+        """The forest :meth:`save` wrote, as a numpy predictor (``device`` is accepted for the loader's
+        interface; the trees run on the CPU)."""
+        return load_forest(path)
+
 
 @dataclass
-class ForestArrays:
-    """A fitted forest as plain arrays, with a numpy ``predict`` equal to scikit-learn's."""
+class ForestArrays(Classifier):
+    """A fitted forest as plain arrays, with a numpy ``predict`` equal to scikit-learn's. As a
+    :class:`~sensorllm.classifier.Classifier`, :meth:`predict_proba` is scikit-learn's ``predict_proba``: the mean
+    over trees of the leaf's class frequencies (0 for classes the forest never saw)."""
+
+    default_batch_size = 512
 
     trees: list[dict[str, np.ndarray]]  # children_left/right, feature, threshold, proba (n_nodes, K_fit)
     classes: np.ndarray  # (K_fit,) class ids seen in training
@@ -176,6 +197,16 @@ class ForestArrays:
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         return self.predict_features(window_features(windows, self.rate_hz, self.bands_hz))
+
+    def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
+                      batch_size: int | None = None) -> np.ndarray:
+        """``(N, K)``; its argmax is :meth:`predict` (windows cast to float32 first, as the prepared windows the
+        forest was fitted on are)."""
+        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
+        k = len(self.info.class_names)
+        if len(w) == 0:
+            return np.zeros((0, k))
+        return scatter_classes(self.proba_features(window_features(w, self.rate_hz, self.bands_hz)), self.classes, k)
 
 
 def save_forest(model: FeatureRandomForest, path: str | Path) -> None:

@@ -1,13 +1,13 @@
-"""Fitting one baseline on its splits, one function per kind. Each writes the kept weights
-(``model.safetensors``) and the per-epoch validation record (``val_history.csv``; a feature model without
-epochs or validation has none) into the run directory, and returns a predict function and the extras for
-``metrics.json``.
+"""Fitting one baseline on its splits, one function per kind. Each writes the per-epoch validation record
+(``val_history.csv``; a feature model without epochs or validation has none) into the run directory, and
+returns the kept model (saved by :func:`sensorllm.infer.artifact.save_model`), a predict function and the extras
+for ``metrics.json``.
 
 :func:`fit_torch`: channels standardised with the train-set mean/std (computed once, stored in the weights),
 AdamW, optional class-weighted cross-entropy, optional mixup and centre loss, early stopping on validation
 F1-macro with ``patience``; the best state is kept. :func:`fit_features`: the model is fitted on the training
-windows (one whose ``fit`` takes ``val=`` also gets the validation split, for its own model selection) and
-saves itself. The test split is never seen here: :func:`~.train.run_baseline` scores it once afterwards.
+windows (one whose ``fit`` takes ``val=`` also gets the validation split, for its own model selection). The test
+split is never seen here: :func:`sensorllm.train.baseline.run_baseline` scores it once afterwards.
 """
 
 from __future__ import annotations
@@ -122,9 +122,10 @@ def _train_epoch(model, opt, x, y, cfg: BaselineConfig, gen, rng: np.random.Gene
 
 
 def fit_torch(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, data: Splits, out: Path,
-              log: Callable[[str], None]) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+              log: Callable[[str], None]) -> tuple[Any, Callable[[np.ndarray], np.ndarray], dict]:
+    """Train the net; returns the kept :class:`~.nets.Standardized` model (its best validation state), a function
+    of its predicted class ids, and the extras for ``metrics.json``."""
     import torch
-    from safetensors.torch import save_file
 
     from .nets import Standardized, count_trainable
 
@@ -142,7 +143,9 @@ def fit_torch(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, data
     k = len(ds.class_names)
     mean, std = channel_stats(xtr)
     net = spec.build(channels, window, k, **cfg.model_args)
-    model = Standardized(net, mean, std).to(device)
+    model = Standardized(net, mean, std, metadata={"baseline": spec.name,
+                                                   "model_args": json.dumps(cfg.model_args, sort_keys=True)})
+    model = model.to(device)
     params = count_trainable(model)
     log(f"{spec.name}: {params:,} trainable parameters; {len(xtr)} training windows of {window}x{channels}; "
         f"device {device}")
@@ -194,16 +197,13 @@ def fit_torch(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, data
         log(f"best epoch {best['epoch']}: val F1-macro {best['f1']:.4f}")
     else:
         best.update(epoch=epoch)
-    state = {k_: v.detach().cpu().contiguous() for k_, v in model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors"),
-              metadata={"baseline": spec.name, "model_args": json.dumps(cfg.model_args, sort_keys=True)})
     extras = {
         "train_time_s": round(train_time, 3), "trainable_params": params, "epochs_run": epoch,
         "best_epoch": best["epoch"],
         "val_f1_macro": best["f1"] if use_val else None, "val_accuracy": best["acc"] if use_val else None,
         "train_windows": len(xtr), "device": str(device),
     }
-    return (lambda w: predict(model, w, cfg.eval_batch_size, device)), extras
+    return model, (lambda w: predict(model, w, cfg.eval_batch_size, device)), extras
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -216,7 +216,8 @@ def fit_takes_val(model_class: type) -> bool:
 
 
 def fit_features(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, data: Splits, out: Path,
-                 log: Callable[[str], None]) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+                 log: Callable[[str], None]) -> tuple[Any, Callable[[np.ndarray], np.ndarray], dict]:
+    """Fit the feature model; returns it, its ``predict`` and the extras for ``metrics.json``."""
     if cfg.threads > 0:
         import torch
 
@@ -234,12 +235,9 @@ def fit_features(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, d
     else:
         model.fit(xtr, ytr)
     train_time = time.perf_counter() - t0
-    model.save(out / "model.safetensors")
     extras: dict[str, Any] = {"train_time_s": round(train_time, 3), "trainable_params": None,
                               "train_windows": len(xtr)}
-    if hasattr(model, "num_nodes"):
-        extras["tree_nodes"] = model.num_nodes()
-    summary = dict(model.fit_summary()) if hasattr(model, "fit_summary") else {}
+    summary = dict(model.fit_summary())
     history = summary.pop("history", None)  # per-epoch rows of models that train in epochs
     extras.update(summary)  # may carry "notes" for the report (run_baseline pops them)
     rows = [[r["epoch"], "" if r["train_loss"] is None else f"{r['train_loss']:.6f}",
@@ -255,4 +253,4 @@ def fit_features(spec: BaselineSpec, cfg: BaselineConfig, ds: PreparedDataset, d
         with (out / "val_history.csv").open("w", newline="") as fh:
             header = ["epoch", "train_loss", "val_f1_macro", "val_accuracy", "seconds"]
             csv.writer(fh).writerows([header, *rows])
-    return model.predict, extras
+    return model, model.predict, extras

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+
+from sensorllm.classifier import Classifier, one_hot
 
 __all__ = ["MiniRocketRidge", "PARAMETER_NAMES"]
 
@@ -36,8 +38,9 @@ def _transformer(n_kernels: int, max_dilations: int, seed: int, n_jobs: int):
     return MiniRocket(n_kernels=n_kernels, max_dilations_per_kernel=max_dilations, n_jobs=n_jobs, random_state=seed)
 
 
-class MiniRocketRidge:
-    """MiniRocket features → per-feature scaling → ridge classifier (alpha by leave-one-out CV).
+class MiniRocketRidge(Classifier):
+    """MiniRocket features → per-feature scaling → ridge classifier (alpha by leave-one-out CV). As a
+    :class:`~sensorllm.classifier.Classifier` it gives no probabilities: 1 for its predicted class.
 
     Args:
         seed: MiniRocket's random state (channel combinations and the quantiles its biases use).
@@ -47,6 +50,9 @@ class MiniRocketRidge:
         alphas_log10: the ridge penalties tried, as ``(low, high, count)`` exponents of ten.
         n_jobs: numba threads for the transform (results do not depend on it).
     """
+
+    default_batch_size = 512
+    gives_probabilities = False
 
     def __init__(self, seed: int, rate_hz: float, *, n_kernels: int = 10_000, max_dilations_per_kernel: int = 32,
                  alphas_log10: tuple[float, float, int] = (-3.0, 3.0, 10), n_jobs: int = 1):
@@ -108,6 +114,12 @@ class MiniRocketRidge:
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         return self.classes[np.argmax(self.decision(windows), axis=1)]
+
+    def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
+                      batch_size: int | None = None) -> np.ndarray:
+        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
+        k = len(self.info.class_names)
+        return one_hot(self.predict(w), k) if len(w) else np.zeros((0, k))
 
     def fit_summary(self) -> dict:
         return {"ridge_alpha": self.alpha, "n_features": int(self.coef.shape[1]),

@@ -3,15 +3,21 @@
 Each net is a :class:`HARNet`: ``forward_features(x) -> (B, D)`` gives the embedding the head reads (used by
 the centre loss), ``forward_head(z) -> (B, K)`` the logits. Inputs are expected standardised per channel (the
 training loop wraps the net in :class:`Standardized`, whose buffers hold the train-set mean and std).
+:class:`Standardized` is also what a run keeps (:meth:`Standardized.save`, :meth:`Standardized.load`) and the
+:class:`~sensorllm.classifier.Classifier` that inference uses (softmax of the logits).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sensorllm.classifier import Classifier, scatter_classes, softmax
 
 __all__ = [
     "HARNet",
@@ -33,6 +39,10 @@ def count_trainable(module: nn.Module) -> int:
 class HARNet(nn.Module):
     """Base class: ``forward(x) = forward_head(forward_features(x))``."""
 
+    @classmethod
+    def check_model_args(cls, args: dict) -> None:
+        """Model arguments are checked by the constructor (nothing to check before the data is read)."""
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C) -> (B, D)
         raise NotImplementedError
 
@@ -43,12 +53,20 @@ class HARNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-class Standardized(HARNet):
-    """``net((x - mean) / std)`` with per-channel ``mean``/``std`` buffers (saved with the weights)."""
+class Standardized(HARNet, Classifier):
+    """``net((x - mean) / std)`` with per-channel ``mean``/``std`` buffers (saved with the weights).
 
-    def __init__(self, net: HARNet, mean: Sequence[float], std: Sequence[float]):
+    ``metadata``: the safetensors metadata :meth:`save` writes (the baseline's name and model arguments). As a
+    :class:`~sensorllm.classifier.Classifier`, :meth:`predict_proba` is the softmax of the logits (windows cast
+    to float32, as the prepared windows the net trained on are)."""
+
+    default_batch_size = 512
+
+    def __init__(self, net: HARNet, mean: Sequence[float], std: Sequence[float],
+                 metadata: dict[str, str] | None = None):
         super().__init__()
         self.net = net
+        self.metadata = dict(metadata or {})
         self.register_buffer("norm_mean", torch.as_tensor(mean, dtype=torch.float32).reshape(1, 1, -1))
         self.register_buffer("norm_std", torch.as_tensor(std, dtype=torch.float32).reshape(1, 1, -1))
 
@@ -57,6 +75,40 @@ class Standardized(HARNet):
 
     def forward_head(self, z: torch.Tensor) -> torch.Tensor:
         return self.net.forward_head(z)
+
+    def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
+                      batch_size: int | None = None) -> np.ndarray:
+        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
+        k = len(self.info.class_names)
+        if len(w) == 0:
+            return np.zeros((0, k))
+        bs = int(batch_size or self.default_batch_size)
+        dev = next(self.parameters()).device
+        out = []
+        with torch.inference_mode():
+            for a in range(0, len(w), bs):
+                out.append(self(torch.from_numpy(w[a:a + bs]).to(dev)).float().cpu().numpy())
+        p = softmax(np.concatenate(out).astype(np.float64))
+        return p if p.shape[1] == k else scatter_classes(p, range(p.shape[1]), k)
+
+    def save(self, path: str | Path) -> None:
+        """Write the weights (CPU copies of the state dict) and :attr:`metadata` to ``path`` (safetensors)."""
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(path), metadata=self.metadata)
+
+    @classmethod
+    def load(cls, path: str | Path, net: HARNet, num_channels: int, device=None) -> Standardized:
+        """``net`` (built with the run's model arguments) with the weights :meth:`save` wrote, loaded strictly, in
+        eval mode, on ``device`` (a ``torch.device``; ``None``: the CPU)."""
+        from safetensors.torch import load_file
+
+        model = cls(net, np.zeros(num_channels), np.ones(num_channels))
+        model.load_state_dict(load_file(str(path)), strict=True)
+        if device is not None:
+            model.to(device)
+        return model.eval()
 
 
 def _check_input(x: torch.Tensor, num_channels: int) -> None:

@@ -22,7 +22,7 @@ def _model_arg(text: str) -> tuple[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from sensorllm.baselines.config import resolve_config
-    from sensorllm.baselines.train import run_baseline
+    from sensorllm.train.baseline import run_baseline
 
     get_baseline(args.name)  # unknown names fail here, before any data is read
     cfg = resolve_config(

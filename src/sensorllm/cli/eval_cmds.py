@@ -15,8 +15,7 @@ def _log(msg: str) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from sensorllm.serve.model_info import inspect_model
-    from sensorllm.serve.models import load_classifier
+    from sensorllm.infer.artifact import inspect_model
 
     from .recording_input import is_recording_file
 
@@ -29,20 +28,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.channel_map:
         raise ValueError(f"--channel-map applies to a recording file; {args.data} is a prepared dataset (its "
                          "channels are matched by name)")
-    if info.kind != "sensorllm":
-        if args.labels or args.shots:
-            raise ValueError(f"{args.model} is {info.description}: open-vocabulary evaluation (--labels, --shots) "
-                             "needs a SensorLLM model")
-        from sensorllm.eval.evaluate import evaluate_classifier
-
-        for note in info.notes:
-            _log(f"note: {note}")
-        clf = load_classifier(info, args.device, command="evaluate")
-        evaluate_classifier(clf, args.data, args.split, args.out, args.batch_size or clf.default_batch_size,
-                            args.limit, model_path=args.model, notes=clf.notes)
-        return 0
+    if (args.labels or args.shots) and info.kind != "sensorllm":
+        raise ValueError(f"{args.model} is {info.description}: open-vocabulary evaluation (--labels, --shots) "
+                         "needs a SensorLLM model")
     if args.labels:
-        from sensorllm.eval.openvocab import DEFAULT_QUESTION, evaluate_open_vocab, parse_labels
+        from sensorllm.infer.openvocab import DEFAULT_QUESTION, evaluate_open_vocab, parse_labels
 
         evaluate_open_vocab(args.model, args.data, parse_labels(args.labels), args.split, args.out, args.shots,
                             args.support_split, args.few_shot_head, args.seed, args.limit, args.batch_size or 8,
@@ -50,10 +40,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 0
     if args.shots:
         raise ValueError("--shots needs --labels (open-vocabulary evaluation)")
-    from sensorllm.eval.evaluate import evaluate
+    from sensorllm.infer.evaluate import evaluate
 
-    evaluate(args.model, args.data, args.split, args.out, args.batch_size or 8, args.limit, args.device,
-             args.precision, args.workers)
+    for note in info.notes:
+        _log(f"note: {note}")
+    evaluate(info, args.data, args.split, args.out, args.batch_size, args.limit, args.device, args.precision,
+             args.workers)
     return 0
 
 
@@ -69,7 +61,7 @@ def _report_dir(args: argparse.Namespace) -> Path:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from sensorllm.serve.model_info import inspect_model
+    from sensorllm.infer.artifact import inspect_model
 
     from .recording_input import predict_and_report, read_checked
 
@@ -110,8 +102,7 @@ def _evaluate_file(args: argparse.Namespace, info) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from sensorllm.eval.evaluate import load_model
-    from sensorllm.serve.model_info import inspect_model
+    from sensorllm.infer.artifact import inspect_model, load_sensorllm
     from sensorllm.serve.predict import describe_file, describe_window
 
     info = inspect_model(args.model)
@@ -122,7 +113,7 @@ def _describe(args: argparse.Namespace) -> int:
         raise ValueError("give a recording FILE or --data DIR --window I (one of them)")
     if args.data is not None and args.window is None:
         raise ValueError("--data needs --window I (which Stage-1 window of --split to describe)")
-    model, meta = load_model(args.model, args.device)
+    model, meta = load_sensorllm(info, args.device)
     if args.file is not None:
         res = describe_file(model, meta, args.file, args.channel, args.start, args.length, args.max_new_tokens,
                             args.constrained)

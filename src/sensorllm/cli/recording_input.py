@@ -101,12 +101,12 @@ def predict_and_report(args: argparse.Namespace, info, inp, checks, warnings: li
     ``input_checks.json``. Returns the :class:`~sensorllm.serve.predict.Prediction`, its classifier and the
     report (``None`` when nothing was scored)."""
     from sensorllm.eval.metrics import write_json_atomic
-    from sensorllm.serve.models import load_classifier
+    from sensorllm.infer.artifact import load_model
     from sensorllm.serve.predict import predict_input, summary_lines
     from sensorllm.serve.report import write_predict_report
     from sensorllm.serve.timeline import panels_from_prediction, write_timeline
 
-    clf = load_classifier(info, args.device, args.precision, command=command, workers=args.workers)
+    clf = load_model(info, args.device, precision=args.precision, workers=args.workers, command=command)
     for note in clf.notes:
         if note not in info.notes:
             log(f"note: {note}")
@@ -133,8 +133,8 @@ def predict_and_report(args: argparse.Namespace, info, inp, checks, warnings: li
                 f"{m['f1_macro']:.4f}; report: {report}")
     write_json_atomic({"source": str(inp.path), "model": str(args.model), "issues": checks.to_json(),
                        "warnings": warnings, "notes": checks.notes}, report_dir / "input_checks.json")
-    images = write_timeline(panels_from_prediction(pred, inp, clf.class_names, clf.rate_hz), clf.class_names,
-                            report_dir / "timeline.png", f"{clf.name} on {inp.path.name}")
+    images = write_timeline(panels_from_prediction(pred, inp, info.class_names, info.rate_hz), info.class_names,
+                            report_dir / "timeline.png", f"{info.name} on {inp.path.name}")
     log(f"{command}: timeline of {len(pred.recordings)} recording(s): " + ", ".join(str(f) for f, _ in images))
     return pred, clf, report
 

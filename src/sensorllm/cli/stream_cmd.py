@@ -21,7 +21,7 @@ from sensorllm.serve.stream import Decision
 from .recording_input import add_channel_args
 
 
-def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: bool
+def _writer(fmt: str, out: TextIO, class_names: list[str], smooth: bool, all_probs: bool
             ) -> Callable[[Decision], None]:
     """A function writing one decision as a CSV row (header first) or a JSON line, flushed."""
     if fmt == "jsonl":
@@ -31,7 +31,7 @@ def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: b
             if smooth:
                 row.update(smooth_label=d.smooth_label, smooth_prob=d.smooth_prob)
             if all_probs:
-                row["probs"] = dict(zip(labels, d.probs, strict=True))
+                row["probs"] = dict(zip(class_names, d.probs, strict=True))
             row["latency_ms"] = round(d.latency_ms, 3)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
@@ -40,7 +40,7 @@ def _writer(fmt: str, out: TextIO, labels: list[str], smooth: bool, all_probs: b
     w = csv.writer(out, lineterminator="\n")
     header = ["decision", "start_sample", "end_sample", "start_s", "end_s", "label", "prob"]
     header += ["smooth_label", "smooth_prob"] if smooth else []
-    header += [f"p_{name}" for name in labels] if all_probs else []
+    header += [f"p_{name}" for name in class_names] if all_probs else []
     w.writerow(header + ["latency_ms"])
     out.flush()
 
@@ -63,9 +63,8 @@ def _log(msg: str) -> None:
 def _stream(args: argparse.Namespace) -> int:
     import torch
 
+    from sensorllm.infer.artifact import inspect_model, load_model
     from sensorllm.serve.input_checks import check_window, enforce_input
-    from sensorllm.serve.model_info import inspect_model
-    from sensorllm.serve.models import load_classifier
     from sensorllm.serve.recording import parse_channel_map
     from sensorllm.serve.stream import StreamClassifier, format_summary, make_smoother
     from sensorllm.serve.stream_io import CsvRowParser, follow_lines, replay, run_stream, text_lines
@@ -105,18 +104,19 @@ def _stream(args: argparse.Namespace) -> int:
             enforce_input(check_window(w, info, where), args.force, _log, "stream")
             enforce(check_input_units(w, info), where, args.force, _log, "stream")
 
-    model = load_classifier(info, args.device or "cpu", command="stream")
+    model = load_model(info, args.device or "cpu", command="stream")
     for note in model.notes:
         if note not in info.notes:
             _log(f"note: {note}")
     clf = StreamClassifier(model, hop=args.hop, smoother=smoother, batch_size=args.batch_size,
                            first_window_check=check_first)
     print(f"stream: {info.description} ({info.path}); window {clf.window} samples ({clf.window / clf.rate_hz:g} s "
-          f"at {clf.rate_hz:g} Hz), hop {clf.hop} samples, channels {clf.names}", file=sys.stderr, flush=True)
+          f"at {clf.rate_hz:g} Hz), hop {clf.hop} samples, channels {clf.channel_names}", file=sys.stderr,
+          flush=True)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     decisions: list[Decision] = []
     try:
-        write = _writer(args.format, out, clf.labels, smoother is not None, args.all_probs)
+        write = _writer(args.format, out, clf.class_names, smoother is not None, args.all_probs)
 
         def emit(d: Decision) -> None:
             write(d)
@@ -130,9 +130,10 @@ def _stream(args: argparse.Namespace) -> int:
             elif args.follow:
                 lines = follow_lines(args.follow, follow=not args.no_follow, idle_timeout=args.idle_timeout,
                                      poll_s=args.poll)
-                summary = run_stream(clf, lines, CsvRowParser(clf.names, args.follow, channel_map), emit)
+                summary = run_stream(clf, lines, CsvRowParser(clf.channel_names, args.follow, channel_map), emit)
             else:
-                summary = run_stream(clf, text_lines(sys.stdin), CsvRowParser(clf.names, "<stdin>", channel_map),
+                summary = run_stream(clf, text_lines(sys.stdin),
+                                     CsvRowParser(clf.channel_names, "<stdin>", channel_map),
                                      emit)
         except KeyboardInterrupt:
             print(format_summary(clf.stats.summary()) + " (interrupted)", file=sys.stderr)
@@ -152,10 +153,10 @@ def _stream(args: argparse.Namespace) -> int:
         from sensorllm.serve.timeline import panel_from_decisions, write_timeline
 
         source = args.replay or args.follow or "<stdin>"
-        panel = panel_from_decisions(decisions, clf.labels, Path(source).name + (
+        panel = panel_from_decisions(decisions, clf.class_names, Path(source).name + (
             f" (smoothed: {args.smooth})" if smoother is not None else ""), clf.rate_hz,
             None if rec is None else rec.labels)
-        (path, _), = write_timeline([panel], clf.labels, args.timeline, f"{info.name}: stream")
+        (path, _), = write_timeline([panel], clf.class_names, args.timeline, f"{info.name}: stream")
         print(f"stream: timeline of {len(decisions)} decisions: {path}", file=sys.stderr)
     return 0
 

@@ -259,8 +259,8 @@ def _stage1_time(s1: Path) -> float:
 
 
 def _run_sensorllm(s: CompareSettings, m: Method, seed: int, progress: _Progress) -> dict:
-    from sensorllm.eval.evaluate import evaluate
     from sensorllm.eval.metrics import write_json_atomic
+    from sensorllm.infer.evaluate import evaluate
     from sensorllm.train.align import run_align
     from sensorllm.train.tune import run_tune
 
@@ -290,7 +290,7 @@ def _run_sensorllm(s: CompareSettings, m: Method, seed: int, progress: _Progress
 
 
 def _run_baseline(s: CompareSettings, m: Method, seed: int) -> dict:
-    from sensorllm.baselines.train import run_baseline
+    from sensorllm.train.baseline import run_baseline
 
     return run_baseline(_baseline_config(s, m, seed))  # writes metrics.json (test) last
 

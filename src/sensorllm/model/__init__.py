@@ -6,13 +6,15 @@ Typical use::
 
     cfg = SensorLLMConfig(channels=tuple(spec.channel_names), labels=tuple(spec.class_names))
     model = build_sensor_llm(cfg)
-    ex = model.prompts.stage2({"x_acc": x[:, 0], ...}, text="...", label=3)
-    batch = model.prompts.collate([ex, ...])
+    from sensorllm.data import TextSettings, collate_items, window_items   # the data floor, above this one
+    items = window_items(windows, spec.channels, spec.rate_hz, TextSettings(), labels=y)  # windows (N, L, C)
+    batch = collate_items(model.prompts, items[:8])      # batch.series: (8, C, L) float32
     out = model.forward_stage2(batch, class_weights=w)   # out.logits (B, K), out.loss
 
-See ``docs/model.md``.
+See ``docs/model.md`` and ``docs/architecture.md``.
 """
 
+from .batch import SensorBatch
 from .build import build_sensor_llm
 from .cache import EmbeddingCache, series_hash
 from .checkpoint import (
@@ -44,7 +46,6 @@ from .prompts import (
     IGNORE_INDEX,
     PromptBuilder,
     PromptError,
-    SensorBatch,
     SensorTokenCount,
     SequenceTooLongError,
     Stage1Example,
@@ -53,7 +54,8 @@ from .prompts import (
 )
 from .sensorllm import SensorLLM
 from .sensorllm_config import SensorLLMConfig
-from .splice import SpliceError, channel_spans, splice_sensor_embeddings
+from .sensor_path import SensorPath
+from .splice import SpliceError, channel_spans, splice_sensor_embeddings, splice_window_embeddings
 from .series_tokenizer import AllMissingError, TokenizerConfig, build_series_tokenizer, list_series_tokenizers
 from .tokens import TS_TOKEN, TokenLayout, TokenRows, add_sensor_tokens, init_new_token_rows
 
@@ -80,6 +82,7 @@ __all__ = [
     "SensorEncoder",
     "SensorLLM",
     "SensorLLMConfig",
+    "SensorPath",
     "SensorTokenCount",
     "SequenceTooLongError",
     "SpliceError",
@@ -118,5 +121,6 @@ __all__ = [
     "save_checkpoint",
     "series_hash",
     "splice_sensor_embeddings",
+    "splice_window_embeddings",
     "trained_state_dict",
 ]

@@ -126,5 +126,20 @@ class EmbeddingCache:
                 self.misses += len(missing[key])
         return out  # type: ignore[return-value]
 
+    def get_or_compute_rows(
+        self, rows: torch.Tensor, compute: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        """:meth:`get_or_compute` for ``N`` series of one length, given as one tensor.
+
+        Args:
+            rows: ``(N, L)`` raw series.
+            compute: maps ``(M, L)`` series (the missing ones, each once, in first-seen order) to ``(M, n, d)``.
+
+        Returns:
+            ``(N, n, d)`` CPU tensor in ``self.dtype``.
+        """
+        parts = self.get_or_compute(list(rows), lambda xs: list(compute(torch.stack(xs))))
+        return torch.stack(parts)
+
     def __len__(self) -> int:
         return sum(1 for _ in self.dir.glob("*/*.safetensors"))

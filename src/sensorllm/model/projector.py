@@ -172,9 +172,11 @@ class Projector(nn.Module):
         net: the MLP.
 
     Shapes:
-        ``forward(x)``: ``(..., d_in)`` → ``(..., d_out)`` (the MLP only; pooling is separate because it
-        runs per series, and for parameter-free modes before the embedding cache).
+        ``forward(x)``: ``(..., d_in)`` → ``(..., d_out)`` (the MLP only; pooling is separate because for
+        parameter-free modes it runs before the embedding cache).
         ``pooler(x)``: ``(n, d_in)`` or ``(N, n, d_in)`` → ``(ceil(n / k), d_in)`` or ``(N, ceil(n / k), d_in)``.
+        ``pool_windows(x)``: ``(B, C, n, d_in)`` → ``(B, C, ceil(n / k), d_in)``; ``pool_series`` the same for a
+        list of series of any lengths.
     """
 
     def __init__(
@@ -215,6 +217,18 @@ class Projector(nn.Module):
             return self.net(x)
         y = self.net(self.in_norm(x))
         return y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + 1e-6) * self.out_gain
+
+    def pool_windows(self, x: torch.Tensor) -> torch.Tensor:
+        """Compress the encoder tokens of windows in one call: ``(..., n, d_in)`` → ``(..., ceil(n / k), d_in)``
+        (``(B, C, n, d_in)`` in the Stage-2 path). Device and dtype as :meth:`pool_series`."""
+        if self.pool == 1:
+            return x
+        w = next(self.pooler.parameters(), None)
+        flat = x.reshape(-1, x.shape[-2], x.shape[-1])  # (B·C, n, d_in)
+        if w is not None:
+            flat = flat.to(device=w.device, dtype=w.dtype)
+        out = self.pooler(flat)
+        return out.reshape(*x.shape[:-2], out.shape[-2], out.shape[-1])
 
     def pool_series(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Compress ``N`` series of encoder tokens, ``N × (n_i, d_in)`` → ``N × (ceil(n_i / k), d_in)``.

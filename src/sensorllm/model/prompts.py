@@ -1,4 +1,5 @@
-"""Token layouts of Stage-1 and Stage-2 examples, label masking and batching.
+"""Token layouts of Stage-1 and Stage-2 examples and label masking (the batching is
+:mod:`sensorllm.data.collate`).
 
 Sensor block (both stages), channels in the model's channel order::
 
@@ -25,10 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
-import torch
 
 from .series_tokenizer import AllMissingError
 from .tokens import TokenLayout
@@ -38,7 +37,6 @@ __all__ = [
     "STAGE2_ENDING",
     "PromptBuilder",
     "PromptError",
-    "SensorBatch",
     "SensorTokenCount",
     "SequenceTooLongError",
     "Stage1Example",
@@ -80,7 +78,7 @@ class Stage1Example:
     Attributes:
         input_ids: token ids.
         labels: same length; ``-100`` except on answer tokens (all ``-100`` for a generation prompt).
-        series: channel name → raw 1-D float64 series (NaN = missing).
+        series: channel name → raw 1-D float32 series (NaN = missing).
         answer: the answer text (empty for a generation prompt).
     """
 
@@ -92,50 +90,13 @@ class Stage1Example:
 
 @dataclass
 class Stage2Example:
-    """One tokenised Stage-2 example (``label`` is the class index, ``None`` when unknown)."""
+    """One tokenised Stage-2 example laid out from a ``{channel: series}`` mapping (``label`` is the class
+    index, ``None`` when unknown). The Stage-2 pipeline itself goes from windows to a batch without it
+    (:func:`sensorllm.data.collate.collate_items`)."""
 
     input_ids: list[int]
     series: dict[str, np.ndarray]
     label: int | None = None
-
-
-@dataclass
-class SensorBatch:
-    """A padded batch.
-
-    Attributes:
-        input_ids: ``(B, S)`` int64.
-        attention_mask: ``(B, S)`` int64, 1 on real tokens.
-        series: ``N`` raw 1-D float64 series, all channels of all examples, in text order.
-        series_example: ``N`` example indices.
-        series_channel: ``N`` channel names.
-        labels: ``(B, S)`` int64 Stage-1 targets (``-100`` = ignored), or ``None``.
-        class_labels: ``(B,)`` int64 Stage-2 classes, or ``None``.
-    """
-
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    series: list[torch.Tensor]
-    series_example: list[int]
-    series_channel: list[str]
-    labels: torch.Tensor | None = None
-    class_labels: torch.Tensor | None = None
-
-    def to(self, device: torch.device | str) -> SensorBatch:
-        """Move the token tensors (series stay on the CPU: they are tokenised there)."""
-        return SensorBatch(
-            input_ids=self.input_ids.to(device),
-            attention_mask=self.attention_mask.to(device),
-            series=self.series,
-            series_example=self.series_example,
-            series_channel=self.series_channel,
-            labels=None if self.labels is None else self.labels.to(device),
-            class_labels=None if self.class_labels is None else self.class_labels.to(device),
-        )
-
-    @property
-    def batch_size(self) -> int:
-        return int(self.input_ids.shape[0])
 
 
 @dataclass(frozen=True)
@@ -171,7 +132,7 @@ class PromptBuilder:
         context_length: longest series the encoder reads.
         allow_truncation: accept series longer than ``context_length`` (the encoder keeps the last
             ``context_length`` samples); ``False`` raises instead.
-        max_length: longest token sequence accepted by :meth:`collate` (``None`` = no limit).
+        max_length: longest token sequence a batch may hold (``None`` = no limit; checked by the collator).
         channel_markers: write ``<c_start>``/``<c_end>`` around each channel's placeholders (``False``: bare
             placeholder runs, the "without special tokens" ablation).
         stage2_layout: ``paper`` (block, then text) or ``text_first`` (text, block, fixed ending).
@@ -195,39 +156,51 @@ class PromptBuilder:
         self._adds_bos = bos is not None and len(with_sp) > len(without) and with_sp[0] == bos
 
     # ---- sensor block ---------------------------------------------------------------------------
+    def check_channel(self, name: str, length: int) -> None:
+        """A channel of ``length`` samples may be laid out: the model knows it, and it fits the encoder context
+        (or truncation is allowed).
+
+        Raises:
+            PromptError: an unknown channel or an empty series.
+            SequenceTooLongError: longer than ``context_length`` without ``allow_truncation``.
+        """
+        if name not in self.layout.channels:
+            raise PromptError(f"unknown channel {name!r}; the model's channels are {self.layout.channel_names}")
+        if length < 1:
+            raise PromptError(f"channel {name!r}: expected a non-empty 1-D series, got {length} samples")
+        if length > self.context_length and not self.allow_truncation:
+            raise SequenceTooLongError(
+                f"channel {name!r}: {length} samples exceed the encoder context of {self.context_length} "
+                "(pass allow_truncation=True to keep the last samples, as Chronos does)"
+            )
+
     def _check_series(self, series: Mapping[str, object]) -> dict[str, np.ndarray]:
         if not series:
             raise PromptError("an example needs at least one channel")
         out: dict[str, np.ndarray] = {}
         for name, values in series.items():
             if name not in self.layout.channels:
-                raise PromptError(
-                    f"unknown channel {name!r}; the model's channels are {self.layout.channel_names}"
-                )
-            a = np.asarray(values, dtype=np.float64)
+                self.check_channel(name, 0)  # raises: unknown channel
+            a = np.asarray(values, dtype=np.float32)
             if a.ndim != 1 or a.size == 0:
                 raise PromptError(f"channel {name!r}: expected a non-empty 1-D series, got shape {a.shape}")
             if not np.isfinite(a).any():
                 raise AllMissingError(f"channel {name!r}: every sample is NaN/inf (nothing to encode)")
-            if a.size > self.context_length and not self.allow_truncation:
-                raise SequenceTooLongError(
-                    f"channel {name!r}: {a.size} samples exceed the encoder context of {self.context_length} "
-                    "(pass allow_truncation=True to keep the last samples, as Chronos does)"
-                )
+            self.check_channel(name, a.size)
             out[name] = a
         return out
 
-    def ordered_channels(self, series: Mapping[str, np.ndarray]) -> list[str]:
-        """The example's channels in the model's channel order (the text order)."""
-        return [c for c in self.layout.channel_names if c in series]
+    def ordered_channels(self, channels: Sequence[str] | Mapping[str, object]) -> list[str]:
+        """The channels (names, or a mapping keyed by them) in the model's channel order (the text order)."""
+        return [c for c in self.layout.channel_names if c in channels]
 
-    def sensor_block(self, series: Mapping[str, np.ndarray]) -> str:
-        """``Σ_c(<c_start><ts>×n_c<c_end>\\n)`` over the example's channels in model order (without markers:
-        ``Σ_c(<ts>×n_c\\n)``)."""
+    def sensor_block(self, lengths: Mapping[str, int]) -> str:
+        """``Σ_c(<c_start><ts>×n_c<c_end>\\n)`` over the channels of ``lengths`` (channel → samples) in model
+        order (without markers: ``Σ_c(<ts>×n_c\\n)``)."""
         parts = []
-        for name in self.ordered_channels(series):
+        for name in self.ordered_channels(lengths):
             start, end = self.layout.channel_tokens[name] if self.channel_markers else ("", "")
-            n = self.tokens_per_series(len(series[name]))
+            n = self.tokens_per_series(lengths[name])
             parts.append(f"{start}{self.layout.ts_token * n}{end}\n")
         return "".join(parts)
 
@@ -315,7 +288,7 @@ class PromptBuilder:
             :class:`Stage1Example` with answer-only labels.
         """
         checked = self._check_series(series)
-        user = self.sensor_block(checked) + question
+        user = self.sensor_block({c: len(v) for c, v in checked.items()}) + question
         prompt, full = self._chat_texts(system, user, answer)
         full_ids = self._encode(full)
         if answer is None:
@@ -330,67 +303,18 @@ class PromptBuilder:
         return Stage1Example(input_ids=ids, labels=labels, series=checked, answer=answer or "")
 
     def stage2(self, series: Mapping[str, object], text: str = "", label: int | None = None) -> Stage2Example:
-        """A Stage-2 example: ``[BOS] + sensor block + text`` (no chat template), or for the ``text_first``
-        layout ``[BOS] + text + "\n" + sensor block + STAGE2_ENDING``."""
+        """A Stage-2 example from ``{channel: 1-D series}`` (:meth:`stage2_ids` of its channels and lengths)."""
         checked = self._check_series(series)
-        if self.stage2_layout == "text_first":
-            full = (text + "\n" if text else "") + self.sensor_block(checked) + STAGE2_ENDING
-        else:
-            full = self.sensor_block(checked) + text
-        ids = self._with_bos(self._encode(full), full)
+        ids = self.stage2_ids({c: len(v) for c, v in checked.items()}, text)
         return Stage2Example(input_ids=ids, series=checked, label=label)
 
-    # ---- batching -------------------------------------------------------------------------------
-    def collate(
-        self,
-        examples: Sequence[Stage1Example | Stage2Example],
-        padding_side: Literal["right", "left"] | None = None,
-    ) -> SensorBatch:
-        """Pad examples into a :class:`SensorBatch` (right padding for training, left for generation).
-        ``None``: left for ``text_first`` Stage-2 examples (their sensor blocks then line up in the same
-        columns), right otherwise.
-
-        Raises:
-            SequenceTooLongError: an example is longer than ``max_length``.
-        """
-        if not examples:
-            raise PromptError("empty batch")
-        if padding_side is None:
-            text_first = self.stage2_layout == "text_first" and all(isinstance(e, Stage2Example) for e in examples)
-            padding_side = "left" if text_first else "right"
-        lengths = [len(e.input_ids) for e in examples]
-        if self.max_length is not None:
-            for i, (e, n) in enumerate(zip(examples, lengths, strict=True)):
-                if n > self.max_length:
-                    n_ts = sum(self.tokens_per_series(len(s)) for s in e.series.values())
-                    raise SequenceTooLongError(
-                        f"example {i}: {n} tokens ({n_ts} of them sensor placeholders) exceed max_length "
-                        f"{self.max_length}; use fewer/shorter channels or a larger projector pool factor"
-                    )
-        S = max(lengths)
-        pad = self.layout.pad_id
-        ids = torch.full((len(examples), S), pad, dtype=torch.long)
-        mask = torch.zeros((len(examples), S), dtype=torch.long)
-        stage1 = all(isinstance(e, Stage1Example) for e in examples)
-        labels = torch.full((len(examples), S), IGNORE_INDEX, dtype=torch.long) if stage1 else None
-        series: list[torch.Tensor] = []
-        series_example: list[int] = []
-        series_channel: list[str] = []
-        for b, e in enumerate(examples):
-            n = len(e.input_ids)
-            sl = slice(0, n) if padding_side == "right" else slice(S - n, S)
-            ids[b, sl] = torch.tensor(e.input_ids)
-            mask[b, sl] = 1
-            if labels is not None:
-                labels[b, sl] = torch.tensor(e.labels)  # type: ignore[union-attr]
-            for name in self.ordered_channels(e.series):
-                series.append(torch.from_numpy(np.asarray(e.series[name], dtype=np.float64)))
-                series_example.append(b)
-                series_channel.append(name)
-        class_labels = None
-        if all(isinstance(e, Stage2Example) for e in examples) and all(
-            e.label is not None
-            for e in examples  # type: ignore[union-attr]
-        ):
-            class_labels = torch.tensor([e.label for e in examples], dtype=torch.long)  # type: ignore[union-attr]
-        return SensorBatch(ids, mask, series, series_example, series_channel, labels, class_labels)
+    def stage2_ids(self, lengths: Mapping[str, int], text: str = "") -> list[int]:
+        """Token ids of a Stage-2 sequence whose channels have ``lengths`` samples: ``[BOS] + sensor block +
+        text`` (no chat template), or for the ``text_first`` layout ``[BOS] + text + "\\n" + sensor block +
+        STAGE2_ENDING``."""
+        block = self.sensor_block(lengths)
+        if self.stage2_layout == "text_first":
+            full = (text + "\n" if text else "") + block + STAGE2_ENDING
+        else:
+            full = block + text
+        return self._with_bos(self._encode(full), full)

@@ -8,25 +8,25 @@
 - ``head``: Stage-2 ``Linear(H, K, bias=False)`` on the last non-pad token (only with class labels),
   optionally on per-feature standardised states (``head_standardize``, :class:`ClassifierHead`).
 
-Data flow (``N`` = series in the batch, ``n_i`` = sensor tokens of series ``i``)::
+Data flow (a :class:`~.batch.SensorBatch`; ``n`` = sensor tokens per series)::
 
-    series (N × raw 1-D) ─encode→ N × (n_i, d_enc) ─project→ N × (n_i, H)
+    Stage 2 windows (B, C, L) float32 ─encode→ (B, C, n, d_enc) ─project→ (B, C, n, H)
+    Stage 1 ragged series N × (L_i,)  ─encode→ N × (n_i, d_enc) ─project→ N × (n_i, H)
     input_ids (B, S) ─embed→ (B, S, H) ─splice by channel name→ inputs_embeds (B, S, H)
     Stage 1: LM loss on answer tokens only        Stage 2: head(h[last non-pad]) → (B, K)
 
 Build one with :func:`~sensorllm.model.build.build_sensor_llm`; save/load with
-:mod:`sensorllm.model.checkpoint`. Its configuration is :mod:`.sensorllm_config`, its head :mod:`.head`.
+:mod:`sensorllm.model.checkpoint`. Its configuration is :mod:`.sensorllm_config`, its head :mod:`.head`, the
+sensor path (encoder, embedding cache, pooling, projector) :mod:`.sensor_path`, what trains :mod:`.parts`.
+``docs/architecture.md`` follows a window from its file to the logits.
 
-This module is one class on purpose: each method is one step of the model's forward paths (trainable parts, the
-sensor path, Stage 1, Stage 2), and they share the model's private state (the key/value cache's argument name,
-the token layout, the diagnostics); split over files, each step would reach into another file's object. What
-needs none of that state (what the head reads from the states, the head's statistics) lives in :mod:`.head`.
+The methods here are the model's forward paths (Stage 1, Stage 2, generation); they share the model's private
+state (the key/value cache's argument name, the token layout, the diagnostics).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,26 +35,24 @@ import torch.nn.functional as F
 from torch import nn
 from torch.profiler import record_function
 
+from .batch import SensorBatch
 from .cache import EmbeddingCache
 from .encoder import SensorEncoder
 from .head import Stage1Output, Stage2Output, channel_run_means, last_token_rows
 from .llm import unwrap_llm
+from .parts import TrainableParts
 from .projector import Projector, pooled_length
-from .prompts import IGNORE_INDEX, PromptBuilder, SensorBatch, SensorTokenCount
+from .prompts import IGNORE_INDEX, PromptBuilder, SensorTokenCount
+from .sensor_path import Encoded, SensorPath
 from .sensorllm_config import SensorLLMConfig
-from .splice import splice_sensor_embeddings
-from .series_tokenizer import AllMissingError
-from .tokens import (
-    TokenLayout,
-    TokenRows,
-    embeddings_are_tied,
-)
+from .splice import splice_sensor_embeddings, splice_window_embeddings
+from .tokens import TokenLayout, TokenRows, embeddings_are_tied
 
 __all__ = ["SensorLLM"]
 
 
-class SensorLLM(nn.Module):
-    """The composed model. Construct with :func:`build_sensor_llm`.
+class SensorLLM(TrainableParts, nn.Module):
+    """The composed model. Construct with :func:`build_sensor_llm`. What trains: :class:`~.parts.TrainableParts`.
 
     Args:
         config: the configuration it was built from.
@@ -94,7 +92,7 @@ class SensorLLM(nn.Module):
         # the key/value cache's name as forward argument and output field: ``cache`` in newer transformers,
         # ``past_key_values`` before (newer ones still accept it, with a deprecation warning)
         self._cache_arg = "cache" if "cache" in forward_args else "past_key_values"
-        self.cache: EmbeddingCache | None = None
+        self.sensors = SensorPath(encoder, projector, config)  # the encoder → pooling → projector steps
         max_len = config.max_length or getattr(hf.config, "max_position_embeddings", None)
         self.prompts = PromptBuilder(
             tokenizer=tokenizer,
@@ -119,7 +117,7 @@ class SensorLLM(nn.Module):
                     f"ceil(min(L, {ctx}) / {patch}) + {encoder.extra_tokens}"
                 )
 
-    # ---- parts & trainability -------------------------------------------------------------------
+    # ---- parts ----------------------------------------------------------------------------------
     @property
     def hf_model(self) -> nn.Module:
         """The Hugging Face causal LM (inside the peft wrapper, if any)."""
@@ -141,40 +139,6 @@ class SensorLLM(nn.Module):
         """Placeholders for a series of ``length`` samples: ``ceil(encoder.num_tokens(length) / pool)``."""
         return pooled_length(self.encoder.num_tokens(length), self.config.projector.pool)
 
-    def set_trainable(
-        self,
-        *,
-        projector: bool = True,
-        token_rows: bool = True,
-        head: bool = True,
-        lora: bool = True,
-        encoder: bool | None = None,
-    ) -> None:
-        """Choose what trains. Everything else of the LLM stays frozen.
-
-        Stage 1 (paper): projector + token rows. Stage 2 (paper): projector + head (token rows frozen);
-        Stage 2 without alignment: projector + token rows + head. ``encoder`` defaults to
-        ``config.encoder.trainable`` (and may not contradict it: the checkpoint format follows the config).
-        """
-        if encoder is None:
-            encoder = self.config.encoder.trainable
-        if encoder != self.config.encoder.trainable:
-            raise ValueError(
-                f"encoder trainable={encoder} contradicts "
-                f"EncoderConfig.trainable={self.config.encoder.trainable}; "
-                "set it in the config"
-            )
-        self.projector.requires_grad_(projector)
-        if self.head is not None:
-            self.head.requires_grad_(head)
-        for p in self._lora_params:
-            p.requires_grad_(lora)
-        self.encoder.requires_grad_(encoder)
-        if token_rows and self.token_rows.row_ids:  # no rows to train without channel markers
-            self.token_rows.enable()
-        else:
-            self.token_rows.disable()
-
     def train(self, mode: bool = True) -> SensorLLM:
         """Train mode for trainable parts; a frozen encoder, and an LLM without LoRA, stay in eval mode."""
         super().train(mode)
@@ -184,163 +148,53 @@ class SensorLLM(nn.Module):
             self.llm.eval()
         return self
 
-    def param_groups(
-        self, weight_decay: float = 0.0, head_lr: float | None = None, encoder_lr: float | None = None,
-        encoder_group: bool = False,
-    ) -> list[dict]:
-        """Optimiser groups of the trainable parameters. The start/end token rows get weight decay 0 (the
-        paper's token rows are embedding rows, which it does not decay). With ``head_lr`` the head is a group of
-        its own with that learning rate. With ``encoder_lr`` or ``encoder_group`` a trainable encoder is a group
-        of its own, named ``"encoder"`` (its rate: ``encoder_lr``, else the optimiser's), so that the training
-        loop can hold it still for a first phase (``optim.encoder_freeze_steps``)."""
-        rows = self.token_rows.rows
-        own = {id(p) for p in self.head.parameters()} if head_lr is not None and self.head is not None else set()
-        split_encoder = encoder_lr is not None or encoder_group
-        enc = {id(p) for p in self.encoder.parameters()} if split_encoder else set()
-        decay, no_decay, head, encoder = [], [], [], []
-        seen: set[int] = set()
-        for p in self.parameters():
-            if not p.requires_grad or id(p) in seen:
-                continue
-            seen.add(id(p))
-            if id(p) in own:
-                head.append(p)
-            elif id(p) in enc:
-                encoder.append(p)
-            else:
-                (no_decay if p is rows or p.ndim < 2 else decay).append(p)
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0},
-                  {"params": head, "weight_decay": weight_decay, "lr": head_lr},
-                  {"params": encoder, "weight_decay": weight_decay, "name": "encoder",
-                   **({"lr": encoder_lr} if encoder_lr is not None else {})}]
-        return [g for g in groups if g["params"]]
+    # ---- sensor path (:mod:`.sensor_path`) ---------------------------------------------------------
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        """The frozen encoder's embedding cache (:meth:`enable_cache`), or ``None``."""
+        return self.sensors.cache
 
-    @torch.no_grad()
-    def part_vectors(self) -> dict[str, torch.Tensor]:
-        """A flat float32 copy of each trained part's values (projector, token rows, head, LoRA, encoder).
-        For update/parameter ratios."""
-        def flat(params) -> torch.Tensor | None:
-            ps = [p.detach().float().reshape(-1) for p in params if p.requires_grad]
-            return torch.cat(ps).cpu() if ps else None
+    @cache.setter
+    def cache(self, cache: EmbeddingCache | None) -> None:
+        self.sensors.cache = cache
 
-        parts = {
-            "projector": flat(self.projector.parameters()),
-            "head": None if self.head is None else flat(self.head.parameters()),
-            "lora": flat(self._lora_params),
-            "encoder": flat(self.encoder.parameters()),
-        }
-        if self.token_rows.enabled:
-            parts["token_rows"] = self.token_rows.rows.detach().float().reshape(-1).cpu()
-        return {k: v for k, v in parts.items() if v is not None}
-
-    def trainable_summary(self) -> dict[str, int]:
-        """Trained parameter counts per part (token rows: the trained rows × H, all the optimiser holds)."""
-
-        def count(mod: nn.Module | None) -> int:
-            return 0 if mod is None else sum(p.numel() for p in mod.parameters() if p.requires_grad)
-
-        return {
-            "projector": count(self.projector),
-            "token_rows": self.token_rows.rows.numel() if self.token_rows.enabled else 0,
-            "head": count(self.head),
-            "lora": sum(p.numel() for p in self._lora_params if p.requires_grad),
-            "encoder": count(self.encoder),
-            "llm_total": sum(p.numel() for p in self.hf_model.parameters()),
-        }
-
-    # ---- sensor path ----------------------------------------------------------------------------
     def enable_cache(self, root: str | Path, dtype: torch.dtype = torch.float32) -> EmbeddingCache:
-        """Cache the frozen encoder's outputs under ``root`` (refused for a trainable encoder).
+        """:meth:`SensorPath.enable_cache <.sensor_path.SensorPath.enable_cache>`: cache the frozen encoder's
+        outputs under ``root`` (refused for a trainable encoder)."""
+        return self.sensors.enable_cache(root, dtype)
 
-        Parameter-free pooling (``mean``, ``strided``) is applied before the cache, so entries are pooled;
-        ``learned`` pooling trains, so entries are the unpooled encoder outputs and pooling runs after the
-        cache. The namespace names which (:attr:`ProjectorConfig.cache_key`), so the two never mix.
-        """
-        if self.config.encoder.trainable:
-            raise ValueError(
-                "an embedding cache needs a frozen encoder (EncoderConfig.trainable=False); the "
-                f"{self.config.encoder.kind!r} encoder here trains, so its outputs change every step"
-            )
-        namespace = f"{self.encoder.identity()}|{self.config.projector.cache_key}"
-        self.cache = EmbeddingCache(root, namespace, dtype=dtype)
-        return self.cache
+    def encode(self, batch: SensorBatch) -> Encoded:
+        """The batch's series encoded and pooled: ``(B, C, n, d_enc)`` for windows, ``N × (n_i, d_enc)`` for
+        ragged series (:meth:`SensorPath.encode <.sensor_path.SensorPath.encode>`)."""
+        return self.sensors.encode(batch)
 
-    def _encode_stored(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The cacheable part: encoder outputs, pooled here only when pooling has no parameters."""
-        encoded = self.encoder.encode(series)  # N × (T'_i + 1, d_enc)
-        if self.config.projector.pool_is_trainable:
-            return encoded
-        return self.projector.pool_series(encoded)
-
-    def encode(
-        self, series: Sequence[torch.Tensor], series_channel: Sequence[str], series_example: Sequence[int]
-    ) -> list[torch.Tensor]:
-        """Encode and pool every series.
-
-        Args:
-            series: ``N`` raw 1-D series.
-            series_channel / series_example: names and example indices (for error messages).
-
-        Returns:
-            ``N`` tensors ``(num_sensor_tokens(len_i), d_enc)``: float32 on the encoder's device, or for
-            ``pool_mode='learned'`` on the projector's device and dtype (with gradients to the pooler).
-
-        Raises:
-            AllMissingError: a series has no finite sample (names the channel and example).
-        """
-        for s, name, b in zip(series, series_channel, series_example, strict=True):
-            if not bool(torch.isfinite(s).any()):
-                raise AllMissingError(
-                    f"example {b}, channel {name!r}: every sample is NaN/inf (nothing to encode)"
-                )
-        with record_function("sensorllm.encode"):
-            return self._encode_checked(list(series))
-
-    def _encode_checked(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
-        """:meth:`encode` after its checks: from the cache, or the encoder (with gradients only if it trains)."""
-        device = self.encoder.device
-        if self.cache is not None and not self.config.encoder.trainable:
-            out = self.cache.get_or_compute(series, self._encode_stored)
-            stored = [e.to(device=device, dtype=torch.float32) for e in out]
-        elif self.config.encoder.trainable:
-            stored = self._encode_stored(series)
-        else:
-            with torch.no_grad():
-                stored = self._encode_stored(series)
-        if self.config.projector.pool_is_trainable:
-            return self.projector.pool_series(stored)  # N × (num_sensor_tokens, d_enc), after the cache
-        return stored
-
-    def project(self, encoded: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """``N × (n_i, d_enc)`` → ``N × (n_i, H)`` (one projector call over all tokens)."""
-        sizes = [e.shape[0] for e in encoded]
-        flat = torch.cat(list(encoded), dim=0)  # (Σn_i, d_enc)
-        dtype = next(self.projector.parameters()).dtype
-        with record_function("sensorllm.project"):
-            return list(torch.split(self.projector(flat.to(dtype)), sizes, dim=0))
+    def project(self, encoded: Encoded) -> Encoded:
+        """Encoder width → the LLM's hidden size, ``(..., n, d_enc)`` → ``(..., n, H)``."""
+        return self.sensors.project(encoded)
 
     def build_inputs_embeds(self, batch: SensorBatch) -> torch.Tensor:
         """``(B, S, H)`` token embeddings with every channel's sensor embeddings spliced in by name."""
         hf = self.hf_model
         text = self.token_rows.apply(batch.input_ids, hf.get_input_embeddings()(batch.input_ids))  # (B, S, H)
-        if not batch.series:
+        if batch.num_series == 0:
             return text
-        encoded = self.encode(batch.series, batch.series_channel, batch.series_example)
-        projected = self.project(encoded)
+        projected = self.project(self.encode(batch))
         if self.training:  # diagnostics for train_log.csv; evaluation and prediction skip them
-            self._measure_embeddings(text, batch, projected)
-        return splice_sensor_embeddings(
-            text, batch.input_ids, projected, batch.series_example, batch.series_channel, self.layout,
-            channel_markers=self.config.channel_markers,
-        )
+            self._measure_embeddings(text, batch, SensorPath.flat_tokens(projected))
+        markers = self.config.channel_markers
+        if batch.is_windows:
+            return splice_window_embeddings(text, batch.input_ids, projected, batch.channels, self.layout,
+                                            channel_markers=markers)
+        return splice_sensor_embeddings(text, batch.input_ids, projected, batch.series_example,
+                                        batch.series_channel, self.layout, channel_markers=markers)
 
     @torch.no_grad()
-    def _measure_embeddings(self, text: torch.Tensor, batch: SensorBatch, projected: list[torch.Tensor]) -> None:
-        """RMS of the text-token embeddings, of the projected sensor tokens and of their token-to-token varying
-        part (the rest is a shared offset) into :attr:`signal_stats`."""
+    def _measure_embeddings(self, text: torch.Tensor, batch: SensorBatch, sensor: torch.Tensor) -> None:
+        """RMS of the text-token embeddings, of the projected sensor tokens ``(Σn, H)`` and of their token-to-token
+        varying part (the rest is a shared offset) into :attr:`signal_stats`."""
         real = batch.attention_mask.bool() & (batch.input_ids != self.layout.ts_id)
         self.signal_stats["text_rms"] = float(text[real].float().pow(2).mean().sqrt())
-        flat = torch.cat([p.detach().float() for p in projected])
+        flat = sensor.detach().float()
         self.signal_stats["sensor_rms"] = float(flat.pow(2).mean().sqrt())
         self.signal_stats["sensor_rms_varying"] = float((flat - flat.mean(0)).pow(2).mean().sqrt())
 
@@ -406,7 +260,7 @@ class SensorLLM(nn.Module):
         """Describe windows: greedy (or ``generate_kwargs``) decoding from left-padded Stage-1 prompts.
 
         Build the prompts with ``prompts.stage1(..., answer=None)`` and
-        ``prompts.collate(..., padding_side="left")``.
+        :func:`sensorllm.data.collate.collate` ``(..., padding_side="left")``.
         """
         if not bool((batch.attention_mask[:, -1] == 1).all()):
             raise ValueError("generation needs left-padded prompts: collate(..., padding_side='left')")

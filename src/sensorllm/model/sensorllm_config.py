@@ -1,8 +1,15 @@
-"""What a SensorLLM is made of, as one frozen dataclass: its channels, classes, LLM, encoder and projector
-settings, and the Stage-2 options (what the head reads, where the text goes). Saved with every checkpoint."""
+"""What a SensorLLM is made of, as frozen dataclasses, each field declared once:
+
+* :class:`ModelSettings`: the LLM, encoder and projector settings and the token layout (both stages);
+* :class:`Stage2ModelSettings`: those plus the Stage-2 options (what the head reads, where the text goes);
+* :class:`SensorLLMConfig`: those plus the data's channels and classes. Saved with every checkpoint.
+
+A stage's run config (:mod:`sensorllm.train.config`) nests the settings of its stage; the model is built from
+them and the prepared dataset's channels and classes (:meth:`ModelSettings.for_data`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -11,7 +18,8 @@ from .llm import LLMConfig
 from .projector import ProjectorConfig
 from .tokens import TS_TOKEN
 
-__all__ = ["HEAD_INPUTS", "HeadInput", "STAGE2_LAYOUTS", "SensorLLMConfig", "Stage2Layout"]
+__all__ = ["HEAD_INPUTS", "HeadInput", "ModelSettings", "STAGE2_LAYOUTS", "SensorLLMConfig", "Stage2Layout",
+           "Stage2ModelSettings"]
 
 HeadInput = Literal["last", "channel_mean", "last+channel_mean"]
 HEAD_INPUTS: tuple[str, ...] = get_args(HeadInput)
@@ -20,22 +28,38 @@ STAGE2_LAYOUTS: tuple[str, ...] = get_args(Stage2Layout)
 
 
 @dataclass(frozen=True)
-class SensorLLMConfig:
-    """Everything needed to rebuild the model on top of its base LLM and encoder.
+class ModelSettings:
+    """The model settings both stages' run configs hold (independent of the data).
 
     Attributes:
-        channels: channel names (``ChannelSpec.name``) in text order.
         llm: which causal LM.
         encoder: which time-series encoder.
         projector: projector shape and pooling.
-        labels: Stage-2 class names in class-index order; ``None`` = no classification head.
-        ts_token: the placeholder token string.
-        allow_truncation: accept series longer than the encoder context (keeps the last samples).
         max_length: longest token sequence (``None`` = the LLM's ``max_position_embeddings``).
         channel_markers: frame each channel's placeholders with its ``<c_start>``/``<c_end>`` tokens (the
             paper). ``False`` is the paper's "without special tokens" ablation: channels follow each other
             as bare placeholder runs separated by a newline, matched to the data by their order in the text
             (the model's channel order), and no token row trains.
+    """
+
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    max_length: int | None = None
+    channel_markers: bool = True
+
+    def for_data(self, channels: tuple[str, ...], labels: tuple[str, ...] | None = None) -> SensorLLMConfig:
+        """The :class:`SensorLLMConfig` of these settings for a dataset's channels (and classes; ``None``: no
+        head). Settings this class does not hold keep :class:`SensorLLMConfig`'s defaults."""
+        mine = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return SensorLLMConfig(channels=tuple(channels), labels=None if labels is None else tuple(labels), **mine)
+
+
+@dataclass(frozen=True)
+class Stage2ModelSettings(ModelSettings):
+    """:class:`ModelSettings` plus the Stage-2 options.
+
+    Attributes:
         head_standardize: the Stage-2 head reads ``(h - mean) / std`` with per-feature statistics of the
             last-token states, measured once before Stage 2 (:meth:`SensorLLM.set_head_statistics`; not the
             paper, whose head reads ``h``). The raw states carry large constant components and little spread
@@ -50,15 +74,6 @@ class SensorLLMConfig:
             statistics, and the head's last token is the same fixed text in every window.
     """
 
-    channels: tuple[str, ...]
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
-    labels: tuple[str, ...] | None = None
-    ts_token: str = TS_TOKEN
-    allow_truncation: bool = False
-    max_length: int | None = None
-    channel_markers: bool = True
     head_standardize: bool = False
     head_input: HeadInput = "last"
     stage2_layout: Stage2Layout = "paper"
@@ -68,6 +83,27 @@ class SensorLLMConfig:
             raise ValueError(f"head_input={self.head_input!r}; valid: {', '.join(HEAD_INPUTS)}")
         if self.stage2_layout not in STAGE2_LAYOUTS:
             raise ValueError(f"stage2_layout={self.stage2_layout!r}; valid: {', '.join(STAGE2_LAYOUTS)}")
+
+
+@dataclass(frozen=True)
+class SensorLLMConfig(Stage2ModelSettings):
+    """Everything needed to rebuild the model on top of its base LLM and encoder: :class:`Stage2ModelSettings`
+    (keyword arguments) plus
+
+    Attributes:
+        channels: channel names (``ChannelSpec.name``) in text order.
+        labels: Stage-2 class names in class-index order; ``None`` = no classification head.
+        ts_token: the placeholder token string.
+        allow_truncation: accept series longer than the encoder context (keeps the last samples).
+    """
+
+    channels: tuple[str, ...] = field(kw_only=True)
+    labels: tuple[str, ...] | None = field(default=None, kw_only=True)
+    ts_token: str = field(default=TS_TOKEN, kw_only=True)
+    allow_truncation: bool = field(default=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.channels:
             raise ValueError("a SensorLLM needs at least one channel")
         if len(set(self.channels)) != len(self.channels):

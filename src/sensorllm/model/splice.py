@@ -15,7 +15,10 @@ Without channel markers (``SensorLLMConfig.channel_markers=False``, the paper's 
 ablation) a sequence holds bare runs ``<ts>×n_c``; the ``j``-th run belongs to the example's ``j``-th
 channel in the model's channel order, and the same counts are checked.
 
-The replacement is an out-of-place ``index_put``, so gradients reach every channel's embeddings.
+Two forms of sensor embeddings are spliced: windows (:func:`splice_window_embeddings`, ``(B, C, n, H)``: every
+example has the same channels, ``n`` tokens each) and ragged series (:func:`splice_sensor_embeddings`, one
+``(n_i, H)`` tensor per series with its example and channel). The replacement is an out-of-place ``index_put``
+(of the windows' tensor as it is, for windows), so gradients reach every channel's embeddings.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch
 
 from .tokens import TokenLayout
 
-__all__ = ["SpliceError", "channel_spans", "placeholder_runs", "splice_sensor_embeddings"]
+__all__ = ["SpliceError", "channel_spans", "placeholder_runs", "splice_sensor_embeddings", "splice_window_embeddings"]
 
 
 class SpliceError(ValueError):
@@ -158,10 +161,7 @@ def splice_sensor_embeddings(
     for i, (b, name) in enumerate(zip(series_example, series_channel, strict=True)):
         if not 0 <= b < B:
             raise SpliceError(f"series {i} ({name!r}) belongs to example {b}, but the batch has {B} examples")
-        if name not in layout.channels:
-            raise SpliceError(
-                f"unknown channel {name!r} (example {b}); known channels: {layout.channel_names}"
-            )
+        _check_name(name, layout, b)
         if name in given[b]:
             raise SpliceError(f"example {b}: channel {name!r} given twice")
         given[b][name] = i
@@ -171,29 +171,95 @@ def splice_sensor_embeddings(
     values: list[torch.Tensor] = []
     ids_list = input_ids.tolist()
     for b in range(B):
-        spans = (channel_spans(ids_list[b], layout, example=b) if channel_markers
-                 else _unmarked_spans(ids_list[b], layout, list(given[b]), example=b))
-        if set(spans) != set(given[b]):
-            missing = sorted(set(spans) - set(given[b]))
-            extra = sorted(set(given[b]) - set(spans))
-            raise SpliceError(
-                f"example {b}: channels in the text without data: {missing}; "
-                f"data without tokens in the text: {extra}"
-            )
+        spans = _example_spans(ids_list[b], layout, list(given[b]), b, channel_markers)
         for name, i in given[b].items():
-            first, count = spans[name]
             n = sensor_embeds[i].shape[0]
-            if n != count:
-                raise SpliceError(
-                    f"example {b}, channel {name!r}: {count} {layout.ts_token} placeholders "
-                    f"but {n} sensor embeddings"
-                )
-            rows += [b] * n
-            cols += range(first, first + n)
+            _place(rows, cols, spans[name], n, b, name, layout)
             values.append(sensor_embeds[i])
     if not values:
         return text_embeds
+    return _put(text_embeds, rows, cols, torch.cat(values, dim=0))  # (sum n_i, H)
+
+
+def splice_window_embeddings(
+    text_embeds: torch.Tensor,
+    input_ids: torch.Tensor,
+    sensor_embeds: torch.Tensor,
+    channels: Sequence[str],
+    layout: TokenLayout,
+    channel_markers: bool = True,
+) -> torch.Tensor:
+    """Replace the placeholders with the sensor embeddings of windows: every example has the channels
+    ``channels``, each with ``n`` embeddings.
+
+    Args:
+        text_embeds: ``(B, S, H)`` token embeddings of ``input_ids``.
+        input_ids: ``(B, S)`` token ids.
+        sensor_embeds: ``(B, C, n, H)``: ``sensor_embeds[b, c]`` goes into example ``b``'s run of ``channels[c]``.
+        channels: the ``C`` channel names.
+        layout / channel_markers: as :func:`splice_sensor_embeddings`.
+
+    Returns:
+        ``(B, S, H)``: ``text_embeds`` with every channel's placeholders replaced (out of place).
+
+    Raises:
+        SpliceError: any mismatch (see module docstring).
+    """
+    B, C, n = (int(d) for d in sensor_embeds.shape[:3])
+    if B != input_ids.shape[0] or C != len(channels):
+        raise SpliceError(f"sensor embeddings {tuple(sensor_embeds.shape)} for {input_ids.shape[0]} examples "
+                          f"and channels {list(channels)}: shapes differ")
+    for name in channels:
+        _check_name(name, layout, 0)
+    if len(set(channels)) != C:
+        raise SpliceError(f"a channel is given twice: {list(channels)}")
+    rows: list[int] = []
+    cols: list[int] = []
+    ids_list = input_ids.tolist()
+    for b in range(B):
+        spans = _example_spans(ids_list[b], layout, list(channels), b, channel_markers)
+        for name in channels:
+            _place(rows, cols, spans[name], n, b, name, layout)
+    if not rows:
+        return text_embeds
+    return _put(text_embeds, rows, cols, sensor_embeds.reshape(B * C * n, -1))  # rows in (b, c, token) order
+
+
+def _check_name(name: str, layout: TokenLayout, example: int) -> None:
+    if name not in layout.channels:
+        raise SpliceError(f"unknown channel {name!r} (example {example}); known channels: {layout.channel_names}")
+
+
+def _example_spans(ids: list[int], layout: TokenLayout, names: list[str], example: int, channel_markers: bool
+                   ) -> dict[str, tuple[int, int]]:
+    """The placeholder span of each channel of one example; the text's channels must be those given."""
+    spans = (channel_spans(ids, layout, example=example) if channel_markers
+             else _unmarked_spans(ids, layout, names, example=example))
+    if set(spans) != set(names):
+        missing = sorted(set(spans) - set(names))
+        extra = sorted(set(names) - set(spans))
+        raise SpliceError(
+            f"example {example}: channels in the text without data: {missing}; "
+            f"data without tokens in the text: {extra}"
+        )
+    return spans
+
+
+def _place(rows: list[int], cols: list[int], span: tuple[int, int], n: int, example: int, name: str,
+           layout: TokenLayout) -> None:
+    """Add the positions of ``n`` embeddings of one channel's run (which must hold exactly ``n`` placeholders)."""
+    first, count = span
+    if n != count:
+        raise SpliceError(
+            f"example {example}, channel {name!r}: {count} {layout.ts_token} placeholders "
+            f"but {n} sensor embeddings"
+        )
+    rows += [example] * n
+    cols += range(first, first + n)
+
+
+def _put(text_embeds: torch.Tensor, rows: list[int], cols: list[int], values: torch.Tensor) -> torch.Tensor:
     device = text_embeds.device
-    v = torch.cat(values, dim=0).to(device=device, dtype=text_embeds.dtype)  # (sum n_i, H)
+    v = values.to(device=device, dtype=text_embeds.dtype)
     index = (torch.tensor(rows, device=device), torch.tensor(cols, device=device))
     return text_embeds.index_put(index, v)

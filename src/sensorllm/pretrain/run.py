@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from sensorllm.train.config import config_to_dict, config_to_yaml
 from sensorllm.train.loop import CsvLogger, micro_batch_indices
-from sensorllm.train.state import optimizer_from_flat, save_training_state
+from sensorllm.train.state import optimizer_from_flat, read_trainer_state, save_training_state
 from sensorllm.utils import resolve_device
 
 from .checkpoints import check_resumed_config, latest_valid_checkpoint, save_model_dir
@@ -25,6 +25,10 @@ from .data import PretrainData, load_data
 from .objective import loss_sum, new_model, validation_loss
 
 __all__ = ["run_pretrain"]
+
+PRETRAIN_STATE_KEYS = ("config", "step", "best_val_loss", "best_step", "val_curve", "optimizer", "scheduler",
+                       "torch_rng", "train_time_s")
+"""What a resumed ``pretrain-encoder`` run reads from a checkpoint's ``trainer_state.json``."""
 
 
 def _setup(cfg: PretrainEncoderConfig) -> tuple[Path, torch.device]:
@@ -61,7 +65,7 @@ class _PretrainRun:
             "objective": "chronos (MeanScaleUniformBins cross-entropy)",
         }
         ckpt = latest_valid_checkpoint(out) if cfg.run.resume else None
-        saved = json.loads((ckpt / "trainer_state.json").read_text()) if ckpt is not None else None
+        saved = read_trainer_state(ckpt, PRETRAIN_STATE_KEYS) if ckpt is not None else None
         if saved is not None:
             check_resumed_config(saved["config"], current, ckpt)
             self.model = T5ForConditionalGeneration.from_pretrained(ckpt / "model", dtype=torch.float32)
@@ -84,7 +88,7 @@ class _PretrainRun:
             self.sched.load_state_dict(saved["scheduler"])
             torch.set_rng_state(torch.tensor(saved["torch_rng"], dtype=torch.uint8))
             self.state.update({k: saved[k] for k in ("step", "best_val_loss", "best_step", "val_curve")})
-            self.state["train_time_s"] = float(saved.get("train_time_s", 0.0))  # absent in older checkpoints
+            self.state["train_time_s"] = float(saved["train_time_s"])
             self.resumed_from = int(saved["step"])
             print(f"resumed from {ckpt} (step {self.resumed_from})", flush=True)
 

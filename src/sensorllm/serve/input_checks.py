@@ -211,7 +211,7 @@ def _window_starts(inp, window: int, stride: int) -> list[int]:
 
 def check_recording(inp, info, stride: int | None = None, stream: bool = False) -> InputChecks:
     """Check a recording file read by :func:`~sensorllm.serve.recording.read_input` against ``info`` (a
-    :class:`~sensorllm.serve.model_info.ModelInfo`: channel names and specs, window, stride, rate).
+    :class:`~sensorllm.classifier.ModelInfo`: channel names and specs, window, stride, rate).
     ``stream``: the file is replayed as one stream (windows run across recordings; inf cells are left to the
     stream's own error, which names the line)."""
     src = str(inp.path)

@@ -5,7 +5,7 @@
 gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it also gives each window its true
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
 :func:`~sensorllm.serve.report.write_predict_report`. A window's Stage-2 item, shared with ``stream``, is
-:func:`~sensorllm.serve.models.window_item`; :func:`describe_file` works on a file path, :func:`describe_window` on
+:func:`~sensorllm.infer.sensorllm.window_item`; :func:`describe_file` works on a file path, :func:`describe_window` on
 a prepared dataset's Stage-1 window.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sensorllm.classifier import Classifier
 from sensorllm.datasets.spec import DataError
 
-from .models import Classifier, SensorLLMClassifier
 from .recording import LabelledInput, read_input, read_recording, window_recordings
 from .scoring import LABEL_RULES, window_label
 
@@ -64,19 +64,21 @@ def predict_input(clf: Classifier, inp: LabelledInput, stride: int | None = None
     """
     if label_rule not in LABEL_RULES:
         raise ValueError(f"unknown label rule {label_rule!r}; known: {', '.join(LABEL_RULES)}")
-    window, rate = clf.window, clf.rate_hz
-    stride = int(stride or clf.stride)
+    info = clf.info
+    info.require_windowing()
+    window, rate = int(info.window), float(info.rate_hz)  # type: ignore[arg-type]
+    stride = int(stride or info.stride or max(1, window // 2))
     if stride < 1:
         raise ValueError(f"--stride must be ≥ 1 sample, got {stride}")
-    cut = window_recordings(inp, window, stride, rate, clf.max_gap)
+    cut = window_recordings(inp, window, stride, rate, info.max_gap)
     xs, refs, recs, skipped = cut.samples, cut.refs, cut.recordings, cut.skipped
-    k = len(clf.class_names)
+    class_names = list(info.class_names)
+    k = len(class_names)
     bs = int(batch_size or clf.default_batch_size)
     chunk = bs * max(1, 1024 // bs)  # bounded memory; whole batches, as one call would make them
     probs = [clf.predict_proba(np.stack([xs[si][s:s + window] for si, s, _ in refs[a:a + chunk]]),
                                [i for _, _, i in refs[a:a + chunk]], bs) for a in range(0, len(refs), chunk)]
     p = np.concatenate(probs) if probs else np.zeros((0, k))
-    labels = clf.class_names
     cols: dict[str, object] = {}
     if inp.recording_column:
         cols["recording"] = [inp.segments[si].recording for si, _, _ in refs]
@@ -84,9 +86,9 @@ def predict_input(clf: Classifier, inp: LabelledInput, stride: int | None = None
         cols["subject"] = [inp.segments[si].subject for si, _, _ in refs]
     starts_s = np.array([s for _, s, _ in refs], dtype=np.float64)
     cols.update({"window": [i for _, _, i in refs], "start_s": starts_s / rate, "end_s": (starts_s + window) / rate,
-                 "label": [labels[j] for j in p.argmax(1)] if len(refs) else []})
+                 "label": [class_names[j] for j in p.argmax(1)] if len(refs) else []})
     df = pd.DataFrame(cols)
-    for j, name in enumerate(labels):
+    for j, name in enumerate(class_names):
         df[f"p_{name}"] = p[:, j] if len(refs) else []
     out = Prediction(df, recs, skipped, window, stride, segments=np.array([si for si, _, _ in refs], dtype=np.int64))
     if inp.labels is not None:
@@ -94,7 +96,7 @@ def predict_input(clf: Classifier, inp: LabelledInput, stride: int | None = None
         for r, (si, s, _) in enumerate(refs):
             seg = inp.segments[si]
             y_true[r], purity[r] = window_label(inp.labels[seg.start + s: seg.start + s + window], label_rule, k)
-        df["true_label"] = [labels[y] if y >= 0 else "" for y in y_true]
+        df["true_label"] = [class_names[y] if y >= 0 else "" for y in y_true]
         df["label_purity"] = np.round(purity, 4)
         out.label_rule, out.y_true, out.y_pred = label_rule, y_true, p.argmax(1) if len(refs) else np.zeros(0, int)
     df.attrs["skipped_windows"] = skipped
@@ -109,8 +111,9 @@ def summary_lines(pred: Prediction, inp: LabelledInput, clf: Classifier, max_lis
     src = (f" ({', '.join(how)}; windows never span two)" if how
            else " (no recording/subject column: the whole file is one stream)")
     total = int(sum(r["windows"] for r in pred.recordings))
+    rate = float(clf.info.rate_hz)  # type: ignore[arg-type]
     lines = [(f"predict: {n} recording{'s' if n != 1 else ''}{src}; {total} windows of {pred.window} samples "
-              f"({pred.window / clf.rate_hz:g} s at {clf.rate_hz:g} Hz), stride {pred.stride}")]
+              f"({pred.window / rate:g} s at {rate:g} Hz), stride {pred.stride}")]
     if how:
         parts = [f"{r['name']}: {r['windows']}" + (f" (+{r['skipped']} skipped)" if r["skipped"] else "")
                  + (" (shorter than a window)" if r["rows"] < pred.window else "") for r in pred.recordings]
@@ -125,7 +128,7 @@ def summary_lines(pred: Prediction, inp: LabelledInput, clf: Classifier, max_lis
 def describe_file(model, meta: dict, path: str | Path, channel: str | None = None, start: int = 0,
                   length: int | None = None, max_new_tokens: int = 256, constrained: bool = False) -> dict:
     """The Stage-1 model's trend description of one channel of one window of a recording (``constrained``:
-    segment lines decoded inside the window's answer grammar, :mod:`sensorllm.eval.constrained`)."""
+    segment lines decoded inside the window's answer grammar, :mod:`sensorllm.infer.constrained`)."""
     spec = meta["extra"]["dataset"]
     names = [c["name"] for c in spec["channels"]]
     x = read_recording(path, names)
@@ -140,7 +143,7 @@ def describe_window(model, meta: dict, data, split: str, window: int, channel: s
     """The same for Stage-1 window ``window`` of a prepared dataset's ``split`` (the windows Stage 1 trains and
     is scored on; a ``start``/``length`` part of it if given). The dataset must have the model's channels and
     rate."""
-    from sensorllm.eval.evaluate import check_channels, check_units
+    from sensorllm.infer.evaluate import check_channels, check_units
 
     model_channels = meta["extra"]["dataset"]["channels"]
     where = f"{data.root} ({split} Stage-1 windows)"
@@ -160,9 +163,9 @@ def describe_window(model, meta: dict, data, split: str, window: int, channel: s
 
 def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None,
                    start: int, length: int, max_new_tokens: int, constrained: bool = False) -> dict:
-    from sensorllm.eval.describe import describe_items
+    from sensorllm.infer.describe import describe_items
     from sensorllm.text import record_rng, stage1_question
-    from sensorllm.text.items import Stage1Item
+    from sensorllm.data.items import Stage1Item
 
     extra = meta["extra"]
     channel = channel or names[0]

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .models import Classifier
+from sensorllm.classifier import Classifier
+
 from .predict import Prediction
 from .recording import LabelledInput
 from .scoring import LABEL_RULES
@@ -48,7 +49,8 @@ def write_predict_report(pred: Prediction, inp: LabelledInput, clf: Classifier, 
     scored = pred.y_true >= 0
     if not scored.any():
         return None
-    names = clf.class_names
+    info = clf.info
+    names = info.class_names
     yt, yp = pred.y_true[scored], pred.y_pred[scored]
     metrics, used = _union_metrics(yt, yp, names)
     all_classes = classification_metrics(yt, yp, names)
@@ -80,12 +82,12 @@ def write_predict_report(pred: Prediction, inp: LabelledInput, clf: Classifier, 
     n_all, n_scored = len(pred.y_true), int(scored.sum())
     mixed = int((df["label_purity"].to_numpy() < 1).sum())  # windows spanning a label change or unlabelled samples
     metrics.update({
-        "source": str(inp.path), "model": str(model_path or clf.name), "model_kind": clf.name,
+        "source": str(inp.path), "model": str(model_path or info.name), "model_kind": info.name,
         "label_rule": pred.label_rule, "label_rule_text": LABEL_RULES[pred.label_rule or "pure"],
         "labels_column": inp.labels_column, "label_format": inp.label_format,
         "windows_total": n_all, "windows_scored": n_scored, "windows_not_scored": n_all - n_scored,
         "windows_spanning_label_change": mixed, "window": pred.window, "stride": pred.stride,
-        "rate_hz": clf.rate_hz, "recordings": len(rows), "per_recording": rows,
+        "rate_hz": info.rate_hz, "recordings": len(rows), "per_recording": rows,
         "classes_scored": [names[c] for c in used], "f1_macro_model_classes": all_classes["f1_macro"],
         "input_checks": list(input_checks or []),
     })
@@ -103,10 +105,10 @@ def write_predict_report(pred: Prediction, inp: LabelledInput, clf: Classifier, 
                f"(scikit-learn's default; the confusion matrix shows the same classes); over all {len(names)} "
                f"model classes it is {all_classes['f1_macro']:.4f}")
     head = [
-        f"model: `{model_path or clf.name}` ({clf.name}); input: `{inp.path}`",
+        f"model: `{model_path or info.name}` ({info.name}); input: `{inp.path}`",
         f"{len(rows)} recording(s)" + (f" from column `{inp.recording_column}`" if inp.recording_column else "")
         + (f", subjects from `{inp.subject_column}`" if inp.subject_column else "")
-        + f"; windows of {pred.window} samples ({pred.window / clf.rate_hz:g} s at {clf.rate_hz:g} Hz), stride "
+        + f"; windows of {pred.window} samples ({pred.window / info.rate_hz:g} s at {info.rate_hz:g} Hz), stride "
           f"{pred.stride}, never spanning two recordings",
         f"labels: column `{inp.labels_column}`, read as {inp.label_format}",
         f"**window label rule `{pred.label_rule}`**: {LABEL_RULES[pred.label_rule or 'pure']}. {counted}",
@@ -116,7 +118,7 @@ def write_predict_report(pred: Prediction, inp: LabelledInput, clf: Classifier, 
     ]
     from sensorllm.eval.metrics import write_classification_report
 
-    report = write_classification_report(metrics, out, f"{clf.name} on {inp.path.name}", head)
+    report = write_classification_report(metrics, out, f"{info.name} on {inp.path.name}", head)
     table = pd.DataFrame(rows, columns=["recording", "subject", "windows", "scored", "accuracy", "f1_macro",
                                         "classes"])
     table.to_csv(out / "per_recording.csv", index=False)

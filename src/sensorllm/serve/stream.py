@@ -2,8 +2,8 @@
 
 :class:`StreamClassifier` keeps the last ``window`` samples of every channel in a ring buffer and, every
 ``hop`` samples once the buffer is full, classifies that window with the model: any
-:class:`~sensorllm.serve.models.Classifier` (a Stage-2 SensorLLM or a baseline run, from
-:func:`~sensorllm.serve.models.load_classifier`). Window ``i`` covers samples ``[i * hop, i * hop + window)``
+:class:`~sensorllm.classifier.Classifier` (a Stage-2 SensorLLM or a baseline run, from
+:func:`~sensorllm.infer.artifact.load_model`). Window ``i`` covers samples ``[i * hop, i * hop + window)``
 and goes through the same ``Classifier.predict_proba(windows, indices)`` as ``sensorllm predict`` (for a
 SensorLLM: the same per-window text seed ``record_rng(text_seed, 2, "predict", i)``), so a stream gives the
 labels and probabilities that :func:`~sensorllm.serve.predict.predict_input` gives for the same recording and
@@ -35,9 +35,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from sensorllm.classifier import Classifier
 from sensorllm.datasets.spec import DataError
-
-from .models import Classifier, SensorLLMClassifier, load_classifier
+from sensorllm.infer.artifact import load_model
+from sensorllm.infer.sensorllm import SensorLLMClassifier
 
 __all__ = [
     "Clock",
@@ -262,8 +263,8 @@ class StreamClassifier:
     """Sliding-window classification of a sample stream (no I/O; feed it with :meth:`push`).
 
     Args:
-        model: a :class:`~sensorllm.serve.models.Classifier` (SensorLLM or baseline, from
-            :func:`~sensorllm.serve.models.load_classifier`), or a Stage-2
+        model: a :class:`~sensorllm.classifier.Classifier` (SensorLLM or baseline, from
+            :func:`~sensorllm.infer.artifact.load_model`), or a Stage-2
             :class:`~sensorllm.model.SensorLLM` (with a head) together with ``meta``.
         meta: with a SensorLLM ``model``: the checkpoint's ``config.json`` (``meta["extra"]`` carries dataset
             spec, rate, window, stride and text settings, as ``sensorllm tune`` writes them); ``None`` for a
@@ -282,27 +283,30 @@ class StreamClassifier:
     def __init__(self, model, meta: dict | None = None, hop: int | None = None, smoother: Smoother | None = None,
                  batch_size: int = 8, clock: Clock = time.perf_counter,
                  first_window_check: Callable[[np.ndarray], None] | None = None) -> None:
-        clf: Classifier = model if meta is None else SensorLLMClassifier(model, meta)
-        if not clf.class_names:
+        if meta is not None:
+            model = SensorLLMClassifier(model, meta)
+            model.require_windows()
+        clf: Classifier = model
+        info = clf.info
+        if not info.class_names:
             raise ValueError("this is a Stage-1 model (no classifier head): streaming needs a Stage-2 model")
+        info.require_windowing()
         self.classifier = clf
-        self.model = getattr(clf, "model", None)
-        self.extra = getattr(clf, "extra", {})
-        self.names = list(clf.channels)
-        self.channels = list(clf.info.channels or [])  # ChannelSpec per channel, when the model records them
-        self.window = clf.window
-        self.rate_hz = clf.rate_hz
-        self.hop = int(hop) if hop is not None else clf.stride
+        self.channel_names = list(info.channel_names)
+        self.channels = list(info.channels or [])  # ChannelSpec per channel, when the model records them
+        self.class_names = list(info.class_names)
+        self.window = int(info.window)  # type: ignore[arg-type]
+        self.rate_hz = float(info.rate_hz)  # type: ignore[arg-type]
+        self.hop = int(hop) if hop is not None else int(info.stride or max(1, self.window // 2))
         if self.hop < 1:
             raise ValueError(f"--hop must be ≥ 1 sample, got {self.hop}")
         if batch_size < 1:
             raise ValueError(f"--batch-size must be ≥ 1, got {batch_size}")
-        self.labels = list(clf.class_names)
         self.first_window_check = first_window_check
         self.smoother = smoother
         self.batch_size = int(batch_size)
         self.clock = clock
-        self._ring = RingBuffer(self.window, len(self.names))
+        self._ring = RingBuffer(self.window, len(self.channel_names))
         self._next_end = self.window  # the stream length at which the next window is complete
         self._decisions = 0
         self.stats = StreamStats(self.rate_hz)
@@ -310,8 +314,8 @@ class StreamClassifier:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> StreamClassifier:
         """Load a SensorLLM run/checkpoint or a baseline run directory
-        (:func:`~sensorllm.serve.models.load_classifier`) and wrap it (``kwargs`` as for the constructor)."""
-        return cls(load_classifier(path, device, command="stream"), **kwargs)
+        (:func:`~sensorllm.infer.artifact.load_model`) and wrap it (``kwargs`` as for the constructor)."""
+        return cls(load_model(path, device, command="stream"), **kwargs)
 
     @property
     def samples_seen(self) -> int:
@@ -325,7 +329,7 @@ class StreamClassifier:
         """Append samples and classify every window they complete.
 
         Args:
-            samples: ``(n, C)`` (or ``(C,)`` for one sample) values in ``self.names`` order.
+            samples: ``(n, C)`` (or ``(C,)`` for one sample) values in ``self.channel_names`` order.
             arrival: when the samples arrived (clock seconds): one time for all, or ``(n,)`` per sample;
                 default now.
 
@@ -339,13 +343,14 @@ class StreamClassifier:
         x = np.asarray(samples, dtype=np.float64)
         if x.ndim == 1:
             x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != len(self.names):
-            raise DataError(f"expected samples of shape (n, {len(self.names)}) for channels {self.names}, "
+        names = self.channel_names
+        if x.ndim != 2 or x.shape[1] != len(names):
+            raise DataError(f"expected samples of shape (n, {len(names)}) for channels {names}, "
                             f"got {tuple(np.shape(samples))}")
         bad = ~np.isfinite(x)
         if bad.any():
             i, j = map(int, np.argwhere(bad)[0])
-            raise DataError(f"sample {self._ring.total + i}, channel {self.names[j]!r}: value {x[i, j]} "
+            raise DataError(f"sample {self._ring.total + i}, channel {self.channel_names[j]!r}: value {x[i, j]} "
                             "is not finite (streams need every sample)")
         n = len(x)
         arr = np.full(n, t0) if arrival is None else np.broadcast_to(np.asarray(arrival, np.float64), (n,))
@@ -386,7 +391,7 @@ class StreamClassifier:
             start = p.end - self.window
             out.append(Decision(
                 index=p.index, start_sample=start, end_sample=p.end, start_s=start / self.rate_hz,
-                end_s=p.end / self.rate_hz, label=self.labels[k], prob=float(pr[k]),
-                probs=tuple(float(v) for v in pr), smooth_label=None if sk is None else self.labels[sk],
+                end_s=p.end / self.rate_hz, label=self.class_names[k], prob=float(pr[k]),
+                probs=tuple(float(v) for v in pr), smooth_label=None if sk is None else self.class_names[sk],
                 smooth_prob=sp, latency_ms=latency))
         return out

@@ -191,7 +191,7 @@ def replay(clf: StreamClassifier, path: str | Path, speed: float, emit: Callable
     path = Path(path)
     if not path.is_file():
         raise DataError(f"missing file {path}")
-    parser = CsvRowParser(clf.names, str(path), channel_map)
+    parser = CsvRowParser(clf.channel_names, str(path), channel_map)
     x = parser.feed(path.read_text(errors="replace").splitlines())
     parser.finish()
     t0 = clf.clock()

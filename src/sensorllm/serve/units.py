@@ -1,7 +1,7 @@
 """Is a recording in the units the model was trained on? A check of its magnitude, made before the model loads.
 
 Every model saved by this version carries the root mean square (RMS) of each channel over its training windows
-(:func:`~sensorllm.eval.evaluate.channel_scale_stats`: SensorLLM in ``extra["channel_stats"]``, baselines in
+(:func:`~sensorllm.datasets.stats.channel_scale_stats`: SensorLLM in ``extra["channel_stats"]``, baselines in
 ``config.json["dataset"]["channel_stats"]``). :func:`check_input_units` compares the input's RMS with it:
 
 * The x/y/z channels of one sensor (same kind, placement and unit, from the channel specs) are compared as one
@@ -136,9 +136,9 @@ def _groups(info) -> list[tuple[list[str], str | None, str, str]]:
 
 def check_input_units(x: np.ndarray, info) -> UnitCheck:
     """Compare the magnitude of input samples ``x`` ``(N, C)`` (in ``info.channel_names`` order; NaN/inf are
-    ignored) with the training statistics of ``info`` (a :class:`~sensorllm.serve.model_info.ModelInfo`: it
+    ignored) with the training statistics of ``info`` (a :class:`~sensorllm.classifier.ModelInfo`: it
     needs ``channel_names``, ``channels`` (specs or ``None``) and ``channel_stats``)."""
-    stats = getattr(info, "channel_stats", None)
+    stats = info.channel_stats
     if not stats or not isinstance(stats.get("channels"), dict):
         return UnitCheck(skipped="the model was saved without training channel statistics (an older run): the "
                                  "input's units are not checked")

@@ -38,6 +38,7 @@ from .stage2 import (
     stage2_text,
     statistics_text,
     trend_text,
+    window_pieces,
 )
 from .trend import DEFAULT_MIN_DURATION, DEFAULT_TOL, segment_batch, segment_trends, segment_windows
 
@@ -48,7 +49,7 @@ __all__ = [
     "trend_summary", "iter_stage1_records",
     "PREPROCESS_TYPES", "stage2_text", "stage2_pieces", "stage2_question", "statistics_text",
     "correlation_text", "correlation_matrix", "correlation_strength", "trend_text", "assemble_text",
-    "iter_stage2_records",
+    "iter_stage2_records", "window_pieces",
     "ParsedAnswer", "parse_trend_answer", "parse_summary", "score_answer", "trend_code",
     "number_to_words", "words_to_number", "indefinite_article", "with_article", "fix_articles",
 ]

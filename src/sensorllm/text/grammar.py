@@ -28,7 +28,7 @@ boundaries, the trends and the wording.
 
 States are hashable tuples; :meth:`SegmentGrammar.allowed` (the characters that may come next: a set, an
 :class:`AnyBut` set of excluded characters, or ``None`` where any text may) and :meth:`SegmentGrammar.step` are
-memoised per grammar, so walking a tokenizer's vocabulary against a state (:mod:`sensorllm.eval.constrained`)
+memoised per grammar, so walking a tokenizer's vocabulary against a state (:mod:`sensorllm.infer.constrained`)
 stays cheap.
 """
 

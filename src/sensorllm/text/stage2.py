@@ -33,6 +33,7 @@ __all__ = [
     "stage2_text",
     "iter_stage2_records",
     "stage2_pieces",
+    "window_pieces",
     "stage2_question",
     "statistics_text",
     "compact_statistics_text",
@@ -263,6 +264,29 @@ def stage2_text(
     return out
 
 
+def window_pieces(
+    windows: np.ndarray,
+    channels: Sequence[ChannelSpec | str],
+    rate_hz: float,
+    rngs: Sequence[np.random.Generator],
+    mode: Mode = "exact",
+    tol: float = DEFAULT_TOL,
+    min_duration: float = DEFAULT_MIN_DURATION,
+    numbers: NumberStyle = "mixed",
+    stat_digits: int | None = None,
+    normalized: bool = True,
+    first_window: int = 0,
+) -> list[dict]:
+    """:func:`stage2_pieces` of each of ``windows`` ``(N, L, C)`` (segmented together; ``rngs[k]`` draws window
+    ``k``'s texts). A window's pieces do not depend on the other windows. ``first_window``: the number of
+    ``windows[0]`` in error messages."""
+    wins = np.asarray(windows, dtype=np.float64)
+    names = [c.name if isinstance(c, ChannelSpec) else str(c) for c in channels]
+    table = segment_windows(wins, rate_hz, mode, tol, min_duration, names, first_window=first_window)
+    return [stage2_pieces(wins[k], channels, [table.get(k, c) for c in range(len(channels))], rngs[k], numbers,
+                          stat_digits, normalized) for k in range(len(wins))]
+
+
 def iter_stage2_records(
     data,
     split: str,
@@ -297,13 +321,11 @@ def iter_stage2_records(
     for a in range(0, len(order), chunk):
         b = min(a + chunk, len(order))
         sel = order[a:b]
-        wins = np.asarray(ws.windows[sel], dtype=np.float64)
-        table = segment_windows(wins, data.rate_hz, mode, tol, min_duration, names, first_window=int(sel[0]))
+        rngs = [record_rng(seed, 2, split, int(i)) for i in sel]
+        pieces = window_pieces(ws.windows[sel], channels, data.rate_hz, rngs, mode, tol, min_duration, numbers,
+                               stat_digits, normalized, first_window=int(sel[0]))
         where = f"{data.root}/stage2/{split}/labels.npy"
         for k, i, label, subject, start in chunk_windows(ws, sel, len(classes), where):
-            segs = [table.get(k, c) for c in range(len(channels))]
-            pieces = stage2_pieces(wins[k], channels, segs, record_rng(seed, 2, split, i), numbers, stat_digits,
-                                   normalized)
             yield {
                 "index": i,
                 "split": split,
@@ -312,8 +334,8 @@ def iter_stage2_records(
                 "label": label,
                 "label_name": classes[label],
                 "start": start,
-                **pieces,
-                "text": assemble_text(pieces, preprocess_type),
+                **pieces[k],
+                "text": assemble_text(pieces[k], preprocess_type),
                 "preprocess_type": preprocess_type,
                 "trend_mode": mode,
             }

@@ -1,1 +1,2 @@
-"""Training programs: configs, Stage-1 alignment and Stage-2 tuning loops."""
+"""Training programs: configs, Stage-1 alignment and Stage-2 tuning loops, and the baselines' harness
+(:mod:`.baseline`, ``sensorllm baseline``)."""

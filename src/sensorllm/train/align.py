@@ -14,9 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from sensorllm.eval.describe import describe_items, score_descriptions
+from sensorllm.data import Stage1Item, collate, stage1_items
+from sensorllm.eval.describe import score_descriptions
+from sensorllm.infer.describe import describe_items
 from sensorllm.eval.metrics import write_json_atomic
-from sensorllm.text.items import Stage1Item, stage1_items
 
 from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
 from .config import Stage1Config
@@ -51,7 +52,7 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
     print("trainable:", model.trainable_summary(), flush=True)
 
     def make_batch(idx: np.ndarray):
-        return model.prompts.collate([_example(model, train[i], train[i].answer) for i in idx])
+        return collate(model.prompts, [_example(model, train[i], train[i].answer) for i in idx])
 
     def loss_fn(m, batch):
         return m(batch, stage=1).loss
@@ -61,7 +62,7 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
         losses = []
         for a in range(0, len(val), cfg.optim.batch_size):
             exs = [_example(model, it, it.answer) for it in val[a : a + cfg.optim.batch_size]]
-            losses.append(float(model.forward_stage1(model.prompts.collate(exs).to(acc.device)).loss) * len(exs))
+            losses.append(float(model.forward_stage1(collate(model.prompts, exs).to(acc.device)).loss) * len(exs))
         return {"loss": sum(losses) / max(1, len(val))}
 
     extra = lambda: checkpoint_extra(cfg, data, "stage1")  # noqa: E731

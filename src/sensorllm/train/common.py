@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from sensorllm.datasets.prepared import PreparedDataset, open_prepared
-from sensorllm.model import SensorLLM, SensorLLMConfig, build_sensor_llm
+from sensorllm.model import SensorLLM, build_sensor_llm
 from sensorllm.model.llm import cache_root
 
 from .config import Stage1Config, Stage2Config, config_to_dict, config_to_yaml
@@ -50,25 +50,15 @@ def embedding_cache_dir(cfg: Any) -> Path:
 
 
 def build_model(cfg: Stage1Config | Stage2Config, data: PreparedDataset, labels: bool) -> SensorLLM:
-    """The SensorLLM for ``data``'s channels (and classes when ``labels``), frozen encoder cache enabled. The
-    Stage-2 options (head, text layout) come from a Stage-2 config; a Stage-1 model keeps the model defaults."""
-    stage2 = cfg if isinstance(cfg, Stage2Config) else None
-    mcfg = SensorLLMConfig(
-        channels=tuple(data.channel_names),
-        llm=cfg.llm,
-        encoder=cfg.encoder,
-        projector=cfg.projector,
-        labels=tuple(data.class_names) if labels else None,
-        max_length=cfg.max_length,
-        channel_markers=cfg.channel_markers,
-        head_standardize=labels and stage2 is not None and stage2.head_standardize,
-        **({"head_input": stage2.head_input, "stage2_layout": stage2.stage2_layout} if stage2 is not None else {}),
-    )
+    """The SensorLLM of ``cfg.model`` for ``data``'s channels (and classes when ``labels``), frozen encoder cache
+    enabled. The Stage-2 options (head, text layout) come from a Stage-2 config; a Stage-1 model keeps the model
+    defaults."""
+    mcfg = cfg.model.for_data(tuple(data.channel_names), tuple(data.class_names) if labels else None)
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
     print(f"encoder: {model.encoder.describe()}", flush=True)
     if model.encoder.fitted_state:  # fitted after this point (calibrate): a cache key now would name no fit
         print("note: the encoder is fitted on training series, so the embedding cache is not used", flush=True)
-    elif not cfg.encoder.trainable:
+    elif not cfg.model.encoder.trainable:
         model.enable_cache(embedding_cache_dir(cfg))
     else:
         print("note: the encoder trains, so the embedding cache is bypassed (its outputs change every step)",
@@ -95,10 +85,10 @@ _CHANNEL_STATS: dict[tuple[str, int], dict | None] = {}
 
 
 def _train_channel_stats(data: PreparedDataset) -> dict | None:
-    """:func:`~sensorllm.eval.evaluate.channel_scale_stats` of the Stage-2 training windows, computed once per
+    """:func:`~sensorllm.datasets.stats.channel_scale_stats` of the Stage-2 training windows, computed once per
     prepared directory (and manifest version); ``None`` when there are none."""
     from sensorllm.datasets.spec import DataError
-    from sensorllm.eval.evaluate import channel_scale_stats
+    from sensorllm.datasets.stats import channel_scale_stats
 
     mpath = Path(data.root) / "manifest.json"
     key = (str(mpath.resolve()), mpath.stat().st_mtime_ns if mpath.exists() else 0)
@@ -126,7 +116,7 @@ def checkpoint_extra(cfg: Any, data: PreparedDataset, stage: str, **more: Any) -
         "trend_mode": cfg.data.trend_mode,
         "stat_digits": cfg.data.stat_digits,
         "text_seed": cfg.run.seed,
-        "random_init_encoder": cfg.encoder.pretrained is None,
+        "random_init_encoder": cfg.model.encoder.pretrained is None,
         "run_config": json.loads(json.dumps(config_to_dict(cfg))),
         "channel_stats": _train_channel_stats(data),
         **more,

@@ -1,8 +1,14 @@
 """Typed run configs: one dataclass per stage, loaded from YAML plus ``key=value`` overrides.
 
-Defaults live only in the dataclasses below. Unknown keys and type mismatches are errors, all collected and
-reported at once with the valid choices. The resolved config is written to ``<out_dir>/config.yaml`` (a run
-prints one line saying where) and stored in checkpoints.
+Defaults live only in the dataclasses below (the model's in :mod:`sensorllm.model.sensorllm_config`). Unknown
+keys and type mismatches are errors, all collected and reported at once with the valid choices. The resolved
+config is written to ``<out_dir>/config.yaml`` (a run prints one line saying where) and stored in checkpoints.
+
+A stage config nests its model settings (``cfg.model``: :class:`~sensorllm.model.sensorllm_config.ModelSettings`
+for Stage 1, :class:`~sensorllm.model.sensorllm_config.Stage2ModelSettings` for Stage 2) rather than copying
+their fields. In YAML, in ``key=value`` overrides and in the saved config their keys stay at the top level
+(``encoder:``, ``llm.name=...``, ``head_input: last``): :func:`load_config` and :func:`config_to_dict` map them,
+in this one place (:data:`MODEL_SECTION`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import yaml
 from sensorllm.model.encoder import EncoderConfig
 from sensorllm.model.llm import LLMConfig, LoRASettings
 from sensorllm.model.projector import ProjectorConfig
-from sensorllm.model.sensorllm_config import HeadInput, Stage2Layout
+from sensorllm.model.sensorllm_config import ModelSettings, Stage2ModelSettings
 from sensorllm.model.series_tokenizer import TokenizerConfig
 from sensorllm.text.stage2 import PREPROCESS_TYPES
 
@@ -30,6 +36,9 @@ __all__ = [
     "ProjectorConfig",
     "LLMConfig",
     "LoRASettings",
+    "MODEL_SECTION",
+    "ModelSettings",
+    "Stage2ModelSettings",
     "TokenizerConfig",
     "OptimConfig",
     "RunConfig",
@@ -112,26 +121,26 @@ class RunConfig:
             raise ConfigError(f"run.keep_checkpoints={self.keep_checkpoints}; keep at least 1 (resuming needs it)")
 
 
+MODEL_SECTION = "model"
+"""The stage configs' field holding the model settings, whose keys users write at the top level."""
+
+
 @dataclass
 class StageConfig:
-    """What both stages share: data, the model parts, optimisation and the run."""
+    """What both stages share: data, the model settings (LLM, encoder, projector, token layout), optimisation
+    and the run."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
-    llm: LLMConfig = field(default_factory=LLMConfig)
+    model: ModelSettings = field(default_factory=ModelSettings)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
-    max_length: int | None = None  # longest token sequence (None = the LLM's limit)
-    # <c_start>/<c_end> around each channel's sensor tokens (paper); false = "without special tokens" ablation
-    channel_markers: bool = True
 
     def __post_init__(self) -> None:
         o = self.optim
         if o.encoder_freeze_steps < 0 or o.encoder_warmup_steps < 0:
             raise ConfigError("optim.encoder_freeze_steps and optim.encoder_warmup_steps must be ≥ 0")
         own = o.encoder_lr is not None or o.encoder_freeze_steps or o.encoder_warmup_steps
-        if own and not self.encoder.trainable:
+        if own and not self.model.encoder.trainable:
             raise ConfigError("optim.encoder_lr / encoder_freeze_steps / encoder_warmup_steps set the trainable "
                               "encoder's schedule, but encoder.trainable is false: set encoder.trainable=true or "
                               "remove them")
@@ -150,18 +159,15 @@ class Stage1Config(StageConfig):
 class Stage2Config(StageConfig):
     """Stage 2: task-aware tuning (classification head, class-weighted CE, selection on validation F1)."""
 
+    model: Stage2ModelSettings = field(default_factory=Stage2ModelSettings)  # head_input, stage2_layout, ...
     init_from: str | None = None  # Stage-1 checkpoint dir; None = the paper's "without alignment" ablation
     # the channel start/end token rows train: None = only without init_from (the paper: Stage 1 trained them)
     train_token_rows: bool | None = None
     weighted_loss: bool = True
     metric: Literal["f1_macro", "accuracy"] = "f1_macro"
-    # not the paper: the head reads per-feature standardised last-token states, statistics measured once on
-    # this many seeded training windows before Stage 2 (docs/deviations.md)
-    head_standardize: bool = False
+    # with model.head_standardize (not the paper, docs/deviations.md): the head's feature statistics are
+    # measured once on this many seeded training windows before Stage 2
     head_stats_windows: int = 512
-    # not the paper: what the head reads and where the text goes (SensorLLMConfig, docs/deviations.md)
-    head_input: HeadInput = "last"
-    stage2_layout: Stage2Layout = "paper"
 
 
 C = TypeVar("C")
@@ -214,13 +220,43 @@ def _check_type(value: Any, tp: Any, key: str, errors: list[str]) -> Any:
     return value
 
 
+def _model_type(cls: type) -> type | None:
+    """The model settings class a stage config nests under :data:`MODEL_SECTION` (``None``: not a stage config)."""
+    if not (isinstance(cls, type) and issubclass(cls, StageConfig)):
+        return None
+    return typing.get_type_hints(cls)[MODEL_SECTION]
+
+
+def _nest(cls: type, doc: dict) -> dict:
+    """A user document of ``cls`` (model keys at the top level) with its model keys moved under
+    :data:`MODEL_SECTION`; the inverse of :func:`config_to_dict`'s flattening."""
+    mtype = _model_type(cls)
+    if mtype is None:
+        return doc
+    if MODEL_SECTION in doc:
+        raise ConfigError(f"unknown key {MODEL_SECTION}: the model settings (llm, encoder, projector, ...) are "
+                          "written at the top level")
+    model_keys = {f.name for f in dataclasses.fields(mtype)}
+    out = {k: v for k, v in doc.items() if k not in model_keys}
+    out[MODEL_SECTION] = {k: v for k, v in doc.items() if k in model_keys}
+    return out
+
+
 def _build(cls: type[C], values: dict, prefix: str, errors: list[str]) -> C:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    mtype = _model_type(cls)
+    shown = [n for n in names if n != MODEL_SECTION] + (
+        [f.name for f in dataclasses.fields(mtype)] if mtype is not None else [])  # the keys users write
     unknown = [k for k in values if k not in names]
     for k in unknown:
-        errors.append(f"unknown key {prefix}{k}; valid keys here: {', '.join(names)}")
-    kwargs = {k: _check_type(v, hints[k], prefix + k, errors) for k, v in values.items() if k in names}
+        errors.append(f"unknown key {prefix}{k}; valid keys here: {', '.join(shown)}")
+    kwargs = {}
+    for k, v in values.items():
+        if k == MODEL_SECTION and mtype is not None:  # its keys are written at this level
+            kwargs[k] = _build(mtype, v, prefix, errors) if isinstance(v, dict) else None
+        elif k in names:
+            kwargs[k] = _check_type(v, hints[k], prefix + k, errors)
     try:
         return cls(**kwargs)
     except ConfigError as exc:
@@ -260,7 +296,7 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: list[st
     for item in overrides or []:
         _apply_override(doc, item)
     errors: list[str] = []
-    cfg = _build(cls, doc, "", errors)
+    cfg = _build(cls, _nest(cls, doc), "", errors)
     if errors:
         where = f" in {path}" if path else ""
         raise ConfigError(f"invalid {cls.__name__}{where}:\n  " + "\n  ".join(errors))
@@ -278,8 +314,15 @@ def _plain(obj: Any) -> Any:
 
 
 def config_to_dict(cfg: Any) -> dict:
-    """Plain YAML/JSON-able dict (tuples become lists)."""
-    return _plain(dataclasses.asdict(cfg))
+    """Plain YAML/JSON-able dict (tuples become lists), with a stage config's model settings at the top level
+    (the keys users write and checkpoints keep in ``extra["run_config"]``)."""
+    d = _plain(dataclasses.asdict(cfg))
+    if _model_type(type(cfg)) is None:
+        return d
+    out: dict = {}
+    for k, v in d.items():
+        out.update(v if k == MODEL_SECTION else {k: v})
+    return out
 
 
 def config_to_yaml(cfg: Any) -> str:

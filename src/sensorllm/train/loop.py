@@ -237,7 +237,7 @@ def train_loop(
         got = load_latest_training_state(out_dir, accelerator.unwrap_model(model), opt, sched)
         if got is not None:
             state.update({k: got[k] for k in ("step", "best_metric", "best_step")})
-            state["train_time_s"] = float(got.get("train_time_s", 0.0))  # absent in older checkpoints
+            state["train_time_s"] = float(got["train_time_s"])
             resumed_from = state["step"]
     trainable = [p for p in model.parameters() if p.requires_grad]
     # the values that really train, as the model counts them per part

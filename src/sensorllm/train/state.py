@@ -4,7 +4,7 @@ previous good one is used).
 
 Layout::
 
-    <out_dir>/checkpoints/step-000200/model/...          (sensorllm.model.save_checkpoint)
+    <out_dir>/checkpoints/step-000200/model/...          (sensorllm.infer.artifact.save_model)
                                      optimizer.safetensors
                                      trainer_state.json   (step, best metric, scheduler, torch RNG...)
                                      checksums.json       (SHA-256 of every other file)
@@ -24,16 +24,19 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from sensorllm.model import load_trained_state, save_checkpoint
+from sensorllm.infer.artifact import save_model
+from sensorllm.model import load_trained_state
 from sensorllm.utils import sha256_file
 from sensorllm.model.checkpoint import WEIGHTS_FILE
 
 __all__ = [
     "save_training_state",
     "load_latest_training_state",
+    "read_trainer_state",
     "verify_checksums",
     "optimizer_from_flat",
     "CorruptCheckpoint",
+    "OlderCheckpoint",
 ]
 
 _CKPTS = "checkpoints"
@@ -41,6 +44,31 @@ _CKPTS = "checkpoints"
 
 class CorruptCheckpoint(RuntimeError):
     pass
+
+
+class OlderCheckpoint(RuntimeError):
+    """A checkpoint written by an older version whose trainer state lacks what this version resumes with."""
+
+
+TRAINER_STATE = "trainer_state.json"
+
+LOOP_STATE_KEYS = ("step", "best_metric", "best_step", "train_time_s")
+"""What :func:`sensorllm.train.loop.train_loop` resumes from a checkpoint's ``trainer_state.json``."""
+
+
+def read_trainer_state(ckpt: Path, required: tuple[str, ...]) -> dict:
+    """A checkpoint's ``trainer_state.json``, which must hold ``required``.
+
+    Raises:
+        OlderCheckpoint: a key is missing (an older version wrote it): one line naming the file.
+    """
+    path = Path(ckpt) / TRAINER_STATE
+    state = json.loads(path.read_text())
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise OlderCheckpoint(f"{path} has no {', '.join(missing)}: it was written by an older version of "
+                              "sensorllm; resume it with that version, or train into a new run.out_dir")
+    return state
 
 
 def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -91,7 +119,7 @@ def save_training_state(
     """Write ``checkpoints/step-NNNNNN`` atomically (temp dir + rename) and point ``latest`` at it.
 
     The model goes to ``<checkpoint>/model`` by ``write_model(dir)``; the default is the SensorLLM delta
-    checkpoint (:func:`~sensorllm.model.checkpoint.save_checkpoint` with ``extra``). ``pretrain-encoder``
+    checkpoint (:func:`~sensorllm.infer.artifact.save_model` with ``extra``). ``pretrain-encoder``
     passes a Hugging Face ``save_pretrained`` instead; the optimiser, scheduler, RNG state, checksums,
     ``latest`` and pruning to the newest ``keep`` checkpoints are the same for both.
     """
@@ -101,7 +129,7 @@ def save_training_state(
     tmp = root / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
     if write_model is None:
-        save_checkpoint(model, tmp / "model", extra=extra)
+        save_model(model, tmp / "model", extra=extra)
     else:
         write_model(tmp / "model")
     tensors, meta = _optimizer_to_flat(optimizer)
@@ -129,9 +157,11 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
 
 
-def load_latest_training_state(out_dir: Path, model, optimizer, scheduler) -> dict | None:
+def load_latest_training_state(out_dir: Path, model, optimizer, scheduler,
+                               required: tuple[str, ...] = LOOP_STATE_KEYS) -> dict | None:
     """Restore the newest *valid* checkpoint of ``out_dir`` into model/optimizer/scheduler; returns its state
-    dict (with ``step``), or ``None`` if there is none. Corrupt checkpoints are reported and skipped."""
+    dict (with ``required``), or ``None`` if there is none. Corrupt checkpoints are reported and skipped; one
+    written by an older version without ``required`` stops with :class:`OlderCheckpoint`."""
     root = Path(out_dir) / _CKPTS
     if not root.is_dir():
         return None
@@ -140,7 +170,7 @@ def load_latest_training_state(out_dir: Path, model, optimizer, scheduler) -> di
         try:
             verify_checksums(ckpt)
             weights = load_file(str(ckpt / "model" / WEIGHTS_FILE))
-            state = json.loads((ckpt / "trainer_state.json").read_text())
+            state = read_trainer_state(ckpt, required)
             load_trained_state(model, weights, where=str(ckpt / "model"))
             optimizer_from_flat(optimizer, load_file(str(ckpt / "optimizer.safetensors")), state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])

@@ -14,10 +14,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from sensorllm.eval.classify import head_features, predict_proba
+from sensorllm.data import TextSettings, collate_items, stage2_items
 from sensorllm.eval.metrics import classification_metrics, write_json_atomic
-from sensorllm.model import class_weights_from_labels, init_from_stage1, save_checkpoint
-from sensorllm.text.items import stage2_items
+from sensorllm.infer.artifact import save_model
+from sensorllm.infer.stage2 import head_features, predict_proba
+from sensorllm.model import class_weights_from_labels, init_from_stage1
 
 from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
 from .config import Stage2Config
@@ -36,24 +37,23 @@ def run_tune(cfg: Stage2Config, progress: Callable[[dict], None] | None = None) 
                          "validation split (prepare without --paper-split, or set data.val_split)")
     model = build_model(cfg, data, labels=True)
     t = time.time()
-    text = {"stat_digits": cfg.data.stat_digits, "normalized": model.encoder.normalizes_series}
-    train = stage2_items(data, cfg.data.train_split, cfg.run.seed, cfg.data.preprocess_type,
-                         cfg.data.trend_mode, cfg.data.max_train_examples, **text)
-    val = stage2_items(data, cfg.data.val_split, cfg.run.seed, cfg.data.preprocess_type,
-                       cfg.data.trend_mode, cfg.data.max_val_examples, **text)
+    text = TextSettings(cfg.data.preprocess_type, cfg.data.trend_mode, cfg.data.stat_digits, cfg.run.seed,
+                        model.encoder.normalizes_series)
+    train = stage2_items(data, cfg.data.train_split, text, cfg.data.max_train_examples, channels=model.channels)
+    val = stage2_items(data, cfg.data.val_split, text, cfg.data.max_val_examples, channels=model.channels)
     print(f"texts: {len(train)} train / {len(val)} val windows in {time.time() - t:.1f}s", flush=True)
     if cfg.init_from:
         parts = init_from_stage1(model, cfg.init_from)
         print(f"initialised from Stage 1 {cfg.init_from}: {', '.join(parts)}")
     pick = np.random.default_rng([cfg.run.seed, 47]).permutation(len(train))[: cfg.head_stats_windows]
-    calib = [torch.as_tensor(np.asarray(s, dtype=np.float32)) for i in pick for s in train[i].series.values()]
+    calib = list(torch.from_numpy(train.series[pick].reshape(-1, train.series.shape[2])))  # (P·C) series
     if model.encoder.calibrate(calib):  # batch-norm statistics of a trainable encoder, before the head's
         print(f"encoder statistics calibrated on {len(pick)} training windows", flush=True)
-    if cfg.head_standardize:  # (a resumed run then restores the statistics saved with its checkpoint)
+    if cfg.model.head_standardize:  # (a resumed run then restores the statistics saved with its checkpoint)
         t = time.time()
         model.to(acc.device)
         with acc.autocast():  # the features as training computes them (bf16 autocast in a bf16 run)
-            feats = head_features(model, [train[i] for i in pick], 2 * cfg.optim.batch_size)
+            feats = head_features(model, train[pick], 2 * cfg.optim.batch_size)
         model.set_head_statistics(feats)
         print(f"head standardisation: per-feature mean/std of the last-token states of {len(pick)} training "
               f"windows ({time.time() - t:.0f}s)", flush=True)
@@ -61,25 +61,23 @@ def run_tune(cfg: Stage2Config, progress: Callable[[dict], None] | None = None) 
     rows = cfg.init_from is None if cfg.train_token_rows is None else cfg.train_token_rows
     model.set_trainable(projector=True, head=True, token_rows=rows)
     print("trainable:", model.trainable_summary(), flush=True)
-    labels = np.array([it.label for it in train])
-    weights = class_weights_from_labels(labels, len(data.class_names)) if cfg.weighted_loss else None
+    weights = class_weights_from_labels(train.labels, len(data.class_names)) if cfg.weighted_loss else None
 
     def make_batch(idx: np.ndarray):
-        exs = [model.prompts.stage2(train[i].series, text=train[i].text, label=train[i].label) for i in idx]
-        return model.prompts.collate(exs)
+        return collate_items(model.prompts, train[idx])
 
     def loss_fn(m, batch):
         return m(batch, stage=2, class_weights=weights).loss
 
     def validate() -> dict:
         probs, loss = predict_proba(model, val, cfg.optim.batch_size, weights)
-        m = classification_metrics([it.label for it in val], probs.argmax(1), data.class_names)
+        m = classification_metrics(val.labels, probs.argmax(1), data.class_names)
         return {"loss": loss, "f1_macro": m["f1_macro"], "accuracy": m["accuracy"], "_metrics": m}
 
     extra = lambda: checkpoint_extra(cfg, data, "stage2", init_from=cfg.init_from)  # noqa: E731
 
     def on_best(res: dict, step: int) -> None:
-        save_checkpoint(model, out / "best.tmp", extra={**extra(), "val": _public(res), "step": step})
+        save_model(model, out / "best.tmp", extra={**extra(), "val": _public(res), "step": step})
         publish_model(out / "best.tmp", out / "model")
         import shutil
 

@@ -1,13 +1,21 @@
-"""Batched Stage-2 inference: class probabilities for a list of windows."""
+"""Batched Stage-2 inference: class probabilities (and the features the head reads) for Stage-2 items, in the
+training's precision, optionally several batches at once on the CPU.
+
+What ``sensorllm tune`` validates with, ``evaluate`` scores with and ``predict``/``stream`` classify with: items
+(:mod:`sensorllm.data.items`) → batches (:func:`~sensorllm.data.collate.collate_items`) → the model.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import torch
+
+from sensorllm.data.collate import collate_items
+from sensorllm.data.items import Stage2Items
 
 __all__ = ["predict_proba", "head_features", "autocast_like_training", "training_precision", "PRECISIONS"]
 
@@ -24,13 +32,12 @@ def _eval_mode(model) -> Iterator[Any]:
         base.train(was_training)
 
 
-def _stage2_batches(base, items: Sequence, batch_size: int, labels: bool) -> Iterator[tuple[Sequence, Any]]:
-    """``(chunk of items, its collated batch on the model's device)`` (tokenised here, in the caller's thread)."""
+def _stage2_batches(base, items: Stage2Items, batch_size: int, labels: bool) -> Iterator[tuple[int, Any]]:
+    """``(windows in the batch, the batch on the model's device)`` (collated here, in the caller's thread)."""
     device = next(base.projector.parameters()).device
     for a in range(0, len(items), batch_size):
         chunk = items[a : a + batch_size]
-        exs = [base.prompts.stage2(it.series, text=it.text, label=it.label if labels else None) for it in chunk]
-        yield chunk, base.prompts.collate(exs).to(device)
+        yield len(chunk), collate_items(base.prompts, chunk, labels=labels).to(device)
 
 
 @contextmanager
@@ -68,10 +75,10 @@ def autocast_like_training(model, mixed_precision: str | None):
     return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
-def predict_proba(model, items: Sequence, batch_size: int = 8, class_weights: torch.Tensor | None = None,
+def predict_proba(model, items: Stage2Items, batch_size: int = 8, class_weights: torch.Tensor | None = None,
                   mixed_precision: str | None = None, workers: int = 1) -> tuple[np.ndarray, float | None]:
-    """``(N, K)`` softmax probabilities for Stage-2 items (``.series``, ``.text``, ``.label``); also the mean
-    (weighted) CE loss when every item has a label. ``mixed_precision``: the training run's
+    """``(N, K)`` float32 softmax probabilities for Stage-2 items; also the mean (weighted) CE loss when the items
+    have labels. ``mixed_precision``: the training run's
     ``run.mixed_precision`` (see :func:`autocast_like_training`; inside a training loop the loop sets it).
 
     ``workers > 1`` (CPU): that many batches run at once, in threads that share the model, each with
@@ -93,20 +100,20 @@ def predict_proba(model, items: Sequence, batch_size: int = 8, class_weights: to
     with _eval_mode(model) as base:
         batches = _stage2_batches(base, items, batch_size, labels=True)
         if workers == 1:
-            scored = [(chunk, score(base, batch)) for chunk, batch in batches]
+            scored = [(n, score(base, batch)) for n, batch in batches]
         else:
             with _torch_threads(max(1, torch.get_num_threads() // workers)), ThreadPoolExecutor(workers) as pool:
-                futures = [(chunk, pool.submit(score, base, batch)) for chunk, batch in batches]
-                scored = [(chunk, f.result()) for chunk, f in futures]
+                futures = [(n, pool.submit(score, base, batch)) for n, batch in batches]
+                scored = [(n, f.result()) for n, f in futures]
     probs = [p for _, (p, _) in scored]
-    losses = [(float(loss) * len(chunk), len(chunk)) for chunk, (_, loss) in scored if loss is not None]
+    losses = [(float(loss) * n, n) for n, (_, loss) in scored if loss is not None]
     p = np.concatenate(probs) if probs else np.zeros((0, 0))
     counts = sum(n for _, n in losses)
     return p, (sum(v for v, _ in losses) / counts if counts else None)
 
 
 @torch.inference_mode()
-def head_features(model, items: Sequence, batch_size: int = 8) -> torch.Tensor:
+def head_features(model, items: Stage2Items, batch_size: int = 8) -> torch.Tensor:
     """``(N, F)`` float32 features the Stage-2 head reads (``SensorLLM.head_features``: the last-token final
     hidden state for the paper's head) for Stage-2 items, on the CPU; computed where the model is."""
     with _eval_mode(model) as base:

@@ -34,10 +34,11 @@ from typing import Literal
 import numpy as np
 import torch
 
+from sensorllm.data.collate import collate
 from sensorllm.model import default_system_prompt
 from sensorllm.model.prompts import IGNORE_INDEX, Stage1Example
 
-from .classmeans import class_mean_scores, fit_class_means
+from sensorllm.eval.classmeans import class_mean_scores, fit_class_means
 
 __all__ = [
     "DEFAULT_QUESTION",
@@ -205,7 +206,7 @@ class LabelScorer:
     def _score_batch(self, m, split, device) -> torch.Tensor:
         """``(B·K,)`` scores: one left-padded prompt pass, then the answers on the repeated cache."""
         K = len(self.labels)
-        prompts = m.prompts.collate([p for p, _ in split], padding_side="left").to(device)
+        prompts = collate(m.prompts, [p for p, _ in split], padding_side="left").to(device)
         pmask = prompts.attention_mask  # (B, P)
         ppos = (pmask.cumsum(1) - 1).clamp(min=0)  # positions count real tokens only (left padding)
         last, cache = m.prompt_pass(prompts, position_ids=ppos)
@@ -257,7 +258,7 @@ def window_features(model, windows: Sequence[Mapping[str, np.ndarray]], rate_hz:
         for w in windows[a : a + batch_size]:
             n = max(len(v) for v in w.values())
             exs.append(m.prompts.stage1(w, question, None, system=default_system_prompt(n, rate_hz)))
-        feats.append(m.last_hidden(m.prompts.collate(exs, padding_side="left").to(device)).float().cpu())
+        feats.append(m.last_hidden(collate(m.prompts, exs, padding_side="left").to(device)).float().cpu())
     m.train(was_training)
     return torch.cat(feats).numpy() if feats else np.zeros((0, m.hidden_size), dtype=np.float32)
 
@@ -322,7 +323,7 @@ def support_indices(labels: Sequence[int], shots: int, num_classes: int, seed: i
 
 
 def _windows(data, split: str, channels: Sequence[str], limit: int | None, seed: int):
-    from sensorllm.text.items import subset
+    from sensorllm.data.items import subset
 
     ws = data.stage2(split)
     idx = [data.channel_names.index(c) for c in channels]
@@ -344,12 +345,13 @@ def evaluate_open_vocab(model_path: str | Path, data_path: str | Path, labels: S
     """
     from sensorllm.datasets.prepared import open_prepared
 
-    from .evaluate import load_model, resolve_model_dir
-    from .metrics import classification_metrics, write_classification_report
+    from sensorllm.eval.metrics import classification_metrics, write_classification_report
+
+    from .artifact import load_sensorllm, resolve_model_dir
 
     if shots and support_split == split:
         raise ValueError(f"the few-shot support set must come from another split than the evaluated {split!r}")
-    model, meta = load_model(model_path, device)
+    model, meta = load_sensorllm(model_path, device)
     data = open_prepared(data_path)
     _check_model_channels(model, data.channel_names, str(data_path))
     if split not in data.splits():

@@ -1,8 +1,9 @@
-"""One training program for every baseline: setup → fit → evaluate on test once → save, and reading a
-finished run's model back (:func:`load_baseline_model`).
+"""One training program for every baseline (``sensorllm baseline``): setup → fit → save → evaluate on test once.
 
-The parts it runs: the settings and their command line (:mod:`.config`), the splits (:mod:`.splits`) and the
-fitting of each kind of baseline (:mod:`.fit`). Torch baselines train with early stopping on validation
+The parts it runs: the settings and their command line (:mod:`sensorllm.baselines.config`), the splits
+(:mod:`sensorllm.baselines.splits`) and the fitting of each kind of baseline (:mod:`sensorllm.baselines.fit`); the
+kept model is written by :func:`sensorllm.infer.artifact.save_model` and read back by
+:func:`sensorllm.infer.artifact.load_model`. Torch baselines train with early stopping on validation
 F1-macro; feature baselines are fitted on the training windows; both are scored on the test split once, here.
 
 A run directory holds ``config.json`` (every setting, the dataset and the command), ``val_history.csv``,
@@ -10,11 +11,11 @@ A run directory holds ``config.json`` (every setting, the dataset and the comman
 ``metrics.json``, ``confusion_matrix.png`` and ``report.md``.
 
 ``config.json["dataset"]`` also carries what inference on raw recordings needs (``sensorllm predict`` /
-``evaluate`` / ``stream`` through :mod:`sensorllm.serve.models`): ``rate_hz``, ``window``, ``channels`` and
+``evaluate`` / ``stream`` through :func:`sensorllm.infer.artifact.load_model`): ``rate_hz``, ``window``, ``channels`` and
 ``classes`` (with ``class_codes`` and ``class_descriptions`` from the spec, ``""`` where none), the prepared
 dataset's ``stride`` and ``spec`` (channel units, placements, ``max_gap``), and
 ``channel_stats``, the training windows' per-channel magnitudes
-(:func:`~sensorllm.eval.evaluate.channel_scale_stats`) that the input unit check compares against. Runs written
+(:func:`~sensorllm.datasets.stats.channel_scale_stats`) that the input unit check compares against. Runs written
 before these keys existed still load: units, the stride and the unit check then fall back (see
 docs/baselines.md).
 """
@@ -30,17 +31,17 @@ from typing import Callable
 import numpy as np
 
 from sensorllm import __version__
+from sensorllm.baselines import get_baseline
+from sensorllm.baselines.config import BaselineConfig, command_line
+from sensorllm.baselines.fit import fit_features, fit_takes_val, fit_torch
+from sensorllm.baselines.splits import load_splits
 from sensorllm.datasets.prepared import open_prepared
 from sensorllm.datasets.spec import class_records
-from sensorllm.eval.evaluate import channel_scale_stats
+from sensorllm.datasets.stats import channel_scale_stats
 from sensorllm.eval.metrics import classification_metrics, write_classification_report, write_json_atomic
+from sensorllm.infer.artifact import save_model
 
-from . import get_baseline
-from .config import BaselineConfig, command_line
-from .fit import fit_features, fit_takes_val, fit_torch
-from .splits import load_splits
-
-__all__ = ["load_baseline_model", "run_baseline"]
+__all__ = ["run_baseline"]
 
 
 def _versions() -> dict[str, str]:
@@ -84,7 +85,7 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
                     "windows": {"train": len(data.train[1]),
                                 "val": 0 if data.val is None else len(data.val[1]),
                                 "test": len(data.test[1])},
-                    # for inference on raw recordings (serve.models): the windowing stride, the channel specs
+                    # for inference on raw recordings (infer.artifact): the windowing stride, the channel specs
                     # (units) and the training windows' magnitudes (the input unit check)
                     "stride": ds.manifest.get("stride"),
                     "spec": ds.manifest.get("spec"),
@@ -96,7 +97,8 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
     log(f"config: {json.dumps(dataclasses.asdict(cfg), sort_keys=True)}")
 
     fit = fit_torch if spec.kind == "torch" else fit_features
-    predict_fn, extras = fit(spec, cfg, ds, data, out, log)
+    model, predict_fn, extras = fit(spec, cfg, ds, data, out, log)
+    save_model(model, out)  # model.safetensors: the run can be loaded from here on
 
     y_pred = predict_fn(data.test[0])
     np.save(out / "test_predictions.npy", np.asarray(y_pred, dtype=np.int64))
@@ -119,46 +121,3 @@ def run_baseline(cfg: BaselineConfig, overwrite: bool = False, log: Callable[[st
     report = write_classification_report(metrics, out, f"{spec.name} on {ds.name}: test split", notes)
     log(f"test F1-macro {metrics['f1_macro']:.4f}  accuracy {metrics['accuracy']:.4f}  -> {report}")
     return metrics
-
-
-def load_baseline_model(run_dir: str | Path, device: str | None = None):
-    """The kept model of a finished run: a ``Standardized`` torch net in eval mode (loaded strictly), a
-    numpy forest (:class:`~.features.ForestArrays`), or, for feature models whose class has a ``load``
-    classmethod (``chronos-mlp``, ``chronos-ncm``), that class's instance. Torch models return logits from
-    ``model(x)``; the others give class ids from ``model.predict(windows)``.
-
-    ``device``: where a torch net (or a Chronos feature model's encoder) goes; ``None``: the CPU for torch
-    nets, the loader's default (``auto``) for feature models.
-
-    Raises:
-        FileNotFoundError: no ``config.json`` or no ``model.safetensors`` (an unfinished run).
-    """
-    run = Path(run_dir)
-    if not (run / "config.json").is_file():
-        raise FileNotFoundError(f"{run} has no config.json: not a baseline run directory")
-    config = json.loads((run / "config.json").read_text())
-    spec = get_baseline(config["baseline"])
-    weights = run / "model.safetensors"
-    if not weights.is_file():
-        raise FileNotFoundError(f"{run} is an unfinished {spec.name} run: no model.safetensors yet")
-    if spec.kind == "features":
-        loader = getattr(spec.model_class(), "load", None)
-        if loader is not None:
-            return loader(weights) if device is None else loader(weights, device=device)
-        from .features import load_forest
-
-        return load_forest(weights)
-    from safetensors.torch import load_file
-
-    from .nets import Standardized
-
-    d = config["dataset"]
-    c = len(d["channels"])
-    net = spec.build(c, d["window"], len(d["classes"]), **config["model_args"])
-    model = Standardized(net, np.zeros(c), np.ones(c))
-    model.load_state_dict(load_file(str(weights)), strict=True)
-    if device is not None:
-        from sensorllm.utils import resolve_device
-
-        model.to(resolve_device(device))
-    return model.eval()
