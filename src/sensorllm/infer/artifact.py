@@ -42,7 +42,6 @@ _WHAT_TO_PASS = ("a `sensorllm tune` run (with model/config.json) or checkpoint 
                  "`sensorllm baseline` run (config.json + model.safetensors)")
 
 
-
 # ---- inspecting a directory ------------------------------------------------------------------------------
 
 
