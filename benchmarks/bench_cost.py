@@ -42,6 +42,12 @@ CONFIGS = {
     "recommended-conv": ("configs/recommended/uci-har/stage2.yaml",
                          ("encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null", "projector.pool=1"),
                          "recommended with the trained `conv` encoder (one token per 16 samples, pool 1)", "rec-conv"),
+    # fitted, not trained, and not cached: its features are computed for every sample (forward only)
+    "recommended-rocket": ("configs/recommended/uci-har/stage2.yaml",
+                           ("encoder.kind=rocket", "encoder.trainable=false", "encoder.tokenizer=null",
+                            "encoder.context_length=128", "projector.pool=1"),
+                           "recommended with the `rocket` encoder (MiniRocket features, 4 tokens per channel, pool 1)",
+                           "rec-rocket"),
 }
 
 
