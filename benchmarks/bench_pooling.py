@@ -35,10 +35,10 @@ import psutil
 import torch
 from _common import ROOT, run_peak_rss
 
+from sensorllm.data import Stage2Items, TextSettings, collate_items, stage2_items
 from sensorllm.datasets import open_prepared
 from sensorllm.eval.metrics import classification_metrics
 from sensorllm.model.projector import POOL_MODES
-from sensorllm.text.items import Stage2Item, stage2_items
 from sensorllm.train.common import build_model
 from sensorllm.train.config import Stage2Config, load_config
 
@@ -55,26 +55,28 @@ def tune_overrides(args: argparse.Namespace, pool: int, mode: str, out: Path, ca
     ]
 
 
-def load_items(cfg: Stage2Config) -> tuple[list[Stage2Item], list[Stage2Item]]:
-    """The training and validation windows ``run_tune`` will read for ``cfg`` (same seeded subsets)."""
+def load_items(cfg: Stage2Config, normalized: bool = True,
+               channels: list[str] | None = None) -> tuple[Stage2Items, Stage2Items]:
+    """The training and validation windows ``run_tune`` will read for ``cfg`` (same seeded subsets; the texts
+    are ``run_tune``'s when ``normalized`` and ``channels`` are the model's ``encoder.normalizes_series`` and
+    ``channels``)."""
     data = open_prepared(cfg.data.prepared)
     d = cfg.data
-    train = stage2_items(data, d.train_split, cfg.run.seed, d.preprocess_type, d.trend_mode,
-                         d.max_train_examples, stat_digits=d.stat_digits)
-    val = stage2_items(data, d.val_split, cfg.run.seed, d.preprocess_type, d.trend_mode,
-                       d.max_val_examples, stat_digits=d.stat_digits)
+    text = TextSettings(d.preprocess_type, d.trend_mode, d.stat_digits, cfg.run.seed, normalized)
+    train = stage2_items(data, d.train_split, text, d.max_train_examples, channels=channels)
+    val = stage2_items(data, d.val_split, text, d.max_val_examples, channels=channels)
     return train, val
 
 
-def prewarm_cache(cfg: Stage2Config, items: list[Stage2Item], cache: Path) -> int:
-    """Fill the embedding cache for ``items`` through the model's own encode path; returns entries on disk."""
+def prewarm_cache(cfg: Stage2Config, cache: Path) -> int:
+    """Fill the embedding cache for the training and validation windows ``run_tune`` will read for ``cfg``
+    through the model's own encode path; returns entries on disk."""
     data = open_prepared(cfg.data.prepared)
     model = build_model(cfg, data, labels=True)
     with torch.no_grad():
-        for a in range(0, len(items), 32):
-            exs = [model.prompts.stage2(it.series, text=it.text, label=it.label) for it in items[a : a + 32]]
-            batch = model.prompts.collate(exs)
-            model.encode(batch.series, batch.series_channel, batch.series_example)
+        for items in load_items(cfg, model.encoder.normalizes_series, model.channels):
+            for a in range(0, len(items), 32):
+                model.encode(collate_items(model.prompts, items[a : a + 32]))
     assert model.cache is not None
     n = len(model.cache)
     del model
@@ -87,9 +89,8 @@ def run_child(args: argparse.Namespace, pool: int, mode: str, tmp: Path) -> dict
     out, cache = tmp / f"k{pool}-{mode}", tmp / "cache"
     overrides = tune_overrides(args, pool, mode, out, cache)
     cfg = load_config(Stage2Config, ROOT / args.config, overrides)
-    train, val = load_items(cfg)
     t = time.time()
-    warm = prewarm_cache(cfg, train + val, cache)
+    warm = prewarm_cache(cfg, cache)
     print(f"[k={pool} {mode}] cache prewarmed ({warm} entries on disk) in {time.time() - t:.1f}s", flush=True)
     on_disk = len(list(cache.glob("*/*/*.safetensors")))  # every namespace
     cmd = [sys.executable, "-m", "sensorllm.cli.main", "tune", "--config", str(ROOT / args.config), *overrides]
@@ -167,7 +168,7 @@ def main() -> None:
                                                                            Path(tmp), Path(tmp)))
         _, val = load_items(cfg)
     names = list(open_prepared(args.data).class_names)
-    const, rand = reference_f1([it.label for it in val], names, args.seed)
+    const, rand = reference_f1(val.labels.tolist(), names, args.seed)
     print_table(res, args, channels, length)
     print(f"\nreference on the same validation windows: constant prediction F1-macro {const:.4f}, "
           f"uniform random guess {rand:.4f} (mean of 100 draws); total {time.time() - t0:.0f}s")

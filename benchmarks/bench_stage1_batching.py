@@ -28,9 +28,9 @@ def main() -> int:
     args = ap.parse_args()
     import torch
 
+    from sensorllm.data import collate, stage1_items
     from sensorllm.datasets.prepared import open_prepared
     from sensorllm.model import EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_sensor_llm
-    from sensorllm.text.items import stage1_items
     from sensorllm.train.loop import epoch_order
 
     torch.set_num_threads(args.threads)
@@ -64,7 +64,7 @@ def main() -> int:
             times = []
             for b in pick:
                 t = time.perf_counter()
-                model.forward_stage1(model.prompts.collate([exs[i] for i in b])).loss.backward()
+                model.forward_stage1(collate(model.prompts, [exs[i] for i in b])).loss.backward()
                 model.zero_grad(set_to_none=True)
                 times.append(time.perf_counter() - t)
             print(f"{name}: {np.mean(times[1:]):.2f} s per step over {args.time_steps} steps (first excluded)")

@@ -18,6 +18,7 @@ import time
 import numpy as np
 import torch
 
+from sensorllm.data import collate
 from sensorllm.datasets import open_prepared
 from sensorllm.infer.artifact import load_sensorllm as load_model
 from sensorllm.infer.openvocab import LabelScorer, LabelText
@@ -31,7 +32,7 @@ def full_sequence_scores(scorer: LabelScorer, windows: list[dict], batch_size: i
     exs = [e for w in windows for e in scorer._examples(w)]
     out = np.empty(len(exs))
     for a in range(0, len(exs), batch_size):
-        batch = m.prompts.collate(exs[a : a + batch_size])
+        batch = collate(m.prompts, exs[a : a + batch_size])
         logits = m.lm_logits(batch)[:, :-1].float()
         targets = batch.labels[:, 1:]
         mask = targets != IGNORE_INDEX

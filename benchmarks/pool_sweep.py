@@ -4,8 +4,10 @@ At the results table's budget (``benchmarks/results.py``: 100 Stage-1 + 300 Stag
 k = 1 run takes most of a day on 2 cores, so this sweep runs every k on the same smaller budget instead: the same
 rows as the table (``sensorllm-mean-scale`` is k = 8, ``-pool1`` / ``-pool4`` / ``-pool16`` the others, all on the
 mean-scaling tokeniser, the variant that learns here), the same prepared windows and seeded subsets, fewer steps and
-fewer validation and test windows. It reuses ``results.py``'s runner, so a run is resumable in the same way (a row
-whose ``metrics.json`` exists is skipped) and several invocations may share ``--out`` (each runs its own ``--pools``).
+fewer validation and test windows. It runs ``results.py``'s rows (``results.method``) through the same compare
+library (:func:`sensorllm.compare.run_comparison`), so a run is resumable in the same way (a row whose
+``metrics.json`` exists is skipped) and several invocations may share ``--out`` (each runs its own
+``--pools``).
 
     python benchmarks/pool_sweep.py --data runs/uci-har/data --out runs/pool-sweep --pools 1 8 16 4 \
         --stage1-steps 50 --stage2-steps 80 --test-limit 200 \
@@ -29,6 +31,8 @@ import numpy as np
 
 import results
 from _common import ROOT
+
+from sensorllm.compare import CompareSettings, run_comparison
 
 ROWS = {1: "sensorllm-mean-scale-pool1", 4: "sensorllm-mean-scale-pool4", 8: "sensorllm-mean-scale",
         16: "sensorllm-mean-scale-pool16"}
@@ -77,6 +81,19 @@ def rows_it_would_drop(doc: Path, out: Path, seed: int) -> list[int]:
 def setting(overrides: list[str], key: str, default: str) -> str:
     """The value ``--set`` gives ``key``, for the text (``default`` when it is not overridden)."""
     return next((kv.split("=", 1)[1] for kv in overrides if kv.startswith(key + "=")), default)
+
+
+def run_row(k: int, args: argparse.Namespace) -> None:
+    """Train and score row ``k`` as ``results.py`` runs its rows (Stage 1, Stage 2 from it, the test split),
+    on this sweep's budget; a row whose ``metrics.json`` exists is skipped."""
+    data = Path(args.data)
+    settings = CompareSettings(
+        data=data, out=Path(args.out), seeds=[args.seed], stage1_config=ROOT / args.stage1_config,
+        stage2_config=ROOT / args.stage2_config, sensorllm_set=args.set,
+        stage1_set=[*args.set1, f"optim.max_steps={args.stage1_steps}"],
+        stage2_set=[f"optim.max_steps={args.stage2_steps}"], test_limit=args.test_limit or None,
+        eval_batch_size=args.eval_batch, command=" ".join(["python benchmarks/pool_sweep.py", *sys.argv[1:]]))
+    run_comparison(settings, [results.method(ROWS[k], data)], stop_on_error=True)
 
 
 def write_doc(args: argparse.Namespace) -> Path:
@@ -145,7 +162,7 @@ def main() -> int:
             raise SystemExit(f"{data} is not prepared: sensorllm prepare uci-har --raw "
                              "../shared/datasets/UCI-HAPT/RawData --out " + str(data))
         for k in args.pools:
-            results.run_sensorllm(ROWS[k], args.seed, data, Path(args.out), args)
+            run_row(k, args)
             write_doc(args)
     print(write_doc(args).read_text())
     return 0

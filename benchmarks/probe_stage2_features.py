@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -32,10 +33,11 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sensorllm.data import TextSettings, collate_items, stage2_items
 from sensorllm.datasets import open_prepared
 from sensorllm.infer.artifact import load_sensorllm as load_model
 from sensorllm.model import last_token_rows
-from sensorllm.text.items import stage2_items
+from sensorllm.model.head import channel_run_means
 
 
 @torch.inference_mode()
@@ -45,14 +47,19 @@ def features(model, items, batch_size: int) -> dict[str, np.ndarray]:
     out: dict[str, list] = {"last": [], "mean": [], "head": []}
     for a in range(0, len(items), batch_size):
         chunk = items[a : a + batch_size]
-        batch = model.prompts.collate([model.prompts.stage2(it.series, text=it.text) for it in chunk]).to(device)
+        batch = collate_items(model.prompts, chunk, labels=False).to(device)
         h = model.sequence_hidden(batch).float()  # (B, S, H)
         m = batch.attention_mask.unsqueeze(-1).float()
         last = last_token_rows(h, batch.attention_mask)
         out["last"].append(last.cpu().numpy())
         out["mean"].append(((h * m).sum(1) / m.sum(1)).cpu().numpy())
-        if model.head is not None:
-            out["head"].append(model.forward_head(last).argmax(-1).cpu().numpy())
+        if model.head is not None:  # the head's input as SensorLLM.head_features builds it (head_input)
+            kind = model.config.head_input
+            parts = [last] if kind in ("last", "last+channel_mean") else []
+            if kind in ("channel_mean", "last+channel_mean"):
+                n_channels = len(model.config.channels)
+                parts.append(channel_run_means(h, batch.input_ids, model.layout.ts_id, n_channels))
+            out["head"].append(model.forward_head(torch.cat(parts, dim=-1)).argmax(-1).cpu().numpy())
     return {k: np.concatenate(v) for k, v in out.items() if v}
 
 
@@ -98,15 +105,16 @@ def main() -> None:
     model, meta = load_model(args.model, args.device)
     extra = meta["extra"]
     data = open_prepared(args.data)
-    text = (extra.get("preprocess_type") or "smry+Q", extra.get("trend_mode", "exact"))
+    # the model's text settings, with text seed 0 (it also seeds the window subsets)
+    text = replace(TextSettings.of_checkpoint(extra, model.encoder.normalizes_series), seed=0)
     t = time.time()
     sets = {}
     for split, n in (("train", args.train), ("val", args.val)):
-        items = stage2_items(data, split, 0, *text, n, channels=model.channels, stat_digits=extra.get("stat_digits"))
-        sets[split] = (features(model, items, args.batch_size), np.array([it.label for it in items]))
+        items = stage2_items(data, split, text, n, channels=model.channels)
+        sets[split] = (features(model, items, args.batch_size), items.labels)
     (ftr, ytr), (fva, yva) = sets["train"], sets["val"]
     print(f"model {args.model}; {len(ytr)} train / {len(yva)} val windows of {data.name}; "
-          f"features in {time.time() - t:.0f} s; text {text[0]}")
+          f"features in {time.time() - t:.0f} s; text {text.preprocess_type}")
     chance = np.bincount(yva).max() / len(yva)
     print(f"chance (largest validation class): accuracy {chance:.3f}")
     if "head" in fva:

@@ -30,14 +30,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import ROOT, ensure_prepared, replace_between
-from sensorllm.infer.sensorllm import window_item
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from sensorllm.data import TextSettings, collate_items, stage2_items, window_items
 from sensorllm.datasets import open_prepared
 from sensorllm.datasets.spec import ChannelSpec
-from sensorllm.eval.classify import autocast_like_training
+from sensorllm.infer.stage2 import autocast_like_training
 from sensorllm.model import class_weights_from_labels
-from sensorllm.text.items import stage2_items
 from sensorllm.train.common import build_model, checkpoint_extra
 from sensorllm.train.config import Stage2Config, load_config
 
@@ -75,8 +74,7 @@ def profile_training(model, items, weights, args) -> dict:
 
     def step(idx) -> None:
         with record_function("step.collate"):
-            batch = model.prompts.collate([model.prompts.stage2(items[i].series, text=items[i].text,
-                                                                label=items[i].label) for i in idx])
+            batch = collate_items(model.prompts, items[idx])
         with autocast_like_training(model, args.precision):
             loss = model.forward_stage2(batch, class_weights=weights).loss
         with record_function("step.backward"):
@@ -103,12 +101,15 @@ def profile_prediction(model, windows, extra, channels, args) -> dict:
     model.eval()
     model.cache = None  # a new recording: every window goes through the encoder
 
-    def batch_of(a: int) -> None:
+    text = TextSettings.of_checkpoint(extra, model.encoder.normalizes_series)
+
+    def batch_of(a: int) -> None:  # as SensorLLMClassifier.predict_proba: window_items, then collate_items
         with record_function("predict.text"):
-            items = [window_item(windows[i], i, channels, float(extra["rate_hz"]), extra)
-                     for i in range(a, a + args.batch)]
+            items = window_items(windows[a : a + args.batch], channels, float(extra["rate_hz"]), text,
+                                 indices=range(a, a + args.batch), key="predict",
+                                 model_channels=model.channels)
         with record_function("step.collate"):
-            batch = model.prompts.collate([model.prompts.stage2(it.series, text=it.text) for it in items])
+            batch = collate_items(model.prompts, items, labels=False)
         with autocast_like_training(model, args.precision):
             model.forward_stage2(batch)
 
@@ -184,9 +185,10 @@ def main() -> None:
         data = open_prepared(args.data)
         model = build_model(cfg, data, labels=True)
         n = args.batch * args.steps
-        train = stage2_items(data, "train", 0, cfg.data.preprocess_type, cfg.data.trend_mode, limit=4 * n,
-                             stat_digits=cfg.data.stat_digits)
-        weights = class_weights_from_labels([it.label for it in train], len(data.class_names))
+        text = TextSettings(cfg.data.preprocess_type, cfg.data.trend_mode, cfg.data.stat_digits, 0,
+                            model.encoder.normalizes_series)
+        train = stage2_items(data, "train", text, limit=4 * n, channels=model.channels)
+        weights = class_weights_from_labels(train.labels, len(data.class_names))
         args.precision = cfg.run.mixed_precision
         training = profile_training(model, train, weights, args)
         extra = checkpoint_extra(cfg, data, "stage2")

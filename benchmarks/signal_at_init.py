@@ -35,10 +35,12 @@ SETTINGS = {
 
 
 def measure(data, setting: dict, windows: int) -> dict:
-    from sensorllm.eval.classify import head_features
+    from dataclasses import replace
+
+    from sensorllm.data import TextSettings, collate_items, stage2_items, window_items
+    from sensorllm.infer.stage2 import head_features
     from sensorllm.model import EncoderConfig, LLMConfig, ProjectorConfig, SensorLLMConfig, build_sensor_llm
     from sensorllm.model.series_tokenizer import TokenizerConfig
-    from sensorllm.text.items import stage2_items
 
     cfg = SensorLLMConfig(
         channels=tuple(data.channel_names), labels=tuple(data.class_names),
@@ -49,18 +51,22 @@ def measure(data, setting: dict, windows: int) -> dict:
         stage2_layout=setting["layout"], head_input=setting["head"])
     model = build_sensor_llm(cfg)
     feats = []
+    # TextSettings' default normalized=True: the texts of the record (written before the question's
+    # "normalized" followed the encoder's normalizes_series)
+    first = stage2_items(data, "val", TextSettings(setting["text"], "tolerant", seed=0), windows)
     for seed in (0, 1):  # the same windows (the subset is seeded by 0), two text draws
-        items = stage2_items(data, "val", 0, setting["text"], "tolerant", windows)
-        if seed:
-            redraw = {it.index: it.text for it in stage2_items(data, "val", seed, setting["text"], "tolerant", None)}
-            for it in items:
-                it.text = redraw[it.index]
+        items = first
+        if seed:  # the texts of the same windows drawn with text seed 1 (each window's text has its own seed)
+            redraw = window_items(data.stage2("val").windows[first.indices], data.channels, data.rate_hz,
+                                  TextSettings(setting["text"], "tolerant", seed=seed), indices=first.indices,
+                                  key="val")
+            items = replace(first, texts=redraw.texts)
         feats.append(head_features(model, items, 8).double())
     f = torch.stack(feats)  # (2 draws, N, F)
     total = f.reshape(-1, f.shape[-1]).var(0, unbiased=False).sum()
     within = ((f[0] - f[1]) ** 2 / 4).mean(0).sum()  # variance between the two draws of a window
     energy = f.pow(2).mean((0, 1)).sum()
-    batch = model.prompts.collate([model.prompts.stage2(it.series, text=it.text) for it in items[:8]])
+    batch = collate_items(model.prompts, items[:8], labels=False)
     model.train()  # the embedding diagnostics are measured in training mode (the frozen LLM stays in eval)
     with torch.no_grad():
         model.build_inputs_embeds(batch)
