@@ -5,7 +5,7 @@
 gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it also gives each window its true
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
 :func:`~sensorllm.serve.report.write_predict_report`. A window's Stage-2 item, shared with ``stream``, is
-:func:`~sensorllm.infer.sensorllm.window_item`; :func:`describe_file` works on a file path, :func:`describe_window` on
+:func:`~sensorllm.data.items.window_items`; :func:`describe_file` works on a file path, :func:`describe_window` on
 a prepared dataset's Stage-1 window.
 """
 
