@@ -17,12 +17,13 @@ def _run(*args: str) -> str:
 def test_full_budget_dry_run_lists_stage1_stage2_and_test_per_row():
     out = _run("benchmarks/full_budget.py", "--dry-run", "--epochs", "2", "--tag", "t", "--seeds", "0", "1")
     lines = [ln for ln in out.splitlines() if ln.startswith("$ ")]
-    # two seeds; rows with Stage 1 (recommended, no-text) have 3 commands, without it (no-stage1, conv) 2
-    assert len(lines) == 2 * (3 + 2 + 3 + 2)
+    # two seeds; rows with Stage 1 (recommended, no-text) have 3 commands, without it (no-stage1, conv, rocket) 2
+    assert len(lines) == 2 * (3 + 2 + 3 + 2 + 2)
     assert sum("align --config configs/recommended/uci-har/stage1.yaml" in ln for ln in lines) == 4
     assert all("optim.epochs=2.0" in ln for ln in lines if " tune " in ln)
-    assert sum("init_from=null" in ln for ln in lines) == 4
+    assert sum("init_from=null" in ln for ln in lines) == 6
     assert sum("encoder.kind=conv encoder.trainable=true" in ln for ln in lines) == 2
+    assert sum("encoder.kind=rocket encoder.trainable=false" in ln for ln in lines) == 2
 
 
 def test_learning_proxy_dry_run_builds_every_variant_on_the_same_subsets():
@@ -35,7 +36,7 @@ def test_gpu_session_dry_runs():
     assert "in 4 parts" in _run("benchmarks/gpu_session.py", "pack", "--dry-run")
     out = _run("benchmarks/gpu_session.py", "run", ".carry/d", "--dry-run")
     assert "full_budget.py" in out and "run.mixed_precision=bf16" in out and "prepare uci-har" in out
-    assert "learning_proxy.py" in out and "--only rec-conv rec-trainable-elr" in out and "records-learning.tar.gz" in out
+    assert "learning_proxy.py" in out and "--only rec-rocket rec-conv rec-trainable-elr" in out and "records-learning.tar.gz" in out
 
 
 def test_learning_proxy_keeps_and_restores_an_unfinished_run(tmp_path, monkeypatch):
