@@ -104,6 +104,8 @@ def record(row: str, seed: int, args, steps) -> dict:
 def encoder_name(encoder: dict) -> str:
     """The encoder column: its kind, and whether it trained (records made before this field: frozen Chronos-T5)."""
     kind = encoder.get("kind", "chronos")
+    if kind == "rocket":  # fitted on training windows, never trained
+        return "rocket (fitted)"
     return f"{kind} ({'trained' if encoder.get('trainable') else 'frozen'})"
 
 
