@@ -36,12 +36,10 @@ CONFIGS = {
                      "question, all 30 layers", "paper-layout"),
     "here-k8": ("configs/here/uci-har/stage2.yaml", (), "the old CPU configuration (`configs/here`): k = 8, "
                 "same text, 30 layers", "old-default"),
-    "recommended": ("configs/recommended/uci-har/stage2.yaml", (), "`configs/recommended`: k = 16, compact "
-                    "statistics first, 8 layers, channel-mean head", "recommended"),
-    # the encoder trains, so there is no embedding cache: every sample runs the encoder forward and backward
-    "recommended-conv": ("configs/recommended/uci-har/stage2.yaml",
-                         ("encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null", "projector.pool=1"),
-                         "recommended with the trained `conv` encoder (one token per 16 samples, pool 1)", "rec-conv"),
+    # as shipped: the trained conv encoder (no embedding cache: it runs forward and backward every sample)
+    "recommended": ("configs/recommended/uci-har/stage2.yaml", (), "`configs/recommended` as shipped: the trained "
+                    "`conv` encoder (8 tokens per channel), compact statistics first, 8 layers, channel-mean head",
+                    "rec-conv"),
     # fitted, not trained, and not cached: its features are computed for every sample (forward only)
     "recommended-rocket": ("configs/recommended/uci-har/stage2.yaml",
                            ("encoder.kind=rocket", "encoder.trainable=false", "encoder.tokenizer=null",
