@@ -6,7 +6,8 @@ kernels of length 9 (weights -1, with +2 at three of the nine taps), each at a r
 (dilation, kernel) a few biases drawn from quantiles of that convolution's output on training series. A
 feature is the proportion of positive values (PPV) of ``conv(x) - bias`` over the series. A ridge classifier on
 these features of every UCI-HAR channel (one shared transform, channel-agnostic as this encoder is) scores 95.5
-test F1-macro (``benchmarks/rocket_probe.py``); the ``minirocket`` baseline is the multivariate version of the same idea.
+test F1-macro (``benchmarks/rocket_probe.py``); the ``minirocket`` baseline is the multivariate version of the
+same idea.
 
 This module computes the transform in PyTorch, on the model's device, from state kept in the module's buffers
 (dilations, biases, the features' training mean and standard deviation), so that a checkpoint saves it with
