@@ -29,13 +29,11 @@ RECORDS = ROOT / "benchmarks" / "records" / "encoders" / "rocket-probe"
 CALIBRATION_WINDOWS = 256
 
 
-def features(enc, windows: np.ndarray, chunk: int = 1536) -> np.ndarray:
-    """``(N, L, C)`` windows → ``(N, C · 9,996)`` standardised features."""
-    n, length, c = windows.shape
-    series = torch.as_tensor(np.ascontiguousarray(windows.transpose(0, 2, 1))).reshape(n * c, length)
+def features(enc, windows: np.ndarray) -> np.ndarray:
+    """``(N, L, C)`` windows → ``(N, C · 9,996)`` standardised features (the encoder's own (B, C, L) entry)."""
     with torch.no_grad():
-        out = [enc.encode_values(series[i:i + chunk]).reshape(-1, enc.d_model * 4) for i in range(0, n * c, chunk)]
-    return torch.cat(out).reshape(n, -1).numpy()
+        out = enc.encode_windows(torch.as_tensor(np.ascontiguousarray(windows.transpose(0, 2, 1))))
+    return out.reshape(len(windows), -1).numpy()
 
 
 def probe(data: Path, seed: int, threads: int) -> dict:
