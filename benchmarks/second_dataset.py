@@ -3,7 +3,8 @@
 The rows run with the compare library (:mod:`sensorllm.compare`) on a dataset prepared by ``sensorllm prepare``:
 every registered HAR baseline, and SensorLLM Stage 2 from scratch with the packaged recommended configuration's
 other settings, reading the frozen random-init Chronos-T5-tiny (``sensorllm-chronos-no-stage1``, pool 16) or the
-``conv`` encoder trained in Stage 2 (``sensorllm-conv-no-stage1``, pool 1). Each model is selected on the validation split and scored once on all test
+``conv`` encoder trained in Stage 2 (``sensorllm-conv-no-stage1``, pool 1), or the ``rocket`` encoder fitted on
+the training windows (``sensorllm-rocket-no-stage1``). Each model is selected on the validation split and scored once on all test
 windows. Finished runs are copied to ``benchmarks/records/<dataset>/<method>/seed<N>.json``; the table between
 the ``<!-- <dataset> table -->`` markers of ``docs/results.md`` is rebuilt from those records.
 
@@ -14,6 +15,7 @@ the ``<!-- <dataset> table -->`` markers of ``docs/results.md`` is rebuilt from 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -26,6 +28,7 @@ BASELINES = ["minirocket", "features-rf", "cnn1d", "deepconvlstm", "deepconvlstm
              "chronos-ncm"]
 # each SensorLLM row names its encoder in full, whatever the packaged recommended configuration reads
 CONV = ("encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null", "projector.pool=1")
+ROCKET = ("encoder.kind=rocket", "encoder.trainable=false", "encoder.tokenizer=null", "projector.pool=1")
 CHRONOS = ("encoder.kind=chronos", "encoder.trainable=false", "encoder.tokenizer.kind=mean_scale",
            "projector.pool=16")
 SENSORLLM = {
@@ -33,13 +36,23 @@ SENSORLLM = {
                                           stage2_overrides=("init_from=null",), stage1=False),
     "sensorllm-conv-no-stage1": Method("sensorllm-conv-no-stage1", overrides=CONV,
                                        stage2_overrides=("init_from=null",), stage1=False),
+    # MiniRocket features of each channel (fitted on training windows, frozen); its dilations are fitted for the
+    # dataset's window length, added from the prepared manifest by method()
+    "sensorllm-rocket-no-stage1": Method("sensorllm-rocket-no-stage1", overrides=ROCKET,
+                                         stage2_overrides=("init_from=null",), stage1=False),
 }
 METHODS = [*BASELINES, *SENSORLLM]
 DOC = ROOT / "docs" / "results.md"
 
 
-def method(name: str) -> Method:
-    return SENSORLLM[name] if name in SENSORLLM else Method(name, baseline=name)
+def method(name: str, window: int) -> Method:
+    """The compare method of ``name``; the rocket row reads series of the prepared ``window`` length."""
+    if name not in SENSORLLM:
+        return Method(name, baseline=name)
+    m = SENSORLLM[name]
+    if "encoder.kind=rocket" in m.overrides:
+        m = dataclasses.replace(m, overrides=(*m.overrides, f"encoder.context_length={window}"))
+    return m
 
 
 def record_path(dataset: str, name: str, seed: int) -> Path:
@@ -84,7 +97,8 @@ def main() -> None:
     args.out = ROOT / "runs" / f"cmp-{args.dataset}"
     if not args.doc_only:
         ensure_prepared(args.dataset, RAW[args.dataset], args.data, args.out / "prepare.log")
-        todo = [method(n) for n in (args.only or METHODS)]
+        window = int(json.loads((args.data / "manifest.json").read_text())["window"])
+        todo = [method(n, window) for n in (args.only or METHODS)]
         skip = {(m.name, s) for m in todo for s in args.seeds if record_path(args.dataset, m.name, s).exists()}
         settings = CompareSettings(data=args.data, out=args.out, seeds=args.seeds,
                                    sensorllm_set=[f"run.threads={args.threads}"],
