@@ -54,6 +54,32 @@ def test_all_encoders_are_registered():
     assert {"chronos", "chronos-bolt", "raw-patch", "conv"} <= set(list_encoders())
 
 
+def test_the_base_caches_each_kinds_identity_until_it_is_invalidated(monkeypatch, tiny_encoder, bolt_encoder):
+    """Every kind only supplies ``_identity_string``; ``SensorEncoder`` computes it once and forgets it on
+    ``invalidate_identity`` (and on a rocket encoder's calibration)."""
+    rocket = build_encoder(EncoderConfig(kind="rocket", seed=0, context_length=32))
+    conv = build_encoder(EncoderConfig(kind="conv", size="tiny", seed=0, trainable=True, patch_size=4))
+    for enc in (tiny_encoder, bolt_encoder, build_encoder(RAW), conv, rocket):
+        kind = type(enc)
+        assert "identity" not in vars(kind) and "invalidate_identity" not in vars(kind), kind.__name__
+        calls = []
+        string = kind._identity_string
+        monkeypatch.setattr(kind, "_identity_string", lambda self, f=string: calls.append(1) or f(self))
+        enc.invalidate_identity()
+        first = enc.identity()
+        assert enc.identity() == first and len(calls) == 1, kind.__name__  # cached
+        enc.invalidate_identity()
+        assert enc.identity() == first and len(calls) == 2, kind.__name__  # recomputed, same weights
+    with torch.no_grad():
+        conv.out.bias.add_(1.0)
+    stale = conv.identity()
+    conv.invalidate_identity()
+    assert conv.identity() != stale  # a weight change shows after invalidation
+    before = rocket.identity()
+    rocket.calibrate([torch.randn(32) for _ in range(4)])
+    assert rocket.identity() != before
+
+
 @pytest.mark.parametrize(
     ("cfg", "expected"),
     [  # lengths 1, 15, 16, 17, 40, 600 (beyond the 512 context)

@@ -178,6 +178,10 @@ class SensorEncoder(nn.Module):
     normalizes_series: bool = True
     fitted_state: bool = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._identity: str | None = None  # cached by identity(), cleared by invalidate_identity()
+
     @property
     def device(self) -> torch.device:
         """Where the encoder's weights (or, for one without weights, its buffers) are."""
@@ -264,11 +268,21 @@ class SensorEncoder(nn.Module):
         return False
 
     def identity(self) -> str:
-        """A string naming the weights and the input transform exactly (cache key, checkpoint check)."""
+        """A string naming the weights and the input transform exactly (cache key, checkpoint check).
+
+        Computed once by the kind's :meth:`_identity_string` (it hashes the weights) and kept until
+        :meth:`invalidate_identity`."""
+        if self._identity is None:
+            self._identity = self._identity_string()
+        return self._identity
+
+    def _identity_string(self) -> str:
+        """The kind's identity: its name, a fingerprint of its weights and its input settings."""
         raise NotImplementedError
 
     def invalidate_identity(self) -> None:
-        """Forget a cached weight fingerprint (call after the weights change)."""
+        """Forget the cached identity (call after the weights or fitted state change)."""
+        self._identity = None
 
     def describe(self) -> str:
         """One line for logs: kind, origin, width and the token rule."""

@@ -69,7 +69,6 @@ class ChronosBoltEncoder(SensorEncoder):
         self.source = source
         self.is_random_init = is_random_init
         self.max_series_per_call = max_series_per_call
-        self._identity: str | None = None
 
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
         x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
@@ -78,16 +77,11 @@ class ChronosBoltEncoder(SensorEncoder):
         hidden = self.bolt.encode(context=x.to(device))[0]  # (N, ceil(T'/P) [+1 REG], d)
         return hidden.float()
 
-    def identity(self) -> str:
-        if self._identity is None:
-            self._identity = (
-                f"chronos-bolt|w{weights_fingerprint(self.bolt)}|ctx{self.context_length}|"
-                f"patch{self.patch_size}|reg{self.extra_tokens}"
-            )
-        return self._identity
-
-    def invalidate_identity(self) -> None:
-        self._identity = None
+    def _identity_string(self) -> str:
+        return (
+            f"chronos-bolt|w{weights_fingerprint(self.bolt)}|ctx{self.context_length}|"
+            f"patch{self.patch_size}|reg{self.extra_tokens}"
+        )
 
 
 def _random_bolt(cfg: EncoderConfig) -> ChronosBoltEncoder:

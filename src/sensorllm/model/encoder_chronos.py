@@ -73,7 +73,6 @@ class ChronosEncoder(SensorEncoder):
         vocab = int(t5_encoder.config.vocab_size)
         if tokenizer.config.n_tokens > vocab:
             raise ValueError(f"tokenizer uses {tokenizer.config.n_tokens} ids but the encoder has {vocab}")
-        self._identity: str | None = None
 
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
         ids, mask = self.tokenizer(values)  # (N, T'+1) each
@@ -81,14 +80,9 @@ class ChronosEncoder(SensorEncoder):
         out = self.t5(input_ids=ids.to(device), attention_mask=mask.to(device).long())
         return out.last_hidden_state.float()  # (N, T'+1, d)
 
-    def identity(self) -> str:
-        if self._identity is None:
-            # The weights and the tokeniser, not the path they came from: the same weights share a cache.
-            self._identity = f"chronos|w{weights_fingerprint(self.t5)}|{self.tokenizer.config.identity}"
-        return self._identity
-
-    def invalidate_identity(self) -> None:
-        self._identity = None
+    def _identity_string(self) -> str:
+        # The weights and the tokeniser, not the path they came from: the same weights share a cache.
+        return f"chronos|w{weights_fingerprint(self.t5)}|{self.tokenizer.config.identity}"
 
     def describe(self) -> str:
         return f"{super().describe()}, tokenizer {self.tokenizer.config.identity}"

@@ -101,7 +101,6 @@ class ConvEncoder(SensorEncoder):
             self.out = nn.Linear(cin, d_model)
         self.is_random_init = True  # no pretrained weights: the trained ones live in the checkpoint
         self.source = f"conv:P{patch_size}:{'-'.join(map(str, widths))}:d{d_model}:seed{seed}"
-        self._identity: str | None = None
 
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
         x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
@@ -153,13 +152,8 @@ class ConvEncoder(SensorEncoder):
             self.invalidate_identity()
         return True
 
-    def identity(self) -> str:
-        if self._identity is None:
-            self._identity = f"conv|w{weights_fingerprint(self)}|ctx{self.context_length}|patch{self.patch_size}"
-        return self._identity
-
-    def invalidate_identity(self) -> None:
-        self._identity = None
+    def _identity_string(self) -> str:
+        return f"conv|w{weights_fingerprint(self)}|ctx{self.context_length}|patch{self.patch_size}"
 
 
 def _check_conv(cfg: EncoderConfig) -> list[str]:

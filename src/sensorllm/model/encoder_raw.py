@@ -75,7 +75,6 @@ class RawPatchEncoder(SensorEncoder):
             self.embed.bias.copy_(torch.rand(self.embed.bias.shape, generator=gen) * 2 * bound - bound)
         self.is_random_init = True  # no pretrained weights exist; the trained ones live in the checkpoint
         self.source = f"raw-patch:P{patch_size}:d{d_model}:seed{seed}"
-        self._identity: str | None = None
 
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
         x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
@@ -88,15 +87,8 @@ class RawPatchEncoder(SensorEncoder):
         w = self.embed.weight
         return self.embed(feats.to(device=w.device, dtype=w.dtype)).float()  # (N, n_patches, d)
 
-    def identity(self) -> str:
-        if self._identity is None:
-            self._identity = (
-                f"raw-patch|w{weights_fingerprint(self)}|ctx{self.context_length}|patch{self.patch_size}"
-            )
-        return self._identity
-
-    def invalidate_identity(self) -> None:
-        self._identity = None
+    def _identity_string(self) -> str:
+        return f"raw-patch|w{weights_fingerprint(self)}|ctx{self.context_length}|patch{self.patch_size}"
 
 
 def check_untrained_kind(cfg: EncoderConfig, kind: str, what: str) -> list[str]:

@@ -97,7 +97,6 @@ class RocketEncoder(SensorEncoder):
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         self.is_random_init = True  # no pretrained weights: the fitted state lives in the checkpoint
         self.source = f"rocket:ctx{self.context_length}:seed{self.seed}"
-        self._identity: str | None = None
 
     def _ppv(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, T)`` filled series → ``(N, ROCKET_FEATURES)`` proportions of positive values."""
@@ -163,13 +162,8 @@ class RocketEncoder(SensorEncoder):
         self.invalidate_identity()
         return True
 
-    def identity(self) -> str:
-        if self._identity is None:
-            self._identity = f"rocket|w{weights_fingerprint(self)}|ctx{self.context_length}"
-        return self._identity
-
-    def invalidate_identity(self) -> None:
-        self._identity = None
+    def _identity_string(self) -> str:
+        return f"rocket|w{weights_fingerprint(self)}|ctx{self.context_length}"
 
 
 def _check_rocket(cfg: EncoderConfig) -> list[str]:
