@@ -15,7 +15,7 @@ import pytest
 from test_predict_any_model import CHANNELS, CLASSES, CONFIGS, recordings_frame, write_prepared
 
 import sensorllm
-from sensorllm.classifier import Classifier, ModelDirError
+from sensorllm.classifier import Classifier, ModelDirError, ModelInfo
 from sensorllm.cli.main import main
 from sensorllm.infer import artifact
 
@@ -209,6 +209,42 @@ def test_the_classifiers_dispatch_on_nothing():
             if "hasattr" in _functions_called(path):
                 found.append(path.relative_to(SRC).as_posix())
     assert not found, found
+
+
+def test_every_baseline_opens_predict_proba_with_window_proba():
+    """Each baseline's ``predict_proba`` goes through :meth:`Classifier.window_proba` (windows checked, cast to
+    float32, no windows → zeros ``(0, K)``) instead of a copy of it."""
+    found = {}
+    for path in sorted((SRC / "baselines").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                for f in node.body:
+                    if isinstance(f, ast.FunctionDef) and f.name == "predict_proba":
+                        calls = {c.func.attr for c in ast.walk(f) if isinstance(c, ast.Call)
+                                 and isinstance(c.func, ast.Attribute)}
+                        found[node.name] = "window_proba" in calls
+    assert len(found) >= 5 and all(found.values()), found
+
+
+def test_window_proba_checks_casts_and_answers_no_windows_with_zeros():
+    info = ModelInfo(path=Path("m"), model_dir=Path("m"), kind="baseline", name="m", stage=None,
+                     channel_names=CHANNELS, channels=None, class_names=CLASSES, window=None, rate_hz=None,
+                     stride=None, max_gap=10, channel_stats=None)
+    clf = Classifier().bind(info)
+    seen = []
+
+    def proba(w, k):
+        seen.append(w)
+        return np.full((len(w), k), 1.0 / k)
+
+    w = np.asfortranarray(np.random.default_rng(0).normal(size=(4, 8, len(CHANNELS))))  # float64, Fortran order
+    assert clf.window_proba(w, proba).shape == (4, len(CLASSES))
+    assert seen[0].dtype == np.float32 and seen[0].flags.c_contiguous
+    np.testing.assert_array_equal(seen[0], w.astype(np.float32))
+    empty = clf.window_proba(w[:0], proba)
+    assert empty.shape == (0, len(CLASSES)) and empty.dtype == np.float64 and len(seen) == 1  # proba not called
+    with pytest.raises(ValueError, match=r"expected windows of shape \(N, L, 3\) for channels"):
+        clf.window_proba(w[:, :, :2], proba)
 
 
 # ---- older training checkpoints ------------------------------------------------------------------------------

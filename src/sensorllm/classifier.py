@@ -13,7 +13,7 @@ class-index order).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -194,6 +194,16 @@ class Classifier:
             raise ValueError(f"expected windows of shape (N, L, {len(names)}) for channels {list(names)}, "
                              f"got {w.shape}")
         return w
+
+    def window_proba(self, windows: np.ndarray, proba: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
+        """The opening of the baselines' :meth:`predict_proba`: ``windows`` checked (:meth:`check_windows`) and
+        cast to C-contiguous float32, as the prepared windows a model is fitted on are, then ``proba(w, K)``
+        with ``K = len(info.class_names)``. No windows: zeros ``(0, K)``, without calling ``proba``."""
+        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
+        k = len(self.info.class_names)
+        if len(w) == 0:
+            return np.zeros((0, k))
+        return proba(w, k)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -238,9 +238,7 @@ class ChronosNCM(_ChronosFeatureModel):
     def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
                       batch_size: int | None = None) -> np.ndarray:
         """No probabilities: 1 for the nearest class mean (windows cast to float32 first)."""
-        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
-        k = len(self.info.class_names)
-        return one_hot(self.predict(w), k) if len(w) else np.zeros((0, k))
+        return self.window_proba(windows, lambda w, k: one_hot(self.predict(w), k))
 
     def fit_summary(self) -> dict[str, Any]:
         """Extras for the harness's metrics (``notes`` go to the report)."""
@@ -406,10 +404,9 @@ class ChronosMLP(_ChronosFeatureModel):
     def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
                       batch_size: int | None = None) -> np.ndarray:
         """Softmax of the MLP logits (windows cast to float32 first; 0 for classes beyond those it trained on)."""
-        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
-        k = len(self.info.class_names)
-        if len(w) == 0:
-            return np.zeros((0, k))
+        return self.window_proba(windows, self._proba)
+
+    def _proba(self, w: np.ndarray, k: int) -> np.ndarray:
         f = self._standardise(self.features(w)).astype(np.float32)
         p = softmax(self._logits(f).numpy().astype(np.float64))
         return p if p.shape[1] == k else scatter_classes(p, range(p.shape[1]), k)

@@ -202,11 +202,8 @@ class ForestArrays(Classifier):
                       batch_size: int | None = None) -> np.ndarray:
         """``(N, K)``; its argmax is :meth:`predict` (windows cast to float32 first, as the prepared windows the
         forest was fitted on are)."""
-        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
-        k = len(self.info.class_names)
-        if len(w) == 0:
-            return np.zeros((0, k))
-        return scatter_classes(self.proba_features(window_features(w, self.rate_hz, self.bands_hz)), self.classes, k)
+        return self.window_proba(windows, lambda w, k: scatter_classes(
+            self.proba_features(window_features(w, self.rate_hz, self.bands_hz)), self.classes, k))
 
 
 def save_forest(model: FeatureRandomForest, path: str | Path) -> None:

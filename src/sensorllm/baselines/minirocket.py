@@ -117,9 +117,7 @@ class MiniRocketRidge(Classifier):
 
     def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
                       batch_size: int | None = None) -> np.ndarray:
-        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
-        k = len(self.info.class_names)
-        return one_hot(self.predict(w), k) if len(w) else np.zeros((0, k))
+        return self.window_proba(windows, lambda w, k: one_hot(self.predict(w), k))
 
     def fit_summary(self) -> dict:
         return {"ridge_alpha": self.alpha, "n_features": int(self.coef.shape[1]),

@@ -78,10 +78,10 @@ class Standardized(HARNet, Classifier):
 
     def predict_proba(self, windows: np.ndarray, indices: Sequence[int] | None = None,
                       batch_size: int | None = None) -> np.ndarray:
-        w = np.ascontiguousarray(self.check_windows(windows), dtype=np.float32)
-        k = len(self.info.class_names)
-        if len(w) == 0:
-            return np.zeros((0, k))
+        return self.window_proba(windows, lambda w, k: self._proba(w, k, batch_size))
+
+    def _proba(self, w: np.ndarray, k: int, batch_size: int | None) -> np.ndarray:
+        """Softmax of the logits of float32 windows ``w`` ``(N, L, C)``, ``N ≥ 1``, in batches → ``(N, k)``."""
         bs = int(batch_size or self.default_batch_size)
         dev = next(self.parameters()).device
         out = []
