@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["class_weights_from_labels", "resolve_device", "sha256_file"]
+__all__ = ["class_weights_from_labels", "format_time", "resolve_device", "sha256_file"]
+
+
+def format_time(idx: int, rate_hz: float) -> str:
+    """Time of sample ``idx`` as the Stage-1 texts print it, after the reference:
+    ``str(round(idx / rate, 2))`` (``0.0``, ``0.08``, ``1.1``). Defined here, below both ``text`` (the answers)
+    and ``model`` (the Stage-1 system prompt, which states the window's span in the same format)."""
+    return str(round(idx / rate_hz, 2))
 
 
 def sha256_file(path: str | Path) -> str:

@@ -35,7 +35,6 @@ import numpy as np
 import torch
 
 from sensorllm.data.collate import collate
-from sensorllm.model import default_system_prompt
 from sensorllm.model.prompts import IGNORE_INDEX, Stage1Example
 
 from sensorllm.eval.classmeans import class_mean_scores, fit_class_means
@@ -174,7 +173,7 @@ class LabelScorer:
 
     def _examples(self, series: Mapping[str, np.ndarray]) -> list:
         n = max(len(v) for v in series.values())
-        system = default_system_prompt(n, self.rate_hz)
+        system = self.model.prompts.system_prompt(n, self.rate_hz)
         return [self.model.prompts.stage1(series, self.question, lab.name, system=system) for lab in self.labels]
 
     def _split(self, series: Mapping[str, np.ndarray]) -> tuple[Stage1Example, list[list[int]]]:
@@ -257,7 +256,7 @@ def window_features(model, windows: Sequence[Mapping[str, np.ndarray]], rate_hz:
         exs = []
         for w in windows[a : a + batch_size]:
             n = max(len(v) for v in w.values())
-            exs.append(m.prompts.stage1(w, question, None, system=default_system_prompt(n, rate_hz)))
+            exs.append(m.prompts.stage1(w, question, None, system=m.prompts.system_prompt(n, rate_hz)))
         feats.append(m.last_hidden(collate(m.prompts, exs, padding_side="left").to(device)).float().cpu())
     m.train(was_training)
     return torch.cat(feats).numpy() if feats else np.zeros((0, m.hidden_size), dtype=np.float32)

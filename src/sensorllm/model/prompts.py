@@ -26,9 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
+from ..utils import format_time
 from .series_tokenizer import AllMissingError
 from .tokens import TokenLayout
 
@@ -37,10 +39,12 @@ __all__ = [
     "STAGE2_ENDING",
     "PromptBuilder",
     "PromptError",
+    "SYSTEM_PROMPT_SPANS",
     "SensorTokenCount",
     "SequenceTooLongError",
     "Stage1Example",
     "Stage2Example",
+    "SystemPromptSpan",
     "default_system_prompt",
 ]
 
@@ -57,17 +61,30 @@ class SequenceTooLongError(PromptError):
     """A sequence is longer than the model may take."""
 
 
-def default_system_prompt(n_samples: int, rate_hz: float) -> str:
+SystemPromptSpan = Literal["answer_times", "duration"]
+SYSTEM_PROMPT_SPANS: tuple[str, ...] = get_args(SystemPromptSpan)
+
+
+def default_system_prompt(n_samples: int, rate_hz: float, span: SystemPromptSpan = "answer_times") -> str:
     """Stage-1 system prompt with the real window length and rate (the reference left "N points" unfilled).
 
-    It states the span as the answers time it: sample ``i`` is at ``i / rate``, so the last sample is at
-    ``(n - 1) / rate`` (a window of 48 samples at 50 Hz runs from 0.00 s to 0.94 s; the earlier ``n / rate``,
-    0.96 s, named a time no answer reaches)."""
-    last = (n_samples - 1) / rate_hz
+    ``span`` says how it states the window's time span:
+
+    * ``answer_times`` (the default for new models): the span the answers use, in their time format
+      (:func:`sensorllm.utils.format_time`): sample ``i`` is at ``i / rate``, so a window of 5 samples at
+      50 Hz is "from 0.0s to 0.08s", the end of its answer's last segment line;
+    * ``duration`` (models saved before the option, which were trained with it): ``n / rate`` seconds,
+      "0.10 s" for the same window, a time no answer reaches.
+    """
+    if span == "answer_times":
+        when = f"from {format_time(0, rate_hz)}s to {format_time(n_samples - 1, rate_hz)}s"
+    elif span == "duration":
+        when = f"{n_samples / rate_hz:.2f} s"
+    else:
+        raise ValueError(f"span={span!r}; valid: {', '.join(SYSTEM_PROMPT_SPANS)}")
     return (
         "A dialogue between a curious researcher and an AI assistant. The AI analyzes a sensor time-series "
-        f"({n_samples} points, {rate_hz:g} Hz sampling rate, from 0.00 s to {last:.2f} s) to answer specific "
-        "questions."
+        f"({n_samples} points, {rate_hz:g} Hz sampling rate, {when}) to answer specific questions."
     )
 
 
@@ -136,6 +153,8 @@ class PromptBuilder:
         channel_markers: write ``<c_start>``/``<c_end>`` around each channel's placeholders (``False``: bare
             placeholder runs, the "without special tokens" ablation).
         stage2_layout: ``paper`` (block, then text) or ``text_first`` (text, block, fixed ending).
+        system_prompt_span: how the Stage-1 system prompt states the window's span
+            (:func:`default_system_prompt`).
     """
 
     tokenizer: object
@@ -146,6 +165,7 @@ class PromptBuilder:
     max_length: int | None = None
     channel_markers: bool = True
     stage2_layout: str = "paper"
+    system_prompt_span: SystemPromptSpan = "answer_times"
     _adds_bos: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
@@ -262,12 +282,17 @@ class PromptBuilder:
         raise PromptError("the answer produced no tokens")
 
     # ---- examples -------------------------------------------------------------------------------
+    def system_prompt(self, n_samples: int, rate_hz: float) -> str:
+        """This model's Stage-1 system prompt for a window of ``n_samples`` at ``rate_hz``
+        (:func:`default_system_prompt` with the model's ``system_prompt_span``)."""
+        return default_system_prompt(n_samples, rate_hz, self.system_prompt_span)
+
     def stage1_window(self, channel: str, series: object, rate_hz: float, question: str,
                       answer: str | None) -> Stage1Example:
-        """:meth:`stage1` for one channel of one window, with the :func:`default_system_prompt` of its length
-        and rate (how Stage 1 trains and how a Stage-1 model is asked to describe a window)."""
+        """:meth:`stage1` for one channel of one window, with the :meth:`system_prompt` of its length and rate
+        (how Stage 1 trains and how a Stage-1 model is asked to describe a window)."""
         n = len(series)  # type: ignore[arg-type]
-        return self.stage1({channel: series}, question, answer, system=default_system_prompt(n, rate_hz))
+        return self.stage1({channel: series}, question, answer, system=self.system_prompt(n, rate_hz))
 
     def stage1(
         self,
@@ -282,7 +307,7 @@ class PromptBuilder:
             series: channel name → raw 1-D values of this window.
             question: user question (after the sensor block).
             answer: assistant answer, or ``None``.
-            system: system prompt (see :func:`default_system_prompt`).
+            system: system prompt (see :meth:`system_prompt`).
 
         Returns:
             :class:`Stage1Example` with answer-only labels.

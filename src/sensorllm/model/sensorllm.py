@@ -105,6 +105,7 @@ class SensorLLM(TrainableParts, nn.Module):
             max_length=max_len,
             channel_markers=config.channel_markers,
             stage2_layout=config.stage2_layout,
+            system_prompt_span=config.system_prompt_span,
         )
         # what the last forward pass in training mode measured (diagnostics; a few floats, no gradients)
         self.signal_stats: dict[str, float] = {}

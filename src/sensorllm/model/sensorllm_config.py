@@ -16,6 +16,7 @@ from typing import Literal, get_args
 from .encoder import EncoderConfig
 from .llm import LLMConfig
 from .projector import ProjectorConfig
+from .prompts import SYSTEM_PROMPT_SPANS, SystemPromptSpan
 from .tokens import TS_TOKEN
 
 __all__ = ["HEAD_INPUTS", "HeadInput", "ModelSettings", "STAGE2_LAYOUTS", "SensorLLMConfig", "Stage2Layout",
@@ -40,6 +41,12 @@ class ModelSettings:
             paper). ``False`` is the paper's "without special tokens" ablation: channels follow each other
             as bare placeholder runs separated by a newline, matched to the data by their order in the text
             (the model's channel order), and no token row trains.
+        system_prompt_span: how the Stage-1 system prompt states the window's time span
+            (:func:`~sensorllm.model.prompts.default_system_prompt`; Stage 2 has no system prompt).
+            ``answer_times`` (the default): "from 0.0s to 0.08s" for 5 samples at 50 Hz, the times the answers
+            use, whose last segment line ends at the last sample, ``(n - 1) / rate``. ``duration``: ``n / rate``
+            ("0.10 s"), what models saved before this setting existed were trained with; their checkpoints
+            load with it (:meth:`SensorLLMConfig.from_json`).
     """
 
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -47,6 +54,12 @@ class ModelSettings:
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     max_length: int | None = None
     channel_markers: bool = True
+    system_prompt_span: SystemPromptSpan = "answer_times"
+
+    def __post_init__(self) -> None:
+        if self.system_prompt_span not in SYSTEM_PROMPT_SPANS:
+            raise ValueError(f"system_prompt_span={self.system_prompt_span!r}; "
+                             f"valid: {', '.join(SYSTEM_PROMPT_SPANS)}")
 
     def for_data(self, channels: tuple[str, ...], labels: tuple[str, ...] | None = None) -> SensorLLMConfig:
         """The :class:`SensorLLMConfig` of these settings for a dataset's channels (and classes; ``None``: no
@@ -79,6 +92,7 @@ class Stage2ModelSettings(ModelSettings):
     stage2_layout: Stage2Layout = "paper"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.head_input not in HEAD_INPUTS:
             raise ValueError(f"head_input={self.head_input!r}; valid: {', '.join(HEAD_INPUTS)}")
         if self.stage2_layout not in STAGE2_LAYOUTS:
@@ -122,6 +136,7 @@ class SensorLLMConfig(Stage2ModelSettings):
             "allow_truncation": self.allow_truncation,
             "max_length": self.max_length,
             "channel_markers": self.channel_markers,
+            "system_prompt_span": self.system_prompt_span,
             "head_standardize": self.head_standardize,
             "head_input": self.head_input,
             "stage2_layout": self.stage2_layout,
@@ -139,6 +154,8 @@ class SensorLLMConfig(Stage2ModelSettings):
             allow_truncation=d["allow_truncation"],
             max_length=d["max_length"],
             channel_markers=d.get("channel_markers", True),  # checkpoints before the option had markers
+            # checkpoints before the option were trained with the n / rate span
+            system_prompt_span=d.get("system_prompt_span", "duration"),
             head_standardize=d.get("head_standardize", False),
             head_input=d.get("head_input", "last"),
             stage2_layout=d.get("stage2_layout", "paper"),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils import format_time  # the answers' time format (shared with the Stage-1 system prompt)
+
 __all__ = [
     "DECREASE",
     "INCREASE",
@@ -28,12 +30,6 @@ DECREASE, STEADY, INCREASE = -1, 0, 1
 TREND_KEYS = {DECREASE: "decrease", STEADY: "steady", INCREASE: "increase"}
 TREND_ORDER = (DECREASE, INCREASE, STEADY)
 """Alphabetical order of the trend keys (decrease, increase, steady), used for per-type listings."""
-
-
-def format_time(idx: int, rate_hz: float) -> str:
-    """Time of sample ``idx`` as the reference prints it: ``str(round(idx / rate, 2))`` (``0.0``, ``0.08``,
-    ``1.1``)."""
-    return str(round(idx / rate_hz, 2))
 
 
 @dataclass(frozen=True, eq=False)
