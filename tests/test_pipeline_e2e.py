@@ -300,4 +300,8 @@ def test_demo_prints_its_steps_and_results_not_its_configuration(tmp_path, capsy
     assert f"(configuration: {out / 'stage1' / 'config.yaml'})" in printed
     assert f"(configuration: {out / 'stage2' / 'config.yaml'})" in printed
     assert "test F1-macro" in printed and "=== done in " in printed
+    # after the one test window, the check over 8 seeded validation windows (tests/test_demo_check.py)
+    assert "=== 6/6 describe one test window with the Stage-1 model, then check 8 validation windows" in printed
+    assert "\n-- check over 8 seeded validation windows (one channel each, up to 40 samples): " in printed
+    assert "/8 seeded validation windows pass describe's check" in printed
     assert "\nprojector:\n" not in printed and "\noptim:\n" not in printed

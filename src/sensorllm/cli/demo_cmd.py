@@ -2,7 +2,8 @@
 
 prepare → qa → align (short) → tune (short) → evaluate → describe one window, each step the CLI command a
 user would type, with the real SmolLM2-135M-Instruct and a seeded random-init Chronos-T5-tiny (no pretrained
-Chronos weights exist here).
+Chronos weights exist here). The last step then describes a few seeded validation windows the same way and prints
+how many descriptions pass describe's check (segment lines and the right overall direction).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from sensorllm.datasets import open_prepared
 from . import eval_cmds, prepare_cmd, qa_cmd, train_cmds
 from .dispatch import build_parser, run
 
-__all__ = ["run_demo", "DEMO_RAW", "register"]
+__all__ = ["run_demo", "check_line", "check_validation_windows", "DEMO_RAW", "register"]
 
 DEMO_RAW = files("sensorllm") / "demo_data" / "uci-hapt-subset"
 CONFIGS = "demo"  # packaged with sensorllm (sensorllm.configs): the recommended configuration, minutes long
+CHECK_WINDOWS = 8  # seeded validation windows whose descriptions the last step checks
+DESCRIBE_LENGTH = 40  # samples described per window (0.8 s at 50 Hz)
+DESCRIBE_TOKENS = 120  # new tokens per description (greedy)
 
 
 _STEP_COMMANDS = (prepare_cmd, qa_cmd, train_cmds, eval_cmds)  # prepare, qa, align, tune, evaluate, describe
@@ -33,10 +37,35 @@ def _step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
+def check_line(rate: dict, what: str) -> str:
+    """The line the demo prints for :func:`~sensorllm.serve.predict.check_rate`'s counts."""
+    n = rate["n"]
+    pct = 100 * rate["passed"] / n if n else 0.0
+    return (f"-- check over {what}: {rate['passed']}/{n} pass ({pct:.0f} %; segment lines and the right overall "
+            f"direction): segment lines in {rate['segment_lines']}/{n}, overall direction right in "
+            f"{rate['overall_right']}/{n}; {rate['time_outside']}/{n} name a time after the last sample")
+
+
+def check_validation_windows(model_dir: str | Path, data: str | Path, n: int = CHECK_WINDOWS, seed: int = 0,
+                             length: int = DESCRIBE_LENGTH, max_new_tokens: int = DESCRIBE_TOKENS) -> dict:
+    """Describe ``n`` seeded validation windows (one channel each, their first ``length`` samples) with the
+    Stage-1 model in ``model_dir`` (greedy, ``max_new_tokens``), print the check's pass rate and its parts, and
+    return :func:`~sensorllm.serve.predict.check_rate`'s counts with the descriptions (``results``)."""
+    from sensorllm.infer.artifact import load_sensorllm
+    from sensorllm.serve.predict import check_rate, describe_sample
+
+    model, meta = load_sensorllm(model_dir, "auto")  # as `sensorllm describe` does
+    results = describe_sample(model, meta, open_prepared(data), "val", n, seed, length, max_new_tokens)
+    rate = check_rate([r["check"] for r in results])
+    print(check_line(rate, f"{rate['n']} seeded validation windows (one channel each, up to {length} samples)"))
+    return {**rate, "results": results}
+
+
 def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200,
-             config_dir: str | Path = CONFIGS) -> dict:
+             config_dir: str | Path = CONFIGS, check_windows: int = CHECK_WINDOWS) -> dict:
     """Run the demo into ``out``; ``config_dir``: a folder with ``stage1.yaml`` and ``stage2.yaml`` or the name
-    of a packaged configuration (their paths are set here)."""
+    of a packaged configuration (their paths are set here); ``check_windows``: validation windows described and
+    checked after the one shown (0: none)."""
     from sensorllm.configs import config_folder
 
     def main(argv: list[str]) -> int:  # the commands the steps run, as `sensorllm` runs them
@@ -62,22 +91,28 @@ def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200,
     args = ["evaluate", "--model", str(out / "stage2"), "--data", str(data), "--split", "test"]
     assert main(args + (["--limit", str(eval_limit)] if eval_limit else [])) == 0
     metrics = json.loads((out / "stage2" / "eval-test" / "metrics.json").read_text())
-    _step("6/6 describe one test window with the Stage-1 model")
+    _step("6/6 describe one test window with the Stage-1 model"
+          + (f", then check {check_windows} validation windows" if check_windows else ""))
     d = open_prepared(data)
     w = np.asarray(d.stage2("test").windows[0])
     np.savez(out / "test_window.npz", **{n: w[:, j] for j, n in enumerate(d.channel_names)})
     assert main(["describe", "--model", str(out / "stage1"), str(out / "test_window.npz"), "--channel", "x_acc",
-                 "--length", "40", "--max-new-tokens", "120"]) == 0
+                 "--length", str(DESCRIBE_LENGTH), "--max-new-tokens", str(DESCRIBE_TOKENS)]) == 0
+    checked = check_validation_windows(out / "stage1", data, check_windows) if check_windows else None
     total = time.time() - t0
     print(f"\n=== done in {total / 60:.1f} min ===")
     print(f"test F1-macro {metrics['f1_macro']:.3f}, accuracy {metrics['accuracy']:.3f} on {metrics['n']} windows "
           f"(random-init Chronos encoder; a short CPU run, not the paper's setting)")
+    if checked is not None:
+        print(f"descriptions: {checked['passed']}/{checked['n']} seeded validation windows pass describe's check "
+              "(what it means: docs/cli.md, \"The demo\")")
     print(f"report: {out / 'stage2' / 'eval-test' / 'report.md'}")
-    return {"f1_macro": metrics["f1_macro"], "accuracy": metrics["accuracy"], "minutes": total / 60}
+    return {"f1_macro": metrics["f1_macro"], "accuracy": metrics["accuracy"], "minutes": total / 60,
+            "check": None if checked is None else {k: v for k, v in checked.items() if k != "results"}}
 
 
 def _run(args: argparse.Namespace) -> int:
-    run_demo(args.out, None if args.eval_limit == 0 else args.eval_limit, args.configs)
+    run_demo(args.out, None if args.eval_limit == 0 else args.eval_limit, args.configs, args.check_windows)
     return 0
 
 
@@ -89,4 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--configs", default=CONFIGS,
                    help="folder with stage1.yaml and stage2.yaml, or the name of a configuration packaged with "
                         "sensorllm (default: demo, the recommended configuration at a budget of minutes)")
+    p.add_argument("--check-windows", type=int, default=CHECK_WINDOWS,
+                   help="seeded validation windows (one channel each) the Stage-1 model describes after the test "
+                        f"window, to print how many pass describe's check (default {CHECK_WINDOWS}; 0 = none)")
     p.set_defaults(func=_run)

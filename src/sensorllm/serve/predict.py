@@ -6,7 +6,8 @@ gaps are handled are :mod:`sensorllm.serve.recording`); with a label column it a
 label under one of the :data:`~sensorllm.serve.scoring.LABEL_RULES`, for
 :func:`~sensorllm.serve.report.write_predict_report`. A window's Stage-2 item, shared with ``stream``, is
 :func:`~sensorllm.data.items.window_items`; :func:`describe_file` works on a file path, :func:`describe_window` on
-a prepared dataset's Stage-1 window.
+a prepared dataset's Stage-1 window, :func:`describe_sample` on seeded ones (:func:`check_rate`: how many pass the
+check).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from .scoring import LABEL_RULES, window_label
 
 __all__ = [
     "Prediction",
+    "check_passes",
+    "check_rate",
     "describe_file",
+    "describe_sample",
     "describe_window",
     "description_check",
     "predict_input",
@@ -137,12 +141,9 @@ def describe_file(model, meta: dict, path: str | Path, channel: str | None = Non
                           max_new_tokens, constrained)
 
 
-def describe_window(model, meta: dict, data, split: str, window: int, channel: str | None = None,
-                    start: int = 0, length: int | None = None, max_new_tokens: int = 256,
-                    constrained: bool = False) -> dict:
-    """The same for Stage-1 window ``window`` of a prepared dataset's ``split`` (the windows Stage 1 trains and
-    is scored on; a ``start``/``length`` part of it if given). The dataset must have the model's channels and
-    rate."""
+def _check_dataset(meta: dict, data, split: str) -> tuple[object, str]:
+    """The Stage-1 windows of ``split`` of a prepared dataset with the model's channels, units and rate, and how
+    to name them in errors."""
     from sensorllm.infer.evaluate import check_channels, check_units
 
     model_channels = meta["extra"]["dataset"]["channels"]
@@ -151,21 +152,52 @@ def describe_window(model, meta: dict, data, split: str, window: int, channel: s
     check_units({c["name"]: c.get("unit", "") for c in model_channels}, data, where)
     if float(data.rate_hz) != float(meta["extra"]["rate_hz"]):
         raise DataError(f"{where}: {data.rate_hz:g} Hz; the model was trained at {meta['extra']['rate_hz']:g} Hz")
-    ws = data.stage1(split)
+    return data.stage1(split), where
+
+
+def describe_window(model, meta: dict, data, split: str, window: int, channel: str | None = None,
+                    start: int = 0, length: int | None = None, max_new_tokens: int = 256,
+                    constrained: bool = False) -> dict:
+    """The same for Stage-1 window ``window`` of a prepared dataset's ``split`` (the windows Stage 1 trains and
+    is scored on; a ``start``/``length`` part of it if given). The dataset must have the model's channels and
+    rate."""
+    ws, where = _check_dataset(meta, data, split)
     if not 0 <= window < len(ws):
         raise DataError(f"{where}: window {window} does not exist (0..{len(ws) - 1})")
     x = np.asarray(ws[window], dtype=np.float64)
-    res = _describe_part(model, meta, x, list(data.channel_names), f"{where}, window {window}",
-                         channel or model_channels[0]["name"], start, length or len(x) - start, max_new_tokens,
-                         constrained)
+    channel = channel or meta["extra"]["dataset"]["channels"][0]["name"]
+    res = _describe_part(model, meta, x, list(data.channel_names), f"{where}, window {window}", channel, start,
+                         length or len(x) - start, max_new_tokens, constrained)
     return {"window": window, **res}
 
 
-def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None,
-                   start: int, length: int, max_new_tokens: int, constrained: bool = False) -> dict:
+def describe_sample(model, meta: dict, data, split: str = "val", n: int = 8, seed: int = 0,
+                    length: int | None = None, max_new_tokens: int = 256, batch_size: int = 4) -> list[dict]:
+    """Greedy descriptions of ``n`` seeded Stage-1 windows of a prepared dataset's ``split``, one channel each
+    (windows and channels drawn with ``seed``; the first ``length`` samples of each, all without ``length``),
+    each as :func:`describe_window` gives it, with its :func:`description_check`: what :func:`check_rate` counts.
+    Generated ``batch_size`` windows at a time."""
     from sensorllm.infer.describe import describe_items
-    from sensorllm.text import record_rng, stage1_question
+
+    ws, where = _check_dataset(meta, data, split)
+    names = list(data.channel_names)
+    rng = np.random.default_rng([int(seed), 33])
+    windows = sorted(int(i) for i in rng.choice(len(ws), min(int(n), len(ws)), replace=False))
+    channels = [names[int(c)] for c in rng.integers(len(names), size=len(windows))]
+    items = []
+    for w, channel in zip(windows, channels, strict=True):
+        x = np.asarray(ws[w], dtype=np.float64)
+        items.append(_describe_item(meta, x, names, f"{where}, window {w}", channel, 0,
+                                    min(length or len(x), len(x))))
+    texts = describe_items(model, items, batch_size, max_new_tokens)
+    return [{"window": w, **_described(meta, it, 0, text, False)} for w, it, text in zip(windows, items, texts)]
+
+
+def _describe_item(meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None, start: int,
+                   length: int):
+    """The Stage-1 item (with the ``describe`` question) of samples ``start:start + length`` of one channel."""
     from sensorllm.data.items import Stage1Item
+    from sensorllm.text import record_rng, stage1_question
 
     extra = meta["extra"]
     channel = channel or names[0]
@@ -177,13 +209,25 @@ def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: st
     series = x[start : start + length, names.index(channel)]
     if not np.isfinite(series).all():
         raise DataError(f"{where}: channel {channel!r} has NaN/inf in samples {start}..{start + length - 1}")
-    rate = float(extra["rate_hz"])
     q = stage1_question(record_rng(int(extra.get("text_seed", 0)), 1, "describe", 0))
-    item = Stage1Item(index=0, channel=channel, series=series, question=q, answer="", rate_hz=rate)
+    return Stage1Item(index=0, channel=channel, series=series, question=q, answer="",
+                      rate_hz=float(extra["rate_hz"]))
+
+
+def _described(meta: dict, item, start: int, text: str, constrained: bool) -> dict:
+    rate, length = item.rate_hz, len(item.series)
+    return {"channel": item.channel, "start_s": start / rate, "end_s": (start + length) / rate, "samples": length,
+            "question": item.question, "description": text, "constrained": bool(constrained),
+            "check": description_check(text, item.series, rate, meta["extra"].get("trend_mode", "exact"))}
+
+
+def _describe_part(model, meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None,
+                   start: int, length: int, max_new_tokens: int, constrained: bool = False) -> dict:
+    from sensorllm.infer.describe import describe_items
+
+    item = _describe_item(meta, x, names, where, channel, start, length)
     text = describe_items(model, [item], 1, max_new_tokens, constrained=constrained)[0]
-    return {"channel": channel, "start_s": start / rate, "end_s": (start + length) / rate, "samples": length,
-            "question": q, "description": text, "constrained": bool(constrained),
-            "check": description_check(text, series, rate, extra.get("trend_mode", "exact"))}
+    return _described(meta, item, start, text, constrained)
 
 
 def description_check(text: str, series: np.ndarray, rate_hz: float, trend_mode: str = "exact") -> dict:
@@ -206,3 +250,17 @@ def description_check(text: str, series: np.ndarray, rate_hz: float, trend_mode:
             "names_time_outside_window": bool(s["time_outside"]),
             "names_trend_not_in_data": bool(s["trend_not_in_data"])}
 
+
+def check_passes(check: dict) -> bool:
+    """A :func:`description_check` passes: the description has segment lines and the right overall direction."""
+    return check["segments_in_text"] > 0 and bool(check["overall_right"])
+
+
+def check_rate(checks: list[dict]) -> dict:
+    """How many of several :func:`description_check` results pass (:func:`check_passes`), and its parts:
+    ``n``, ``passed``, ``segment_lines`` (descriptions with segment lines), ``overall_right``, and
+    ``time_outside`` (descriptions naming a time after the window's last sample)."""
+    return {"n": len(checks), "passed": sum(check_passes(c) for c in checks),
+            "segment_lines": sum(c["segments_in_text"] > 0 for c in checks),
+            "overall_right": sum(bool(c["overall_right"]) for c in checks),
+            "time_outside": sum(bool(c["names_time_outside_window"]) for c in checks)}
