@@ -1,14 +1,20 @@
 """SensorLLM in the recommended configuration at a large training budget, scored on every test window.
 
-Rows (all on UCI-HAR, `configs/recommended/uci-har/`, random-init Chronos-T5-tiny, SmolLM2-135M-Instruct):
+Rows (all on UCI-HAR, `configs/recommended/uci-har/` with the row's overrides, SmolLM2-135M-Instruct; encoders
+without pretrained weights: `docs/encoders.md`):
 
 - ``recommended``: Stage 1 (``--stage1-examples`` single-channel QA pairs, 1 epoch) then Stage 2;
 - ``recommended-no-stage1``: Stage 2 from scratch (the paper's "without alignment" ablation);
 - ``recommended-no-text``: Stage 1 (shared with ``recommended``) then Stage 2 without the statistics text;
-- ``conv-no-stage1``: Stage 2 from scratch with the ``conv`` encoder (a 1-D CNN per channel, trained) in place of
-  the frozen Chronos-T5.
+- ``conv-no-stage1``: Stage 2 from scratch with the ``conv`` encoder (a 1-D CNN per channel, trained);
 - ``rocket-no-stage1``: Stage 2 from scratch with the ``rocket`` encoder (MiniRocket features of each channel,
-  fitted on training windows, not trained).
+  fitted on the training windows for their length, not trained); ``rocket-no-stage1-no-text``: the same without
+  the statistics text;
+- ``rocket``: Stage 1 through the ``rocket`` encoder (fitted for the longest Stage-1 window, 200 samples), then
+  Stage 2 from it.
+
+The rows of the table that ran when the recommended configuration read the frozen Chronos-T5 say so in their
+``encoder`` column (the records keep each run's configuration).
 
 Stage 2 trains ``--epochs`` epochs over all 6,269 training windows (the paper: 8), selects its model on
 ``--val`` validation windows, and ``sensorllm evaluate`` scores all 2,996 test windows once.
@@ -28,6 +34,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -38,17 +45,38 @@ RECORDS = ROOT / "benchmarks" / "records" / "full"
 DOC = ROOT / "docs" / "results.md"
 LEARNING_DOC = ROOT / "docs" / "learning.md"
 CFG = "configs/recommended/uci-har"
-# row → (uses Stage 1, Stage-2 overrides)
-ROWS: dict[str, tuple[bool, tuple[str, ...]]] = {
-    "recommended": (True, ()),
-    "recommended-no-stage1": (False, ("init_from=null",)),
-    "recommended-no-text": (True, ("data.preprocess_type=none",)),
+# the rocket encoder: MiniRocket features of each channel (fitted on training series, frozen; docs/encoders.md)
+ROCKET = ("encoder.kind=rocket", "encoder.trainable=false", "encoder.tokenizer=null", "projector.pool=1")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row: the Stage-1 run it starts from (a key of ``STAGE1``; None: Stage 2 from scratch) and its
+    Stage-2 overrides."""
+
+    stage1: str | None
+    overrides: tuple[str, ...] = ()
+
+
+# Stage-1 runs shared by rows: name → (run folder prefix, Stage-1 overrides). The rocket encoder's dilations are
+# fitted for one length, so its Stage 1 reads the longest Stage-1 window (200 samples) and Stage 2 keeps that fit.
+STAGE1: dict[str, tuple[str, tuple[str, ...]]] = {
+    "recommended": ("stage1", ()),
+    "rocket-ctx200": ("stage1-rocket-ctx200", (*ROCKET, "encoder.context_length=200")),
+}
+ROWS: dict[str, Row] = {
+    "recommended": Row("recommended"),
+    "recommended-no-stage1": Row(None, ("init_from=null",)),
+    "recommended-no-text": Row("recommended", ("data.preprocess_type=none",)),
     # the conv encoder (trained with the projector; docs/encoders.md) instead of the frozen Chronos-T5, no Stage 1
-    "conv-no-stage1": (False, ("init_from=null", "encoder.kind=conv", "encoder.trainable=true",
-                               "encoder.tokenizer=null", "projector.pool=1")),
-    # MiniRocket features of each channel (fitted on training windows, frozen) instead of the frozen Chronos-T5
-    "rocket-no-stage1": (False, ("init_from=null", "encoder.kind=rocket", "encoder.trainable=false",
-                                 "encoder.tokenizer=null", "encoder.context_length=128", "projector.pool=1")),
+    "conv-no-stage1": Row(None, ("init_from=null", "encoder.kind=conv", "encoder.trainable=true",
+                                 "encoder.tokenizer=null", "projector.pool=1")),
+    # the rocket encoder, fitted on the Stage-2 training windows for their length (128)
+    "rocket-no-stage1": Row(None, ("init_from=null", *ROCKET, "encoder.context_length=128")),
+    "rocket-no-stage1-no-text": Row(None, ("init_from=null", *ROCKET, "encoder.context_length=128",
+                                           "data.preprocess_type=none")),
+    # the rocket encoder with the paper's Stage 1 before Stage 2 (fit and projector from Stage 1)
+    "rocket": Row("rocket-ctx200", (*ROCKET, "encoder.context_length=200")),
 }
 PAPER = {"recommended": 91.2, "recommended-no-stage1": 82.0, "recommended-no-text": 89.2}
 
@@ -61,21 +89,27 @@ def plan(row: str, seed: int, args) -> list[tuple[str, list[str], Path]]:
     """The commands of one row and seed: (what, command, the directory whose presence means it is done)."""
     base = args.out / args.tag
     common = [f"data.prepared={args.data}", f"run.seed={seed}", f"run.threads={args.threads}", *args.set]
-    s1 = base / f"stage1-seed{seed}"
     s2 = base / row / f"seed{seed}"
     steps: list[tuple[str, list[str], Path]] = []
-    use_s1, overrides = ROWS[row]
-    if use_s1:
+    spec = ROWS[row]
+    s1 = stage1_dir(spec, seed, args)
+    if s1 is not None:
+        s1_overrides = STAGE1[spec.stage1][1]
         steps.append(("stage 1", cli("align", "--config", f"{CFG}/stage1.yaml", *common, f"run.out_dir={s1}",
-                                     f"data.max_train_examples={args.stage1_examples}", *args.set1),
+                                     f"data.max_train_examples={args.stage1_examples}", *s1_overrides, *args.set1),
                       s1 / "metrics.json"))
     steps.append(("stage 2", cli("tune", "--config", f"{CFG}/stage2.yaml", *common, f"run.out_dir={s2}",
                                  f"optim.epochs={args.epochs}", f"data.max_val_examples={args.val}",
-                                 *([f"init_from={s1 / 'model'}"] if use_s1 else []), *overrides),
+                                 *([f"init_from={s1 / 'model'}"] if s1 is not None else []), *spec.overrides),
                   s2 / "train_summary.json"))
     steps.append(("test", cli("evaluate", "--model", str(s2), "--data", str(args.data), "--split", "test",
                               "--batch-size", "16"), s2 / "eval-test" / "metrics.json"))
     return steps
+
+
+def stage1_dir(spec: Row, seed: int, args) -> Path | None:
+    """The Stage-1 run a row starts from (shared by the rows naming the same Stage 1), or None."""
+    return None if spec.stage1 is None else args.out / args.tag / f"{STAGE1[spec.stage1][0]}-seed{seed}"
 
 
 def record(row: str, seed: int, args, steps) -> dict:
@@ -86,9 +120,8 @@ def record(row: str, seed: int, args, steps) -> dict:
     config = yaml.safe_load((s2 / "config.yaml").read_text())
     optim = config["optim"]
     s1_time = 0.0
-    if ROWS[row][0]:
-        s1 = json.loads((args.out / args.tag / f"stage1-seed{seed}" / "metrics.json").read_text())
-        s1_time = s1["train_time_s"]
+    if (s1_dir := stage1_dir(ROWS[row], seed, args)) is not None:
+        s1_time = json.loads((s1_dir / "metrics.json").read_text())["train_time_s"]
     return {"row": row, "seed": seed, "tag": args.tag, "date": dt.date.today().isoformat(),
             "test_f1_macro": test["f1_macro"], "test_accuracy": test["accuracy"], "test_n": test["n"],
             "per_class_f1": {k: v["f1"] for k, v in test["per_class"].items()},
@@ -96,7 +129,7 @@ def record(row: str, seed: int, args, steps) -> dict:
             "steps": summary["steps"], "windows_per_step": optim["batch_size"] * optim["grad_accum"],
             "val_curve": curve, "stage1_train_time_s": s1_time,
             "stage2_train_time_s": summary["train_time_s"], "device": summary.get("device"),
-            "epochs": args.epochs, "stage1_examples": args.stage1_examples if ROWS[row][0] else 0,
+            "epochs": args.epochs, "stage1_examples": args.stage1_examples if ROWS[row].stage1 else 0,
             "encoder": encoder_name(config["encoder"]),
             "commands": [" ".join(["sensorllm", *c[3:]]) for _, c, _ in steps]}
 
