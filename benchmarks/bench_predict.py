@@ -1,17 +1,19 @@
 """`sensorllm predict` on a long real recording: real-time factor end to end, and one window's latency.
 
 The recording is real: consecutive raw UCI-HAPT experiments (acc g + gyro rad/s, 50 Hz, 6 channels) joined
-until it lasts ``--minutes``, written as the CSV a user would pass. The model is a Stage-2 model directory
-(``--model``), or by default an UNTRAINED one built from ``--config`` (the recommended configuration:
-SmolLM2-135M-Instruct, random-init Chronos-T5-tiny) and saved with the metadata ``sensorllm tune`` writes:
-speed does not depend on the weight values, and it scores in the precision its configuration trains in.
+until it lasts ``--minutes``, written as the CSV a user would pass. The models are Stage-2 model
+directories (``--model``, several timed one after the other in one run), and ``untrained`` (the default): an
+UNTRAINED model built from ``--config`` (the recommended configuration) and saved with the metadata ``sensorllm
+tune`` writes; speed does not depend on the weight values, and it scores in the precision its configuration
+trains in.
 
     python benchmarks/bench_predict.py --minutes 30
+    python benchmarks/bench_predict.py --model untrained runs/full/cpu-2ep/rocket-no-stage1/seed0
 
 Times the CLI in a child process (``sensorllm predict --model M rec.csv --out pred.csv``: import, model load,
 reading, text, encoder, LLM, writing), then, in this process, the same prediction (``read_input`` +
-``predict_input``) on one window (median of ``--repeats``). Writes ``benchmarks/records/performance/predict.json`` and the table between the markers of
-``docs/performance.md`` (``--doc-only`` rewrites the table from the record).
+``predict_input``) on one window (median of ``--repeats``). Writes ``benchmarks/records/performance/predict.json``
+and the table between the markers of ``docs/performance.md`` (``--doc-only`` rewrites the table from the record).
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ def write_doc(rec: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", help="Stage-2 model directory (default: an untrained one of --config's shape)")
+    ap.add_argument("--model", nargs="+", default=["untrained"],
+                    help="Stage-2 model directories, timed one after the other in one run; `untrained`: an "
+                    "untrained model of --config's shape (the default)")
     ap.add_argument("--config", default="configs/recommended/uci-har/stage2.yaml")
     ap.add_argument("--set", nargs="*", default=[], help="overrides of --config (KEY=VALUE)")
     ap.add_argument("--data", type=Path, default=ROOT / "runs" / "uci-har" / "data")
@@ -125,47 +129,49 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.model:
-            model_dir, label = Path(args.model), f"`{args.model}`"
-        else:
-            ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.data.parent / "prepare.log")
-            model_dir = untrained_model(tmp / "untrained", args.config, args.set, args.data)
-            label = f"untrained, shape of `{args.config}`" + (f" ({' '.join(args.set)})" if args.set else "")
         rec_path, used, n = long_recording(args.raw, args.minutes, tmp / "recording.csv")
-        model, meta = load_model(model_dir, "cpu")
-        window, rate = int(meta["extra"]["window"]), float(meta["extra"]["rate_hz"])
-        one = tmp / "one.csv"
-        pd.read_csv(rec_path, nrows=window).to_csv(one, index=False)
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-        for precision in args.precision:
-            predict_one(model, meta, one, precision=precision)  # warm-up
-            lat = []
-            for _ in range(args.repeats):
-                t = time.perf_counter()
-                predict_one(model, meta, one, precision=precision)
-                lat.append(time.perf_counter() - t)
-            for workers in args.workers:
-                cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir),
-                       str(rec_path), "--out", str(tmp / "pred.csv"), "--batch-size", str(args.batch_size),
-                       "--device", "cpu", "--precision", precision, "--workers", str(workers)]
-                t = time.perf_counter()
-                subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-                wall = time.perf_counter() - t
-                windows = len(pd.read_csv(tmp / "pred.csv"))
-                seconds = n / rate
-                resolved = "bf16" if training_precision(meta["extra"], precision) == "bf16" else "fp32"
-                row = {"model": label, "precision": precision, "resolved": resolved, "workers": workers,
-                       "minutes": seconds / 60, "experiments": used, "windows": windows,
-                       "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
-                       "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
-                print(f"{precision}, {workers} worker(s): {windows} windows of {seconds / 60:.1f} min in {wall:.1f} s "
-                      f"= {seconds / wall:.1f}x real time; one window {1000 * row['one_window_s']:.0f} ms", flush=True)
-                rows.append(row)
+        for name in args.model:
+            if name != "untrained":
+                model_dir, label = Path(name), f"`{name}`"
+            else:
+                ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.data.parent / "prepare.log")
+                model_dir = untrained_model(tmp / "untrained", args.config, args.set, args.data)
+                label = f"untrained, shape of `{args.config}`" + (f" ({' '.join(args.set)})" if args.set else "")
+            model, meta = load_model(model_dir, "cpu")
+            window, rate = int(meta["extra"]["window"]), float(meta["extra"]["rate_hz"])
+            one = tmp / "one.csv"
+            pd.read_csv(rec_path, nrows=window).to_csv(one, index=False)
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+            for precision in args.precision:
+                predict_one(model, meta, one, precision=precision)  # warm-up
+                lat = []
+                for _ in range(args.repeats):
+                    t = time.perf_counter()
+                    predict_one(model, meta, one, precision=precision)
+                    lat.append(time.perf_counter() - t)
+                for workers in args.workers:
+                    cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir),
+                           str(rec_path), "--out", str(tmp / "pred.csv"), "--batch-size", str(args.batch_size),
+                           "--device", "cpu", "--precision", precision, "--workers", str(workers)]
+                    t = time.perf_counter()
+                    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+                    wall = time.perf_counter() - t
+                    windows = len(pd.read_csv(tmp / "pred.csv"))
+                    seconds = n / rate
+                    resolved = "bf16" if training_precision(meta["extra"], precision) == "bf16" else "fp32"
+                    row = {"model": label, "precision": precision, "resolved": resolved, "workers": workers,
+                           "minutes": seconds / 60, "experiments": used, "windows": windows,
+                           "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
+                           "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
+                    print(f"{name}, {precision}, {workers} worker(s): {windows} windows of {seconds / 60:.1f} min in "
+                          f"{wall:.1f} s = {seconds / wall:.1f}x real time; one window "
+                          f"{1000 * row['one_window_s']:.0f} ms", flush=True)
+                    rows.append(row)
     rec = {"date": dt.date.today().isoformat(), "threads": args.threads, "batch_size": args.batch_size,
            "note": args.note, "rows": rows,
            "command": "python benchmarks/bench_predict.py" + (f" --minutes {args.minutes:g}" if args.minutes != 30
                                                               else "")
-           + (f" --model {args.model}" if args.model else "")
+           + (" --model " + " ".join(args.model) if args.model != ["untrained"] else "")
            + (" --precision " + " ".join(args.precision) if args.precision != ["auto"] else "")
            + (" --workers " + " ".join(map(str, args.workers)) if args.workers != [1] else "")}
     RECORD.parent.mkdir(parents=True, exist_ok=True)
