@@ -167,6 +167,7 @@ def write_doc() -> None:
             t = sum(r["stage1_train_time_s"] + r["stage2_train_time_s"] for r in recs) / len(recs)
             seeds = ", ".join(str(r["seed"]) for r in recs)
             enc = recs[0].get("encoder", "chronos (frozen)")
+            enc = "rocket (fitted)" if enc == "rocket (frozen)" else enc  # the cpu-1ep records' older label
             lines.append(f"| {tag_dir.name} | `{row}` | {enc} | {seeds} | {ms(f1)} | {ms(acc)} | {recs[0]['test_n']} "
                          f"| {recs[0]['epochs']:g} | {recs[0]['stage1_examples']} | {t:.0f} | {recs[0]['device']} "
                          f"| {PAPER.get(row, '')} |")
