@@ -4,8 +4,8 @@ The rows run with the compare library (:mod:`sensorllm.compare`) on a dataset pr
 every registered HAR baseline, and SensorLLM Stage 2 from scratch with the packaged recommended configuration's
 other settings, reading the frozen random-init Chronos-T5-tiny (``sensorllm-chronos-no-stage1``, pool 16) or the
 ``conv`` encoder trained in Stage 2 (``sensorllm-conv-no-stage1``, pool 1), or the ``rocket`` encoder fitted on
-the training windows (``sensorllm-rocket-no-stage1``). Each model is selected on the validation split and scored once on all test
-windows. Finished runs are copied to ``benchmarks/records/<dataset>/<method>/seed<N>.json``; the table between
+the training windows (``sensorllm-rocket-no-stage1``). Each model is selected on the validation split and scored
+once on all test windows. Finished runs are copied to ``benchmarks/records/<dataset>/<method>/seed<N>.json``; the table between
 the ``<!-- <dataset> table -->`` markers of ``docs/results.md`` is rebuilt from those records.
 
     python benchmarks/second_dataset.py --dataset epilepsy --seeds 0 1 2          # runs what is missing
