@@ -87,6 +87,57 @@ def write_doc(rec: dict) -> None:
     replace_between(DOC, "<!-- predict table -->", "<!-- end predict table -->", lines)
 
 
+def time_model(model_dir: Path, label: str, recording: tuple[Path, list[str], int], tmp: Path,
+               args: argparse.Namespace) -> list[dict]:
+    """One model's rows: the median latency of one window in this process, and ``sensorllm predict`` on the
+    whole ``recording`` (path, experiments, samples) in a child process, for each precision and worker count."""
+    from sensorllm.infer.artifact import load_sensorllm
+    from sensorllm.infer.sensorllm import SensorLLMClassifier
+    from sensorllm.infer.stage2 import training_precision
+    from sensorllm.serve.predict import predict_input
+    from sensorllm.serve.recording import read_input
+
+    def predict_one(precision: str):  # what `sensorllm predict` does with a loaded model, on one window
+        clf = SensorLLMClassifier(model, meta, precision)
+        info = clf.info
+        inp = read_input(one, info.channel_names, info.class_names, class_codes=info.class_codes)
+        return predict_input(clf, inp, None, 8).frame
+
+    rec_path, used, n = recording
+    model, meta = load_sensorllm(model_dir, "cpu")
+    window, rate = int(meta["extra"]["window"]), float(meta["extra"]["rate_hz"])
+    seconds = n / rate
+    one = tmp / "one.csv"
+    pd.read_csv(rec_path, nrows=window).to_csv(one, index=False)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    rows = []
+    for precision in args.precision:
+        predict_one(precision)  # warm-up
+        lat = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            predict_one(precision)
+            lat.append(time.perf_counter() - t)
+        resolved = "bf16" if training_precision(meta["extra"], precision) == "bf16" else "fp32"
+        for workers in args.workers:
+            cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir), str(rec_path),
+                   "--out", str(tmp / "pred.csv"), "--batch-size", str(args.batch_size), "--device", "cpu",
+                   "--precision", precision, "--workers", str(workers)]
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            wall = time.perf_counter() - t
+            windows = len(pd.read_csv(tmp / "pred.csv"))
+            row = {"model": label, "precision": precision, "resolved": resolved, "workers": workers,
+                   "minutes": seconds / 60, "experiments": used, "windows": windows,
+                   "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
+                   "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
+            print(f"{label}, {precision}, {workers} worker(s): {windows} windows of {seconds / 60:.1f} min in "
+                  f"{wall:.1f} s = {seconds / wall:.1f}x real time; one window {1000 * row['one_window_s']:.0f} ms",
+                  flush=True)
+            rows.append(row)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", nargs="+", default=["untrained"],
@@ -113,23 +164,11 @@ def main() -> None:
         return
     import torch
 
-    from sensorllm.infer.artifact import load_sensorllm as load_model
-    from sensorllm.infer.sensorllm import SensorLLMClassifier
-    from sensorllm.infer.stage2 import training_precision
-    from sensorllm.serve.predict import predict_input
-    from sensorllm.serve.recording import read_input
-
-    def predict_one(model, meta, path, precision):  # what `sensorllm predict` does with a loaded model
-        clf = SensorLLMClassifier(model, meta, precision)
-        info = clf.info
-        inp = read_input(path, info.channel_names, info.class_names, class_codes=info.class_codes)
-        return predict_input(clf, inp, None, 8).frame
-
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        rec_path, used, n = long_recording(args.raw, args.minutes, tmp / "recording.csv")
+        recording = long_recording(args.raw, args.minutes, tmp / "recording.csv")
         for name in args.model:
             if name != "untrained":
                 model_dir, label = Path(name), f"`{name}`"
@@ -137,36 +176,7 @@ def main() -> None:
                 ensure_prepared("uci-har", "UCI-HAPT/RawData", args.data, args.data.parent / "prepare.log")
                 model_dir = untrained_model(tmp / "untrained", args.config, args.set, args.data)
                 label = f"untrained, shape of `{args.config}`" + (f" ({' '.join(args.set)})" if args.set else "")
-            model, meta = load_model(model_dir, "cpu")
-            window, rate = int(meta["extra"]["window"]), float(meta["extra"]["rate_hz"])
-            one = tmp / "one.csv"
-            pd.read_csv(rec_path, nrows=window).to_csv(one, index=False)
-            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-            for precision in args.precision:
-                predict_one(model, meta, one, precision=precision)  # warm-up
-                lat = []
-                for _ in range(args.repeats):
-                    t = time.perf_counter()
-                    predict_one(model, meta, one, precision=precision)
-                    lat.append(time.perf_counter() - t)
-                for workers in args.workers:
-                    cmd = [sys.executable, "-m", "sensorllm.cli.main", "predict", "--model", str(model_dir),
-                           str(rec_path), "--out", str(tmp / "pred.csv"), "--batch-size", str(args.batch_size),
-                           "--device", "cpu", "--precision", precision, "--workers", str(workers)]
-                    t = time.perf_counter()
-                    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-                    wall = time.perf_counter() - t
-                    windows = len(pd.read_csv(tmp / "pred.csv"))
-                    seconds = n / rate
-                    resolved = "bf16" if training_precision(meta["extra"], precision) == "bf16" else "fp32"
-                    row = {"model": label, "precision": precision, "resolved": resolved, "workers": workers,
-                           "minutes": seconds / 60, "experiments": used, "windows": windows,
-                           "stride": int(meta["extra"]["stride"]), "cli_wall_s": wall,
-                           "realtime_factor": seconds / wall, "one_window_s": float(np.median(lat))}
-                    print(f"{name}, {precision}, {workers} worker(s): {windows} windows of {seconds / 60:.1f} min in "
-                          f"{wall:.1f} s = {seconds / wall:.1f}x real time; one window "
-                          f"{1000 * row['one_window_s']:.0f} ms", flush=True)
-                    rows.append(row)
+            rows += time_model(model_dir, label, recording, tmp, args)
     rec = {"date": dt.date.today().isoformat(), "threads": args.threads, "batch_size": args.batch_size,
            "note": args.note, "rows": rows,
            "command": "python benchmarks/bench_predict.py" + (f" --minutes {args.minutes:g}" if args.minutes != 30
