@@ -158,9 +158,7 @@ def load_trained_state(model: SensorLLM, state: dict[str, torch.Tensor], where: 
             raise CheckpointError(f"{where}: LoRA keys not in the model: {result.unexpected_keys}")
     if _saves_encoder(model):
         model.encoder.load_state_dict(_sub(state, "encoder."), strict=True)
-        invalidate = getattr(model.encoder, "invalidate_identity", None)
-        if invalidate is not None:
-            invalidate()
+        model.encoder.invalidate_identity()
 
 
 # ---- files ----------------------------------------------------------------------------------------
@@ -178,9 +176,8 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def _encoder_identity(model: SensorLLM) -> str:
-    invalidate = getattr(model.encoder, "invalidate_identity", None)
-    if _saves_encoder(model) and invalidate is not None:
-        invalidate()
+    if _saves_encoder(model):  # its weights may have changed since identity() was cached
+        model.encoder.invalidate_identity()
     return model.encoder.identity()
 
 
