@@ -2,9 +2,9 @@
 
 At the results table's budget (``benchmarks/results.py``: 100 Stage-1 + 300 Stage-2 steps, 600 test windows) a
 k = 1 run takes most of a day on 2 cores, so this sweep runs every k on the same smaller budget instead: the same
-rows as the table (``sensorllm-mean-scale`` is k = 8, ``-pool1`` / ``-pool4`` / ``-pool16`` the others, all on the
-mean-scaling tokeniser, the variant that learns here), the same prepared windows and seeded subsets, fewer steps and
-fewer validation and test windows. It runs ``results.py``'s rows (``results.method``) through the same compare
+methods of ``results.py`` (``sensorllm-mean-scale`` is k = 8, ``-pool1`` / ``-pool4`` / ``-pool16`` the others,
+all on the mean-scaling tokeniser), the same prepared windows and seeded subsets, fewer steps and fewer validation
+and test windows. It runs ``results.py``'s rows (``results.method``) through the same compare
 library (:func:`sensorllm.compare.run_comparison`), so a run is resumable in the same way (a row whose
 ``metrics.json`` exists is skipped) and several invocations may share ``--out`` (each runs its own
 ``--pools``).
@@ -115,14 +115,15 @@ Produced by `{cmd}` (resumable; this file is rewritten from the finished runs in
 Machine: {platform.machine()}, {platform.system()}, CPU only; seed {args.seed}.
 
 The paper feeds the LLM one token per sensor sample (k = 1). This project mean-pools k encoder tokens into one
-(`projector.pool`, `docs/deviations.md`) so that runs fit a CPU. [`docs/results.md`](results.md) has k = 4, 8 and 16
-at its full budget; k = 1 does not fit that budget here, so this sweep runs every k on one smaller budget:
+(`projector.pool`, `docs/deviations.md`) so that runs fit a CPU. k = 1 does not fit the budget of the short-budget
+table of [`docs/results.md`](results.md) here, so this sweep runs every k on one smaller budget:
 {args.stage1_steps} Stage-1 and {args.stage2_steps} Stage-2 steps of batch 4, {n_val} validation windows
 (`data.max_val_examples`) and {args.test_limit or 'all'} test windows (`--test-limit`), the same seeded subsets for every
-k, one validation at the end of Stage 2. Every row reads the series through Chronos' mean-scaling tokeniser (the
-`-mean-scale` rows of the results table) with a seeded **random-init** Chronos-T5-tiny and SmolLM2-135M-Instruct, so
-these numbers are about the pooling factor at this scale, not the paper's accuracy. One seed: differences of a few points are within the
-seed-to-seed spread the results table shows for its 3-seed rows.
+k, one validation at the end of Stage 2. Every row reads the series through Chronos' mean-scaling tokeniser
+(`encoder.tokenizer.kind=mean_scale`) with a seeded **random-init** Chronos-T5-tiny and SmolLM2-135M-Instruct, so
+these numbers are about the pooling factor at this scale, not the paper's accuracy. One seed: differences of a few
+points are within seed noise (two seeds of one configuration differ by 14 points on the learning proxy of
+`docs/learning.md`).
 
 | k | sensor tokens per window | test F1-macro (%) | test accuracy (%) | validation F1-macro (%) | s per Stage-2 step | train time (s) | trainable params |
 |---|---|---|---|---|---|---|---|

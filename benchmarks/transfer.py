@@ -96,9 +96,12 @@ UCI-HAR 61.6 ± 2.07 vs after Stage 1 on USC-HAD 61.2 ± 3.56; Stage 2 on UCI-HA
 vs on UCI-HAR 91.2 ± 1.48. Those runs are configured in `configs/transfer/paper-uci-har-to-usc-had/` and
 `configs/transfer/paper-usc-had-to-uci-har/` (USC-HAD is not obtainable on this machine).
 
-The other direction, Stage 1 on BasicMotions → Stage 2 on UCI-HAR at the UCI-HAR table's budget, is the
-`sensorllm-mean-scale-s1-basicmotions` row of `docs/results.md` (`benchmarks/results.py`), beside Stage 1 on
-UCI-HAR (`sensorllm-mean-scale`) and no Stage 1 (`sensorllm-mean-scale-no-stage1`).
+The other direction, Stage 1 on BasicMotions → Stage 2 on UCI-HAR, is the
+`sensorllm-mean-scale-s1-basicmotions` method of `benchmarks/results.py` (beside Stage 1 on UCI-HAR,
+`sensorllm-mean-scale`, and no Stage 1, `sensorllm-mean-scale-no-stage1`, all on Chronos' mean-scaling
+tokeniser); no result of it is kept (`python benchmarks/results.py … --only
+sensorllm-mean-scale-s1-basicmotions,sensorllm-mean-scale,sensorllm-mean-scale-no-stage1` with the options of the
+command in `docs/results.md` runs them).
 """)
     print(doc.read_text())
     return 0
