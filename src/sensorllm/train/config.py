@@ -78,6 +78,9 @@ class OptimConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     warmup_ratio: float = 0.03
+    # the fewest warm-up steps (0 = none): warm-up = max(int(warmup_ratio × steps), warmup_steps_min), at most
+    # the run's steps; a short run (a small dataset) still ramps its learning rate up over this many steps
+    warmup_steps_min: int = 0
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
     epochs: float = 8.0
     max_steps: int | None = None  # overrides epochs when set
@@ -94,6 +97,17 @@ class OptimConfig:
     encoder_warmup_steps: int = 0
     # micro-batches of similar token length (less padding); used where a stage knows lengths (Stage 1)
     group_by_length: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.warmup_steps_min, int) and self.warmup_steps_min < 0:
+            raise ConfigError(f"optim.warmup_steps_min={self.warmup_steps_min}; it must be ≥ 0 (0 = no floor on "
+                              "the warm-up warmup_ratio gives)")
+
+    def warmup_steps(self, steps: int) -> int:
+        """Warm-up steps of a run of ``steps`` optimiser steps: ``int(warmup_ratio × steps)``, raised to
+        ``warmup_steps_min`` (at most ``steps``)."""
+        n = int(self.warmup_ratio * steps)
+        return min(self.warmup_steps_min, steps) if self.warmup_steps_min > n else n
 
 
 @dataclass
@@ -137,6 +151,8 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         o = self.optim
+        if o is None or self.model is None:  # a section that failed its own checks (load_config reports them)
+            return
         if o.encoder_freeze_steps < 0 or o.encoder_warmup_steps < 0:
             raise ConfigError("optim.encoder_freeze_steps and optim.encoder_warmup_steps must be ≥ 0")
         own = o.encoder_lr is not None or o.encoder_freeze_steps or o.encoder_warmup_steps

@@ -25,8 +25,8 @@ from tqdm import tqdm
 from .config import OptimConfig, RunConfig
 from .state import load_latest_training_state, save_training_state
 
-__all__ = ["LoopResult", "encoder_lr_factor", "train_loop", "epoch_order", "micro_batch_indices", "MicroBatches",
-           "CsvLogger"]
+__all__ = ["LoopResult", "build_scheduler", "encoder_lr_factor", "train_loop", "epoch_order", "micro_batch_indices",
+           "MicroBatches", "CsvLogger"]
 
 
 @dataclass
@@ -181,6 +181,16 @@ def total_steps(n_examples: int, optim: OptimConfig, world: int = 1) -> int:
     return max(1, math.ceil(optim.epochs * n_examples / per_step))
 
 
+def build_scheduler(opt: torch.optim.Optimizer, optim: OptimConfig, steps: int):
+    """The learning-rate schedule of a run of ``steps`` optimiser steps (``transformers.get_scheduler``:
+    ``optim.schedule`` after a linear warm-up of :meth:`~sensorllm.train.config.OptimConfig.warmup_steps`
+    steps), and that warm-up (the ``constant`` schedule has none: transformers ignores it there)."""
+    from transformers import get_scheduler
+
+    warmup = optim.warmup_steps(steps)
+    return get_scheduler(optim.schedule, opt, num_warmup_steps=warmup, num_training_steps=steps), warmup
+
+
 def train_loop(
     *,
     model: torch.nn.Module,
@@ -220,15 +230,12 @@ def train_loop(
     micro-batch it trained on to ``<out_dir>/batches-rank<R>.jsonl``: ``{"step", "micro", "rank", "world",
     "indices"}`` (positions in the stage's training examples), to check the sharding and a resume.
     """
-    from transformers import get_scheduler
-
     base = accelerator.unwrap_model(model)
     steps = total_steps(n_examples, optim, accelerator.num_processes)
     encoder_phase = bool(optim.encoder_freeze_steps or optim.encoder_warmup_steps)
     opt = torch.optim.AdamW(base.param_groups(optim.weight_decay, optim.head_lr, optim.encoder_lr, encoder_phase),
                             lr=optim.lr)
-    sched = get_scheduler(optim.schedule, opt, num_warmup_steps=int(optim.warmup_ratio * steps),
-                          num_training_steps=steps)
+    sched, warmup = build_scheduler(opt, optim, steps)
     model, opt = accelerator.prepare(model, opt)
     # train_time_s: training seconds before this process (a resumed run's clock carries on from its checkpoint)
     state = {"step": 0, "best_metric": None, "best_step": None, "train_time_s": 0.0}
@@ -244,9 +251,10 @@ def train_loop(
     parts = base.trainable_summary() if hasattr(base, "trainable_summary") else None
     n_train = (sum(v for k, v in parts.items() if k != "llm_total") if parts is not None
                else sum(p.numel() for p in trainable))
+    ramp = "no warm-up" if optim.schedule == "constant" else f"warm-up {warmup} steps"
     print(f"training {steps} steps (from {state['step']}): {n_examples} examples, batch {optim.batch_size} x "
           f"accum {optim.grad_accum} x {accelerator.num_processes} process(es), lr {optim.lr:g} {optim.schedule}, "
-          f"{n_train:,} trained parameters", flush=True)
+          f"{ramp}, {n_train:,} trained parameters", flush=True)
     main = accelerator.is_main_process  # the only process that writes logs and checkpoints
     tb = out_dir / "tensorboard" if run.tensorboard and main else None
     fields = ["step", "loss", "lr", "examples_per_s", "elapsed_s", *DIAG_FIELDS]
