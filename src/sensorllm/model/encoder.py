@@ -85,7 +85,10 @@ class EncoderConfig:
         max_series_per_call: series per encoder call (memory bound); results do not depend on it.
         context_length: ``chronos-bolt`` / ``raw-patch`` / ``conv``: longest series read (longer ones keep their last
             samples). ``None`` = 512 (a pretrained Bolt: its own context). ``chronos`` reads
-            ``tokenizer.context_length`` instead.
+            ``tokenizer.context_length`` instead. ``rocket`` (a kind registered with ``context_from_data``):
+            ``None`` = fitted to the data by the training programs, which write the value they chose into the
+            run's config and the checkpoint (``sensorllm.train.common.resolve_encoder_context``); 128 for a
+            model built in code.
         patch_size: ``chronos-bolt`` / ``raw-patch`` / ``conv``: samples per token. ``None`` = 16 (a pretrained Bolt: its
             own patch size; a different explicit value is an error).
     """
@@ -110,6 +113,12 @@ class EncoderConfig:
         problems = _spec(self.kind).check(self)
         if problems:
             raise ValueError(f"encoder kind {self.kind!r}: " + "; ".join(problems))
+
+    @property
+    def context_from_data(self) -> bool:
+        """Whether this kind takes ``context_length: None`` to mean "the data's longest series" (its
+        registration's ``context_from_data``: ``rocket``), for the training programs to fill in."""
+        return _spec(self.kind).context_from_data
 
     @property
     def tokenizer_or_default(self) -> TokenizerConfig:
@@ -298,19 +307,22 @@ class SensorEncoder(nn.Module):
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """A registered encoder: its builder, its config check and a one-line description."""
+    """A registered encoder: its builder, its config check, a one-line description and whether an unset
+    ``context_length`` is taken from the data (:attr:`EncoderConfig.context_from_data`)."""
 
     name: str
     build: Callable[[EncoderConfig], SensorEncoder]
     check: Callable[[EncoderConfig], list[str]]
     description: str
+    context_from_data: bool = False
 
 
 _ENCODERS: Registry[EncoderSpec] = Registry("encoder", error=ValueError)
 
 
 def register_encoder(
-    name: str, *, description: str = "", check: Callable[[EncoderConfig], list[str]] | None = None
+    name: str, *, description: str = "", check: Callable[[EncoderConfig], list[str]] | None = None,
+    context_from_data: bool = False,
 ) -> Callable[[Callable[[EncoderConfig], SensorEncoder]], Callable[[EncoderConfig], SensorEncoder]]:
     """Decorator registering an encoder builder under ``name``; duplicates are refused.
 
@@ -318,10 +330,13 @@ def register_encoder(
         name: the ``EncoderConfig.kind`` value.
         description: one line for ``sensorllm models``.
         check: returns the problems of a config for this kind (raised by ``EncoderConfig.__post_init__``).
+        context_from_data: ``context_length: None`` means the data's longest series: ``sensorllm align`` /
+            ``tune`` set it from the prepared dataset before building the model (an encoder fitted for one
+            series length, ``rocket``).
     """
 
     def deco(build: Callable[[EncoderConfig], SensorEncoder]) -> Callable[[EncoderConfig], SensorEncoder]:
-        _ENCODERS.add(name, EncoderSpec(name, build, check or (lambda cfg: []), description))
+        _ENCODERS.add(name, EncoderSpec(name, build, check or (lambda cfg: []), description, context_from_data))
         return build
 
     return deco

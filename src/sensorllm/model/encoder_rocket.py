@@ -19,7 +19,10 @@ anything reads the encoder; an encoder that was never fitted refuses to encode.
 Shape: a series of ``L`` samples (its last ``context_length``; missing samples take the mean of the observed
 ones) gives :data:`ROCKET_TOKENS` tokens whatever ``L``: the 9,996 standardised features in MiniRocket's order
 (dilation by dilation, fine time scales first), cut into equal slices of ``d_model = 2,499``. Dilations are
-those MiniRocket fits for a series of ``context_length`` samples (set it to the window length: 128 for UCI-HAR).
+those MiniRocket fits for a series of ``context_length`` samples. Left unset (``None``), ``sensorllm tune`` and
+``align`` set it from the data (the kind is registered with ``context_from_data``): the prepared window length
+in Stage 2 (128 for UCI-HAR), the longest Stage-1 window in Stage 1 (200), the Stage-1 model's own in a Stage 2
+that starts from one (its fit is kept); a model built in code without it reads :data:`ROCKET_DEFAULT_CONTEXT`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ __all__ = ["ROCKET_FEATURES", "ROCKET_TOKENS", "RocketEncoder", "rocket_dilation
 
 ROCKET_FEATURES = 9_996  # MiniRocket's default 10,000 rounded down to a multiple of 84
 ROCKET_TOKENS = 4
-ROCKET_DEFAULT_CONTEXT = 128
+ROCKET_DEFAULT_CONTEXT = 128  # context_length None outside sensorllm align/tune (which set it from the data)
 MAX_DILATIONS = 32
 KERNEL_LENGTH = 9
 STD_FLOOR = 1e-2  # a feature that barely varies in training is not blown up by standardisation
@@ -183,6 +186,7 @@ def _check_rocket(cfg: EncoderConfig) -> list[str]:
     "rocket",
     description="MiniRocket features of each channel (fitted on training series, not trained), 4 tokens",
     check=_check_rocket,
+    context_from_data=True,
 )
 def _build_rocket(cfg: EncoderConfig) -> RocketEncoder:
     return RocketEncoder(context_length=cfg.context_length or ROCKET_DEFAULT_CONTEXT, seed=cfg.seed,

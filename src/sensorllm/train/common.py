@@ -1,8 +1,10 @@
-"""Pieces both stage programs share: run setup (seed, threads, config saved, accelerator) and model
-construction from a stage config plus the prepared dataset's manifest."""
+"""Pieces both stage programs share: run setup (seed, threads, config saved, accelerator), the settings taken
+from the data (:func:`resolve_encoder_context`) and model construction from a stage config plus the prepared
+dataset's manifest."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -11,12 +13,13 @@ from typing import Any
 import torch
 
 from sensorllm.datasets.prepared import PreparedDataset, open_prepared
-from sensorllm.model import SensorLLM, build_sensor_llm
+from sensorllm.model import EncoderConfig, SensorLLM, build_sensor_llm, read_checkpoint_config
 from sensorllm.model.llm import cache_root
 
-from .config import Stage1Config, Stage2Config, config_to_dict, config_to_yaml
+from .config import ConfigError, Stage1Config, Stage2Config, config_to_dict, config_to_yaml
 
-__all__ = ["setup_run", "build_model", "compile_llm", "checkpoint_extra", "open_data", "embedding_cache_dir"]
+__all__ = ["setup_run", "build_model", "compile_llm", "checkpoint_extra", "open_data", "embedding_cache_dir",
+           "resolve_encoder_context"]
 
 
 def setup_run(cfg: Any, stage: str):
@@ -45,6 +48,68 @@ def open_data(cfg: Any) -> PreparedDataset:
     return open_prepared(cfg.data.prepared)
 
 
+def _with_context(cfg: Any, context_length: int | None) -> Any:
+    enc = dataclasses.replace(cfg.model.encoder, context_length=context_length)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, encoder=enc))
+
+
+def _stage1_encoder(cfg: Any) -> EncoderConfig | None:
+    """The encoder config of the Stage-1 model a Stage-2 run starts from (``init_from``), when it is of this
+    run's kind (whose fit Stage 2 then keeps: ``init_from_stage1``); ``None`` otherwise."""
+    init_from = getattr(cfg, "init_from", None)
+    if not init_from:
+        return None
+    s1 = EncoderConfig.from_json(read_checkpoint_config(init_from)["config"]["encoder"])
+    return s1 if s1.kind == cfg.model.encoder.kind else None
+
+
+def resolve_encoder_context(cfg: Stage1Config | Stage2Config, data: PreparedDataset) -> tuple[Any, str | None]:
+    """``cfg`` with an unset ``encoder.context_length`` set from the data, for an encoder kind registered with
+    ``context_from_data`` (``rocket``: fitted for one series length), and the line saying what was chosen.
+
+    Stage 2 (``Stage2Config``): the length of the prepared windows; from a Stage-1 model of the same kind
+    (``init_from``), that model's own context, whose fit Stage 2 keeps (an explicit other value, or windows
+    longer than it, are refused). Stage 1: the longest window Stage 1 reads, the top of the prepared random
+    window lengths (``manifest["stage1_window"]``: 200 on UCI-HAR). Other kinds, and a value already set, are
+    returned unchanged (with ``None``); calling it again on its result changes nothing.
+
+    Raises:
+        ConfigError: Stage 2 from a Stage-1 model whose fit does not hold this run's context or windows.
+    """
+    enc = cfg.model.encoder
+    if not enc.context_from_data:
+        return cfg, None
+    s1 = _stage1_encoder(cfg)
+    if s1 is not None:
+        kept = s1.context_length  # None: Stage 1 built it with the kind's default, as this run will
+        if enc.context_length is not None and kept is not None and enc.context_length != kept:
+            raise ConfigError(
+                f"encoder.context_length={enc.context_length}, but the Stage-1 model {cfg.init_from} fitted its "
+                f"{enc.kind!r} encoder for series of {kept} samples and Stage 2 keeps that fit: set "
+                f"encoder.context_length={kept} or leave it null")
+        window = int(data.manifest["window"])
+        if kept is not None and window > kept:
+            raise ConfigError(
+                f"{data.root}: windows of {window} samples, but the Stage-1 model {cfg.init_from} fitted its "
+                f"{enc.kind!r} encoder for series of up to {kept} samples and Stage 2 keeps that fit: train Stage 1 "
+                "on Stage-1 windows at least as long, or start Stage 2 without it (init_from=null)")
+        if enc.context_length is not None:
+            return cfg, None
+        shown = "null (the encoder's default)" if kept is None else str(kept)
+        return _with_context(cfg, kept), (f"encoder.context_length: {shown}, kept from the Stage-1 model "
+                                          f"{cfg.init_from} (Stage 2 keeps its {enc.kind} fit)")
+    if enc.context_length is not None:
+        return cfg, None
+    if isinstance(cfg, Stage2Config):
+        n = int(data.manifest["window"])
+        why = "the length of the prepared Stage-2 windows"
+    else:
+        lo, hi = data.manifest.get("stage1_window") or data.manifest["spec"]["stage1_window"]
+        n = int(hi)
+        why = f"the longest Stage-1 window (lengths {lo}–{hi})"
+    return _with_context(cfg, n), f"encoder.context_length: {n}, {why} ({enc.kind} encoder, not set)"
+
+
 def embedding_cache_dir(cfg: Any) -> Path:
     return Path(cfg.run.cache_dir) if cfg.run.cache_dir else cache_root() / "embeddings"
 
@@ -52,7 +117,8 @@ def embedding_cache_dir(cfg: Any) -> Path:
 def build_model(cfg: Stage1Config | Stage2Config, data: PreparedDataset, labels: bool) -> SensorLLM:
     """The SensorLLM of ``cfg.model`` for ``data``'s channels (and classes when ``labels``), frozen encoder cache
     enabled. The Stage-2 options (head, text layout) come from a Stage-2 config; a Stage-1 model keeps the model
-    defaults."""
+    defaults. The stage programs pass ``cfg`` through :func:`resolve_encoder_context` first (an encoder context
+    left unset for the data to decide is otherwise the encoder's default)."""
     mcfg = cfg.model.for_data(tuple(data.channel_names), tuple(data.class_names) if labels else None)
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
     print(f"encoder: {model.encoder.describe()}", flush=True)
