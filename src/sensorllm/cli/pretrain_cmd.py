@@ -2,7 +2,9 @@
 motion windows with the Chronos objective, from a YAML config plus ``key=value`` overrides (dotted keys, YAML
 values), e.g.
 ``sensorllm pretrain-encoder --config configs/here/uci-har/pretrain-encoder.yaml optim.max_steps=500``.
-The result (``<out_dir>/model``) is used as ``encoder: {kind: chronos, pretrained: <out_dir>/model}``."""
+The result (``<out_dir>/model``) is used as ``encoder: {kind: chronos, pretrained: <out_dir>/model}``.
+``data.sources`` adds other series: raw recordings of a dataset's training subjects, other prepared splits
+(``configs/here/uci-har/pretrain-encoder-all.yaml``; docs/cli.md, "Pre-training sources")."""
 
 from __future__ import annotations
 

@@ -10,7 +10,10 @@ A program of its own, above :mod:`sensorllm.train` (whose config loading, CSV lo
 files it reuses); nothing in ``train`` imports it. Its modules, in the order a run uses them:
 
 - :mod:`~sensorllm.pretrain.config`: the typed config (data, model, optimisation, run);
-- :mod:`~sensorllm.pretrain.data`: the windows as tokenised context/target series;
+- :mod:`~sensorllm.pretrain.sources`: the training series of each source (a prepared split, or the raw
+  recordings of a dataset's training subjects), with the guard that no validation or test subject of the
+  scored dataset enters;
+- :mod:`~sensorllm.pretrain.data`: the series as tokenised context/target pairs (training and validation);
 - :mod:`~sensorllm.pretrain.objective`: the fresh Chronos-T5 and its cross-entropy (training and validation);
 - :mod:`~sensorllm.pretrain.checkpoints`: the published model directory, finding and checking a checkpoint
   to resume from;
@@ -18,7 +21,8 @@ files it reuses); nothing in ``train`` imports it. Its modules, in the order a r
 
 Read the run top to bottom: setup → data → model (fresh or resumed) → for each step: batch → loss →
 clip → step → log → periodic validation (mean CE per target token on the validation split; the best
-model is published) / checkpoint → final save. Output layout::
+model is published; ``run.patience`` validations without a better loss end the run) / snapshot / checkpoint →
+final save. Output layout::
 
     <out_dir>/config.yaml            the resolved config
     <out_dir>/model/                 best-validation model: config.json (+ chronos_config,
@@ -27,6 +31,7 @@ model is published) / checkpoint → final save. Output layout::
                                      encoder {kind: chronos, pretrained: DIR}
     <out_dir>/checkpoints/step-NNNNNN/{model/, optimizer.safetensors, trainer_state.json, checksums.json}
     <out_dir>/checkpoints/latest     name of the newest complete checkpoint
+    <out_dir>/snapshots/step-NNNNNN/ the model alone every run.snapshot_every steps (and at 0), never pruned
     <out_dir>/train_log.csv, val_log.csv, pretrain_summary.json
 
 Checkpoints are written to a temporary directory and renamed into place, with SHA-256 checksums; a resumed
@@ -39,6 +44,7 @@ from .config import (
     PretrainModelConfig,
     PretrainOptimConfig,
     PretrainRunConfig,
+    PretrainSource,
 )
 from .data import TokenisedSeries, motion_series, tokenise_series
 from .objective import validation_loss
@@ -50,6 +56,7 @@ __all__ = [
     "PretrainModelConfig",
     "PretrainOptimConfig",
     "PretrainRunConfig",
+    "PretrainSource",
     "TokenisedSeries",
     "motion_series",
     "run_pretrain",

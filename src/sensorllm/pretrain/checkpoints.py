@@ -39,11 +39,15 @@ def latest_valid_checkpoint(out: Path) -> Path | None:
     return None
 
 
-def check_resumed_config(saved: dict, current: dict, ckpt: Path) -> None:
+def check_resumed_config(saved: dict, current: dict, ckpt: Path, defaults: dict | None = None) -> None:
     """A resumed run must train the same model on the same data; other differences: the current config
-    wins (printed)."""
+    wins (printed). A key the checkpoint lacks (a setting added since it was written) counts as its value in
+    ``defaults`` (the default config as a dict): an older checkpoint resumes while it is left at its default."""
     for section in ("model", "data"):
-        if saved.get(section) != current[section]:
+        old = dict(saved.get(section) or {})
+        for k, v in (defaults or {}).get(section, {}).items():
+            old.setdefault(k, v)
+        if old != current[section]:
             raise ValueError(
                 f"{ckpt} was trained with {section}={saved.get(section)}, the config now says "
                 f"{current[section]}; use another run.out_dir or run.resume=false"

@@ -1,12 +1,14 @@
-"""The pre-training data: every channel of every Stage-2 window as one series, split into context and target
-and tokenised as Chronos trains (``MeanScaleUniformBins``; the target scaled with the context's scale).
+"""The pre-training data: single-channel series (by default every channel of every Stage-2 window of the
+training split; with ``data.sources`` those of each source, :mod:`.sources`), split into context and target and
+tokenised as Chronos trains (``MeanScaleUniformBins``; the target scaled with the context's scale).
 
-Labels are never read. :func:`load_data` gives the tokenised train and validation series of a run.
+Labels are never read. :func:`load_data` gives the tokenised train and validation series of a run; validation
+is always the scored dataset's (``data.prepared``) ``data.val_split``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -14,41 +16,10 @@ import torch
 from sensorllm.datasets.prepared import PreparedDataset, open_prepared
 from sensorllm.model.prompts import IGNORE_INDEX
 
-from .config import PretrainEncoderConfig
+from .config import PretrainEncoderConfig, PretrainSource
+from .sources import motion_series, source_series
 
 __all__ = ["PretrainData", "TokenisedSeries", "load_data", "motion_series", "tokenise_series"]
-
-
-def motion_series(
-    data: PreparedDataset, split: str, channels: tuple[str, ...], length: int, limit: int | None, seed: int
-) -> torch.Tensor:
-    """The first ``length`` samples of every selected channel of every Stage-2 window of ``split``.
-
-    Returns:
-        ``(N_windows · C, length)`` float32 (channel-major within a window), optionally a seeded subset of
-        ``limit`` rows. Rows whose samples are all missing are dropped.
-
-    Raises:
-        ValueError: unknown channel names, or windows shorter than ``length``.
-    """
-    names = data.channel_names
-    unknown = [c for c in channels if c not in names]
-    if unknown:
-        raise ValueError(f"unknown channel(s) {unknown} in data.channels; {data.root} has {names}")
-    cols = [names.index(c) for c in channels] if channels else list(range(len(names)))
-    windows = data.stage2(split).windows  # (N, L, C) memory-mapped
-    if windows.shape[1] < length:
-        raise ValueError(
-            f"{data.root} {split} windows have {windows.shape[1]} samples; context + prediction needs "
-            f"{length} (lower model.context_length / model.prediction_length)"
-        )
-    x = np.asarray(windows[:, :length, cols], dtype=np.float32)  # (N, length, c)
-    rows = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1).reshape(-1, length)))
-    rows = rows[torch.isfinite(rows).any(dim=1)]
-    if limit is not None and rows.shape[0] > limit:
-        pick = np.sort(np.random.default_rng([seed, 17]).choice(rows.shape[0], size=limit, replace=False))
-        rows = rows[torch.from_numpy(pick)]
-    return rows
 
 
 @dataclass
@@ -94,16 +65,30 @@ def tokenise_series(series: torch.Tensor, context_length: int, chronos_tokenizer
 
 @dataclass
 class PretrainData:
-    """A run's data: the prepared dataset, tokenised train and validation series, the context length used."""
+    """A run's data: the scored prepared dataset (validation), tokenised train and validation series, the
+    context length used, and one record per training source (:class:`~.sources.SourceSeries` ``info``)."""
 
     dataset: PreparedDataset
     train: TokenisedSeries
     val: TokenisedSeries | None
     context_length: int
+    sources: list[dict] = field(default_factory=list)
+
+
+def _window(data: PreparedDataset, split: str) -> int:
+    """The scored dataset's Stage-2 window length (its manifest's, else its windows')."""
+    w = data.manifest.get("window")
+    return int(w) if w else int(data.stage2(split).windows.shape[1])  # type: ignore[arg-type]
 
 
 def load_data(cfg: PretrainEncoderConfig) -> PretrainData:
-    """Tokenised train and validation series (validation ``None`` when the split has no windows)."""
+    """Tokenised train and validation series (validation ``None`` when the split has no windows).
+
+    Series length = context + prediction, the context defaulting to the scored dataset's window minus the
+    prediction length. Training series: each of ``data.sources`` in turn (none: ``data.train_split`` of
+    ``data.prepared``), concatenated, then the seeded ``max_train_series`` subset; validation:
+    ``data.val_split`` of ``data.prepared``.
+    """
     from chronos import ChronosConfig
 
     from sensorllm.model.series_tokenizer import chronos_config_dict
@@ -111,27 +96,43 @@ def load_data(cfg: PretrainEncoderConfig) -> PretrainData:
     if not cfg.data.prepared:
         raise ValueError("data.prepared is not set: point it at a directory written by `sensorllm prepare`")
     data = open_prepared(cfg.data.prepared)
-    window = int(data.stage2(cfg.data.train_split).windows.shape[1])
+    window = _window(data, cfg.data.train_split)
     m = cfg.model
     ctx = m.context_length if m.context_length is not None else window - m.prediction_length
     if ctx < 1:
         raise ValueError(
             f"windows of {window} samples leave no context before {m.prediction_length} target samples"
         )
+    length = ctx + m.prediction_length
     chronos_cfg = ChronosConfig(**chronos_config_dict(m.tokenizer(), prediction_length=m.prediction_length))
     tok = chronos_cfg.create_tokenizer()
 
-    def series(split: str, limit: int | None) -> TokenisedSeries:
-        rows = motion_series(data, split, cfg.data.channels, ctx + m.prediction_length, limit, cfg.run.seed)
-        return tokenise_series(rows, ctx, tok)
-
-    train = series(cfg.data.train_split, cfg.data.max_train_series)
+    sources = cfg.data.sources or (PretrainSource(prepared=cfg.data.prepared, split=cfg.data.train_split,
+                                                  channels=cfg.data.channels),)
+    parts, infos = [], []
+    for src in sources:
+        got = source_series(src, length, m.prediction_length, data, cfg.run.seed)
+        print(f"source {got.info['name']}: {got.info['series']} series ({got.info['dataset']}, "
+              f"{got.info['rate_hz']:g} Hz, {len(got.info['subjects'])} subjects)", flush=True)
+        parts.append(got.rows)
+        infos.append(got.info)
+    rows = torch.cat(parts)
+    rows = rows[torch.isfinite(rows[:, -m.prediction_length:]).any(dim=1)]
+    limit = cfg.data.max_train_series
+    if limit is not None and rows.shape[0] > limit:
+        rng = np.random.default_rng([cfg.run.seed, 17])
+        pick = np.sort(rng.choice(rows.shape[0], size=limit, replace=False))
+        rows = rows[torch.from_numpy(pick)]
+    train = tokenise_series(rows, ctx, tok)
     if len(train) == 0:
-        raise ValueError(f"{data.root} {cfg.data.train_split}: no series with observed target samples")
+        names = ", ".join(i["name"] for i in infos)
+        raise ValueError(f"{names}: no series with observed target samples")
     val = None
     if cfg.data.val_split and cfg.data.val_split in data.splits():
-        val = series(cfg.data.val_split, cfg.data.max_val_series)
+        val_rows = motion_series(data, cfg.data.val_split, cfg.data.channels, length, cfg.data.max_val_series,
+                                 cfg.run.seed)
+        val = tokenise_series(val_rows, ctx, tok)
     else:
         print(f"note: {data.root} has no '{cfg.data.val_split}' windows: no validation, the final model is "
               "published", flush=True)
-    return PretrainData(data, train, val, ctx)
+    return PretrainData(data, train, val, ctx, infos)

@@ -64,10 +64,14 @@ class _PretrainRun:
             "prediction_length": cfg.model.prediction_length,
             "objective": "chronos (MeanScaleUniformBins cross-entropy)",
         }
+        if cfg.data.sources:  # what each source gave (the validation split stays `dataset`'s)
+            self.provenance.update(split=None, val_split=cfg.data.val_split, sources=[
+                {k: v for k, v in i.items() if k != "held_out_subjects"} for i in data.sources])
         ckpt = latest_valid_checkpoint(out) if cfg.run.resume else None
         saved = read_trainer_state(ckpt, PRETRAIN_STATE_KEYS) if ckpt is not None else None
         if saved is not None:
-            check_resumed_config(saved["config"], current, ckpt)
+            defaults = json.loads(json.dumps(config_to_dict(PretrainEncoderConfig())))
+            check_resumed_config(saved["config"], current, ckpt, defaults)
             self.model = T5ForConditionalGeneration.from_pretrained(ckpt / "model", dtype=torch.float32)
         else:
             self.model = new_model(cfg, self.provenance)
@@ -126,6 +130,28 @@ class _PretrainRun:
                                                 "val_loss": val_loss}
         save_model_dir(self.model, self.out / "model")
 
+    def snapshot(self) -> None:
+        """Every ``run.snapshot_every`` steps (and at step 0): the model alone (no optimiser) in
+        ``<out>/snapshots/step-NNNNNN``, never pruned (the points of a probe curve). An existing snapshot is
+        kept: a resumed run recomputes the same weights."""
+        every, step = self.cfg.run.snapshot_every, self.state["step"]
+        if not every or step % every:
+            return
+        path = self.out / "snapshots" / f"step-{step:06d}"
+        if path.is_dir():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        curve = dict((int(s), v) for s, v in self.state["val_curve"])
+        self.model.config.sensorllm_pretrain = {**self.provenance, "step": step, "val_loss": curve.get(step)}
+        save_model_dir(self.model, path)
+
+    def patience_used(self) -> bool:
+        """Whether the last ``run.patience`` validations brought no better validation loss."""
+        p, curve, best = self.cfg.run.patience, self.state["val_curve"], self.state["best_step"]
+        if not p or best is None:
+            return False
+        return sum(1 for s, _ in curve if s > best) >= p
+
     def save(self) -> None:
         save_training_state(self.out, self.model, self.opt, self.sched, self.state, {},
                             keep=self.cfg.run.keep_checkpoints,
@@ -133,7 +159,8 @@ class _PretrainRun:
 
 
 def _train(run: _PretrainRun) -> tuple[float, bool]:
-    """The step loop with logging, validation and checkpoints; returns (training seconds, stopped by time).
+    """The step loop with logging, validation, snapshots and checkpoints; returns (training seconds, stopped
+    by time). It also ends when ``run.patience`` validations in a row bring no better loss.
 
     The seconds include earlier sittings of a resumed run; ``run.max_time_s`` budgets this sitting alone."""
     cfg, o = run.cfg, run.cfg.optim
@@ -141,10 +168,15 @@ def _train(run: _PretrainRun) -> tuple[float, bool]:
     vlog = CsvLogger(run.out / "val_log.csv", ["step", "val_loss"])
     if run.state["step"] == 0 and cfg.run.eval_at_start and not run.state["val_curve"]:
         run.validate(vlog)
+    if run.state["step"] == 0:
+        run.snapshot()
     t0 = t_last = time.time()
     before = run.state["train_time_s"]
     running, n_run, stopped = 0.0, 0, False
-    while run.state["step"] < o.max_steps:
+    if run.patience_used():
+        print(f"not training: run.patience={cfg.run.patience} validations without a better loss since step "
+              f"{run.state['best_step']}", flush=True)
+    while run.state["step"] < o.max_steps and not run.patience_used():
         running, n_run = running + run.train_step(), n_run + 1
         step = run.state["step"]
         if step % cfg.run.log_every == 0 or step == o.max_steps:
@@ -157,6 +189,11 @@ def _train(run: _PretrainRun) -> tuple[float, bool]:
         last = step == o.max_steps or stopped
         if step % cfg.run.eval_every == 0 or last:
             run.validate(vlog)
+            if run.patience_used():
+                print(f"stopping at step {step}: no better validation loss in {cfg.run.patience} validations "
+                      f"(best {run.state['best_val_loss']:.4f} at step {run.state['best_step']})", flush=True)
+                last = True
+        run.snapshot()
         if step % cfg.run.save_every == 0 or last:
             run.state["train_time_s"] = before + time.time() - t0
             run.save()
@@ -175,7 +212,7 @@ def run_pretrain(cfg: PretrainEncoderConfig) -> dict[str, Any]:
     m = cfg.model
     n_bins = m.n_tokens - 3
     n_val = 0 if data.val is None else len(data.val)
-    print(f"series: {len(data.train)} train / {n_val} val ({data.dataset.name}, context "
+    print(f"series: {len(data.train)} train / {n_val} val (validation: {data.dataset.name}, context "
           f"{data.context_length} + target {m.prediction_length} samples); uniform-guess loss "
           f"ln({n_bins}) = {math.log(n_bins):.3f}", flush=True)
     run = _PretrainRun(cfg, out, device, data)
@@ -189,10 +226,12 @@ def run_pretrain(cfg: PretrainEncoderConfig) -> dict[str, Any]:
     st = run.state
     summary = {
         "steps": st["step"], "max_steps": cfg.optim.max_steps, "stopped_by_time_budget": stopped,
+        "stopped_by_patience": run.patience_used(),
         "best_val_loss": st["best_val_loss"], "best_step": st["best_step"], "val_curve": st["val_curve"],
         "uniform_guess_loss": math.log(n_bins), "train_series": len(data.train), "val_series": n_val,
         "context_length": data.context_length, "prediction_length": m.prediction_length,
         "train_time_s": seconds, "resumed_from": run.resumed_from, "model_dir": str(out / "model"),
+        "sources": data.sources,
     }
     tmp = out / "pretrain_summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
