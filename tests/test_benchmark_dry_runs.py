@@ -75,3 +75,45 @@ def test_learning_proxy_keeps_and_restores_an_unfinished_run(tmp_path, monkeypat
     lp.restore_partial("paper-layout", 0, run)
     assert (run / "checkpoints" / "latest").read_text().strip() == "step-000025"
     assert lp.save_partial("paper-layout", 0, tmp_path / "empty", "") is None
+
+
+def test_pretrain_curve_dry_run_trains_probes_on_validation_and_tests_once():
+    out = _run("benchmarks/pretrain_curve.py", "--dry-run", "--out", "runs/none-such", "--data", "runs/none-such/data",
+               "--records", "runs/none-such/records", "--snapshot-every", "500")
+    lines = [ln for ln in out.splitlines() if ln.startswith("$ ")]
+    assert len(lines) == 4 and "prepare uci-har" in lines[0]
+    assert "pretrain-encoder --config configs/here/uci-har/pretrain-encoder-all.yaml" in lines[1]
+    assert "run.out_dir=runs/none-such/pretrain" in lines[1] and "run.snapshot_every=500" in lines[1]
+    assert "run.max_time_s=3600" in lines[1] and "data.prepared=runs/none-such/data" in lines[1]
+    snap = "runs/none-such/pretrain/snapshots/step-NNNNNN"
+    assert f"pretrain_curve.py probe --model {snap}" in lines[2]
+    assert "--record runs/none-such/records/step-NNNNNN.json" in lines[2]
+    assert "baseline chronos-mlp --data runs/none-such/data" in lines[3]
+    assert f"--model-arg pretrained={snap}" in lines[3]
+
+
+def test_pretrain_curve_stops_on_validation_and_picks_the_earliest_best():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pretrain_curve as pc
+
+    pts = [{"step": s, "val_f1_macro": f} for s, f in ((0, 0.5), (500, 0.7), (1000, 0.7), (1500, 0.6))]
+    assert pc.best_point(pts)["step"] == 500  # ties: the earliest
+    running = {"steps": 1500, "max_steps": 20000, "stopped_by_time_budget": True, "stopped_by_patience": False}
+    assert pc.done_reason(pts, running, patience=3) is None
+    assert "2 probed snapshots after step 500" in pc.done_reason(pts, running, patience=2)
+    assert "stopped on its validation loss" in pc.done_reason(pts, {**running, "stopped_by_patience": True}, 3)
+    finished = {**running, "steps": 20000, "stopped_by_time_budget": False}
+    assert "finished (20000 steps)" in pc.done_reason(pts, finished, 3)
+    assert pc.done_reason([], {}, 3) is None
+
+
+def test_pretrain_curve_scores_the_test_split_only_once(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pretrain_curve as pc
+
+    (tmp_path / "test.json").write_text('{"step": 500, "f1_macro": 0.8}')
+    monkeypatch.setattr(pc, "run_logged", lambda *a: (_ for _ in ()).throw(AssertionError("ran a command")))
+    args = pc.argparse.Namespace(records=str(tmp_path), config="c.yaml", out=tmp_path, data=tmp_path, seed=0,
+                                 threads=1)
+    pc.score_test_once({"step": 1000, "model": str(tmp_path / "step-001000"), "val_f1_macro": 0.9}, "done", args)
+    assert "test already scored once, at step 500" in capsys.readouterr().out

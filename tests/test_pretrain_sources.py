@@ -243,3 +243,29 @@ def test_run_from_sources_snapshots_and_stops_on_patience(hapt, tmp_path):
     assert meta["sensorllm_pretrain"]["sources"][0]["subjects"] == scored.manifest["splits"]["train"]["subjects"]
     again = run_pretrain(load_config(PretrainEncoderConfig, None, over))  # a rerun does not train on
     assert again["steps"] == summary["steps"] and again["stopped_by_patience"]
+
+
+def test_the_probe_scores_a_snapshot_on_validation_without_reading_the_test_split(hapt, tmp_path):
+    """benchmarks/pretrain_curve.py's probe: chronos-mlp on a snapshot's frozen features, validation only."""
+    import shutil
+    import sys
+
+    raw, scored = hapt
+    over = [f"data.prepared={scored.root}", f"run.out_dir={tmp_path / 'out'}", "model.n_tokens=128",
+            "model.prediction_length=8", "optim.batch_size=8", "optim.max_steps=2", "run.snapshot_every=2",
+            "run.eval_every=2", "run.save_every=2", "data.max_val_series=8",
+            f"data.sources=[{{kind: raw, dataset: uci-har, raw: {raw}, max_series: 32}}]"]
+    run_pretrain(load_config(PretrainEncoderConfig, None, over))
+    data = tmp_path / "data"
+    shutil.copytree(scored.root, data)
+    shutil.rmtree(data / "stage2" / "test")  # the probe must not need it
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pretrain_curve as pc
+
+    snap = tmp_path / "out" / "snapshots" / "step-000002"
+    rec = pc.probe(snap, data, tmp_path / "rec" / "step-000002.json", tmp_path / "probe-run", seed=0, threads=1)
+    assert rec["step"] == 2 and rec["split"] == "val" and 0 <= rec["val_f1_macro"] <= 1
+    assert rec["val_windows"] == scored.manifest["splits"]["val"]["windows"]
+    assert rec["pretrain_val_loss"] is not None and "pretrained=" in rec["baseline_command"]
+    assert json.loads((tmp_path / "rec" / "step-000002.json").read_text()) == rec
+    assert (tmp_path / "probe-run" / "val_history.csv").exists()
