@@ -36,16 +36,16 @@ CONFIGS = {
                      "question, all 30 layers", "paper-layout"),
     "here-k8": ("configs/here/uci-har/stage2.yaml", (), "the old CPU configuration (`configs/here`): k = 8, "
                 "same text, 30 layers", "old-default"),
-    # as shipped: the trained conv encoder (no embedding cache: it runs forward and backward every sample)
-    "recommended": ("configs/recommended/uci-har/stage2.yaml", (), "`configs/recommended` as shipped: the trained "
-                    "`conv` encoder (8 tokens per channel), compact statistics first, 8 layers, channel-mean head",
-                    "rec-conv"),
-    # fitted, not trained, and not cached: its features are computed for every sample (forward only)
-    "recommended-rocket": ("configs/recommended/uci-har/stage2.yaml",
-                           ("encoder.kind=rocket", "encoder.trainable=false", "encoder.tokenizer=null",
-                            "encoder.context_length=128", "projector.pool=1"),
-                           "recommended with the `rocket` encoder (MiniRocket features, 4 tokens per channel, pool 1)",
-                           "rec-rocket"),
+    # as shipped: the fitted rocket encoder (not trained, not cached: its features are computed for every sample,
+    # forward only; its series length is taken from the data)
+    "recommended": ("configs/recommended/uci-har/stage2.yaml", (), "`configs/recommended` as shipped: the fitted "
+                    "`rocket` encoder (MiniRocket features, 4 tokens per channel), compact statistics first, 8 layers, "
+                    "channel-mean head", "rec-rocket"),
+    # the trained conv encoder instead (no embedding cache: it runs forward and backward every sample)
+    "recommended-conv": ("configs/recommended/uci-har/stage2.yaml",
+                         ("encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null", "projector.pool=1"),
+                         "recommended with the trained `conv` encoder (1-D CNN per channel, 8 tokens per channel)",
+                         "rec-conv"),
 }
 
 

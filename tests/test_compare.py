@@ -192,7 +192,14 @@ def test_compare_defaults_to_the_packaged_recommended_configuration(study, tmp_p
     expected = load_config(Stage2Config, rec / "stage2.yaml", [
         f"data.prepared={study}", "run.seed=0", f"run.cache_dir={out / 'embcache'}", *fast,
         f"init_from={out / 'stage1-default' / 'seed0' / 'model'}", "head_stats_windows=8", f"run.out_dir={run}"])
-    assert used == config_to_dict(expected)
+    # ... except the rocket encoder's series length, which Stage 2 takes from the Stage-1 model it starts from
+    # (the longest Stage-1 window: Stage 2 keeps Stage 1's fit)
+    stage1_used = yaml.safe_load((out / "stage1-default" / "seed0" / "config.yaml").read_text())
+    want = config_to_dict(expected)
+    assert want["encoder"]["kind"] == "rocket" and want["encoder"]["context_length"] is None
+    want["encoder"]["context_length"] = stage1_used["encoder"]["context_length"]
+    assert want["encoder"]["context_length"] >= 40  # at least the Stage-2 window
+    assert used == want
     assert used["stage2_layout"] == "text_first" and used["data"]["preprocess_type"] == "stats"
     m = json.loads((run / "metrics.json").read_text())
     assert m["n"] == 6 and sorted(m["per_class"]) == sorted(FREQS)
