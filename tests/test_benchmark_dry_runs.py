@@ -17,16 +17,21 @@ def _run(*args: str) -> str:
 def test_full_budget_dry_run_lists_stage1_stage2_and_test_per_row():
     out = _run("benchmarks/full_budget.py", "--dry-run", "--epochs", "2", "--tag", "t", "--seeds", "0", "1")
     lines = [ln for ln in out.splitlines() if ln.startswith("$ ")]
-    # two seeds; rows with Stage 1 (recommended, no-text, rocket) have 3 commands, the four without it 2
-    assert len(lines) == 2 * (3 * 3 + 4 * 2)
-    assert sum("align --config configs/recommended/uci-har/stage1.yaml" in ln for ln in lines) == 6
+    # two seeds; rows with Stage 1 (rocket, rocket-no-text, chronos, chronos-no-text) have 3 commands, the four
+    # without it 2
+    assert len(lines) == 2 * (4 * 3 + 4 * 2)
+    assert sum("align --config configs/recommended/uci-har/stage1.yaml" in ln for ln in lines) == 8
     assert all("optim.epochs=2.0" in ln for ln in lines if " tune " in ln)
     assert sum("init_from=null" in ln for ln in lines) == 8
     assert sum("encoder.kind=conv encoder.trainable=true" in ln for ln in lines) == 2
-    assert sum("encoder.kind=rocket encoder.trainable=false" in ln for ln in lines) == 8
-    # the rocket Stage 1 has its own runs, and its Stage 2 starts from them with the same encoder fit length
+    assert sum("encoder.kind=chronos encoder.trainable=false" in ln for ln in lines) == 2 * (2 + 3)
+    # rocket and rocket-no-text: Stage 1 and Stage 2 each; the two rocket rows without Stage 1: Stage 2
+    assert sum("encoder.kind=rocket encoder.trainable=false" in ln for ln in lines) == 2 * 6
+    # the rocket Stage 1 has its own runs, shared by rocket and rocket-no-text, whose Stage 2 starts from them
+    # with the same encoder fit length; the Chronos rows keep their old Stage-1 folders
     rocket_s1 = [ln for ln in lines if " align " in ln and "encoder.kind=rocket" in ln]
-    assert len(rocket_s1) == 2 and all("stage1-rocket-ctx200-seed" in ln for ln in rocket_s1)
+    assert len(rocket_s1) == 4 and all("stage1-rocket-ctx200-seed" in ln for ln in rocket_s1)
+    assert sum("run.out_dir=" in ln and "/stage1-seed" in ln for ln in lines if " align " in ln) == 4
     assert all("encoder.context_length=200" in ln for ln in lines if "stage1-rocket-ctx200-seed0/model" in ln)
 
 def test_learning_proxy_dry_run_builds_every_variant_on_the_same_subsets():
