@@ -136,7 +136,7 @@ def test_stage2_from_an_older_or_other_stage1_model(monkeypatch):
     from sensorllm.model import EncoderConfig
 
     saved = {}
-    monkeypatch.setattr(common, "read_checkpoint_config", lambda path: {"config": {"encoder": saved["enc"]}})
+    monkeypatch.setattr(common, "checkpoint_encoder_config", lambda path: EncoderConfig.from_json(saved["enc"]))
     cfg = load_config(Stage2Config, None, [*ROCKET, "init_from=s1/model"])
     saved["enc"] = EncoderConfig(kind="rocket").to_json()
     got, note = resolve_encoder_context(cfg, _data(window=128))

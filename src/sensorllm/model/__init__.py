@@ -19,6 +19,7 @@ from .build import build_sensor_llm
 from .cache import EmbeddingCache, series_hash
 from .checkpoint import (
     CheckpointError,
+    checkpoint_encoder_config,
     init_from_stage1,
     load_checkpoint,
     load_trained_state,
@@ -104,6 +105,7 @@ __all__ = [
     "class_weights_from_labels",
     "last_token_rows",
     "default_system_prompt",
+    "checkpoint_encoder_config",
     "init_from_stage1",
     "init_new_token_rows",
     "list_encoders",

@@ -45,12 +45,14 @@ from sensorllm.checkpoint_format import CHECKPOINT_FORMAT, CONFIG_FILE, FORMAT_V
 
 from .llm import llm_is_random_init
 from .build import build_sensor_llm
+from .encoder import EncoderConfig
 from .sensorllm import SensorLLM
 from .sensorllm_config import SensorLLMConfig
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
+    "checkpoint_encoder_config",
     "init_from_stage1",
     "load_checkpoint",
     "load_trained_state",
@@ -330,6 +332,12 @@ def _init_encoder_from_stage1(model: SensorLLM, s1: SensorLLMConfig, path: str |
     model.encoder.load_state_dict(enc, strict=True)
     model.encoder.invalidate_identity()
     return True
+
+
+def checkpoint_encoder_config(path: str | Path) -> EncoderConfig:
+    """The encoder settings a checkpoint's model was built with (its ``config.json`` only, no weights read): what
+    a Stage-2 run needs to know of the Stage-1 model it will start from before building its own."""
+    return EncoderConfig.from_json(read_checkpoint_config(path)["config"]["encoder"])
 
 
 def init_from_stage1(model: SensorLLM, path: str | Path) -> list[str]:

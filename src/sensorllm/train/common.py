@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from sensorllm.datasets.prepared import PreparedDataset, open_prepared
-from sensorllm.model import EncoderConfig, SensorLLM, build_sensor_llm, read_checkpoint_config
+from sensorllm.model import EncoderConfig, SensorLLM, build_sensor_llm, checkpoint_encoder_config
 from sensorllm.model.llm import cache_root
 
 from .config import ConfigError, Stage1Config, Stage2Config, config_to_dict, config_to_yaml
@@ -59,7 +59,7 @@ def _stage1_encoder(cfg: Any) -> EncoderConfig | None:
     init_from = getattr(cfg, "init_from", None)
     if not init_from:
         return None
-    s1 = EncoderConfig.from_json(read_checkpoint_config(init_from)["config"]["encoder"])
+    s1 = checkpoint_encoder_config(init_from)
     return s1 if s1.kind == cfg.model.encoder.kind else None
 
 
