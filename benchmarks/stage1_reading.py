@@ -1,0 +1,80 @@
+"""Does a Stage-1 model read its sensor tokens? The answer loss with each window's own series against the same
+window's series reversed in time.
+
+A describing model that reads the window should find the true answer (its segment lines, counts and summary)
+much likelier after the window's own sensor tokens than after the same samples in reverse order, whose trends
+run the other way (increasing becomes decreasing, the segments come in reverse order). The prompt (channel,
+span, question) and the answer are the same in both; only the sensor tokens differ. A model that ignores its
+sensor tokens scores both the same.
+
+    python benchmarks/stage1_reading.py --model runs/s1probe/describe-span/model --data runs/uci-har/data
+    python benchmarks/stage1_reading.py --model runs/s1probe/oracle-tokens-seed0/model   # the oracle encoder
+
+Prints the mean answer loss (nats per answer token) of both, their difference and on how many windows the
+window's own series gave the lower loss; ``--out FILE`` writes them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from _common import ROOT
+
+
+def answer_loss(model, items, reverse: bool) -> np.ndarray:
+    """Per-item mean answer loss (nats per token), with each series as it is or reversed in time."""
+    from sensorllm.data import collate
+
+    out = []
+    with torch.inference_mode():
+        for it in items:
+            series = np.asarray(it.series)[::-1].copy() if reverse else it.series
+            ex = model.prompts.stage1_window(it.channel, series, it.rate_hz, it.question, it.answer)
+            out.append(float(model.forward_stage1(collate(model.prompts, [ex])).loss))
+    return np.array(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, required=True, help="a Stage-1 model directory")
+    ap.add_argument("--data", default="runs/uci-har/data")
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--n", type=int, default=48, help="seeded single-channel examples of the split")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, help="write the numbers as JSON here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from sensorllm.data import stage1_items
+    from sensorllm.datasets.prepared import open_prepared
+    from sensorllm.model import load_checkpoint, read_checkpoint_config
+
+    kind = read_checkpoint_config(args.model)["config"]["encoder"]["kind"]
+    if kind == "trend-oracle":  # the diagnostic encoder of stage1_oracle_tokens.py, registered by that script
+        import stage1_oracle_tokens
+
+        stage1_oracle_tokens.register(float(open_prepared(args.data).manifest["rate_hz"]))
+    model = load_checkpoint(args.model).eval()
+    data = open_prepared(args.data)
+    mode = read_checkpoint_config(args.model).get("extra", {}).get("trend_mode", "tolerant")
+    items = stage1_items(data, args.split, args.seed, mode, args.n)
+    # a reversed series of one sample, or of one trend that is steady, is the same window: leave those out
+    items = [it for it in items if len(it.series) > 1 and np.ptp(np.asarray(it.series)) > 0]
+    own, rev = answer_loss(model, items, False), answer_loss(model, items, True)
+    res = {"model": str(args.model), "split": args.split, "n": len(items), "trend_mode": mode,
+           "loss_own": float(own.mean()), "loss_reversed": float(rev.mean()),
+           "difference": float((rev - own).mean()), "own_lower": int((own < rev).sum())}
+    print(json.dumps(res, indent=1))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(res, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
