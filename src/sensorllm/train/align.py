@@ -19,8 +19,7 @@ from sensorllm.eval.describe import score_descriptions
 from sensorllm.infer.describe import describe_items
 from sensorllm.eval.metrics import write_json_atomic
 
-from .common import (build_model, checkpoint_extra, open_data, publish_model, resolve_encoder_context,
-                     setup_run)
+from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
 from .config import Stage1Config
 from .loop import train_loop
 
@@ -37,10 +36,7 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
     """Train Stage 1; writes ``<out_dir>/model``, ``metrics.json`` (generation scores) and ``samples.jsonl``.
     ``progress``: called after each logged training step (:func:`~sensorllm.train.loop.train_loop`)."""
     data = open_data(cfg)
-    cfg, chosen = resolve_encoder_context(cfg, data)  # before the config is saved: the run records the value
-    out, acc = setup_run(cfg, "align (Stage 1)")
-    if chosen:
-        print(chosen, flush=True)
+    cfg, out, acc = setup_run(cfg, data, "align (Stage 1)")  # with the settings taken from the data
     t = time.time()
     train = stage1_items(data, cfg.data.train_split, cfg.run.seed, cfg.data.trend_mode, cfg.data.max_train_examples)
     has_val = cfg.data.val_split in data.splits()

@@ -22,12 +22,15 @@ __all__ = ["setup_run", "build_model", "compile_llm", "checkpoint_extra", "open_
            "resolve_encoder_context"]
 
 
-def setup_run(cfg: Any, stage: str):
-    """Seed everything, set CPU threads, create ``out_dir``, save the resolved config to ``out_dir/config.yaml``
-    and print one line saying where; returns ``(out_dir, accelerator)``."""
+def setup_run(cfg: Any, data: PreparedDataset, stage: str):
+    """Fill in the settings taken from ``data`` (:func:`resolve_encoder_context`), seed everything, set CPU
+    threads, create ``out_dir``, save the resolved config to ``out_dir/config.yaml`` (so the run records the
+    values chosen) and print one line saying where, then what was chosen; returns ``(cfg, out_dir,
+    accelerator)`` with the resolved ``cfg``."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
+    cfg, chosen = resolve_encoder_context(cfg, data)
     run = cfg.run
     if run.threads:
         torch.set_num_threads(run.threads)
@@ -39,7 +42,9 @@ def setup_run(cfg: Any, stage: str):
         (out / "config.yaml").write_text(config_to_yaml(cfg))
         print(f"== sensorllm {stage}: {cfg.data.prepared} → {out} (configuration: {out / 'config.yaml'}) ==",
               flush=True)
-    return out, accelerator
+    if chosen:
+        print(chosen, flush=True)
+    return cfg, out, accelerator
 
 
 def open_data(cfg: Any) -> PreparedDataset:
@@ -56,10 +61,9 @@ def _with_context(cfg: Any, context_length: int | None) -> Any:
 def _stage1_encoder(cfg: Any) -> EncoderConfig | None:
     """The encoder config of the Stage-1 model a Stage-2 run starts from (``init_from``), when it is of this
     run's kind (whose fit Stage 2 then keeps: ``init_from_stage1``); ``None`` otherwise."""
-    init_from = getattr(cfg, "init_from", None)
-    if not init_from:
+    if not isinstance(cfg, Stage2Config) or not cfg.init_from:
         return None
-    s1 = checkpoint_encoder_config(init_from)
+    s1 = checkpoint_encoder_config(cfg.init_from)
     return s1 if s1.kind == cfg.model.encoder.kind else None
 
 
@@ -117,8 +121,8 @@ def embedding_cache_dir(cfg: Any) -> Path:
 def build_model(cfg: Stage1Config | Stage2Config, data: PreparedDataset, labels: bool) -> SensorLLM:
     """The SensorLLM of ``cfg.model`` for ``data``'s channels (and classes when ``labels``), frozen encoder cache
     enabled. The Stage-2 options (head, text layout) come from a Stage-2 config; a Stage-1 model keeps the model
-    defaults. The stage programs pass ``cfg`` through :func:`resolve_encoder_context` first (an encoder context
-    left unset for the data to decide is otherwise the encoder's default)."""
+    defaults. The stage programs pass ``cfg`` through :func:`setup_run` first, which resolves an encoder context
+    left unset for the data to decide (otherwise the encoder's default)."""
     mcfg = cfg.model.for_data(tuple(data.channel_names), tuple(data.class_names) if labels else None)
     model = build_sensor_llm(mcfg, head_seed=cfg.run.seed)
     print(f"encoder: {model.encoder.describe()}", flush=True)

@@ -20,8 +20,7 @@ from sensorllm.infer.artifact import save_model
 from sensorllm.infer.stage2 import head_features, predict_proba
 from sensorllm.model import class_weights_from_labels, init_from_stage1
 
-from .common import (build_model, checkpoint_extra, open_data, publish_model, resolve_encoder_context,
-                     setup_run)
+from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
 from .config import Stage2Config
 from .loop import train_loop
 
@@ -32,10 +31,7 @@ def run_tune(cfg: Stage2Config, progress: Callable[[dict], None] | None = None) 
     """Train Stage 2; writes ``<out_dir>/model`` (best on validation) and ``metrics_val.json``. ``progress``:
     called after each logged training step (:func:`~sensorllm.train.loop.train_loop`)."""
     data = open_data(cfg)
-    cfg, chosen = resolve_encoder_context(cfg, data)  # before the config is saved: the run records the value
-    out, acc = setup_run(cfg, "tune (Stage 2)")
-    if chosen:
-        print(chosen, flush=True)
+    cfg, out, acc = setup_run(cfg, data, "tune (Stage 2)")  # with the settings taken from the data
     if cfg.data.val_split not in data.splits():
         raise ValueError(f"{data.root} has no '{cfg.data.val_split}' windows: Stage 2 selects its model on a "
                          "validation split (prepare without --paper-split, or set data.val_split)")
