@@ -106,8 +106,7 @@ class OptimConfig:
     def warmup_steps(self, steps: int) -> int:
         """Warm-up steps of a run of ``steps`` optimiser steps: ``int(warmup_ratio × steps)``, raised to
         ``warmup_steps_min`` (at most ``steps``)."""
-        n = int(self.warmup_ratio * steps)
-        return min(self.warmup_steps_min, steps) if self.warmup_steps_min > n else n
+        return max(int(self.warmup_ratio * steps), min(self.warmup_steps_min, steps))
 
 
 @dataclass
