@@ -17,7 +17,7 @@ from sensorllm.datasets.prepared import PreparedDataset, open_prepared
 from sensorllm.model.prompts import IGNORE_INDEX
 
 from .config import PretrainEncoderConfig, PretrainSource
-from .sources import motion_series, source_series
+from .sources import motion_series, source_series, subset_rows
 
 __all__ = ["PretrainData", "TokenisedSeries", "load_data", "motion_series", "tokenise_series"]
 
@@ -118,12 +118,7 @@ def load_data(cfg: PretrainEncoderConfig) -> PretrainData:
         infos.append(got.info)
     rows = torch.cat(parts)
     rows = rows[torch.isfinite(rows[:, -m.prediction_length:]).any(dim=1)]
-    limit = cfg.data.max_train_series
-    if limit is not None and rows.shape[0] > limit:
-        rng = np.random.default_rng([cfg.run.seed, 17])
-        pick = np.sort(rng.choice(rows.shape[0], size=limit, replace=False))
-        rows = rows[torch.from_numpy(pick)]
-    train = tokenise_series(rows, ctx, tok)
+    train = tokenise_series(subset_rows(rows, cfg.data.max_train_series, cfg.run.seed), ctx, tok)
     if len(train) == 0:
         names = ", ".join(i["name"] for i in infos)
         raise ValueError(f"{names}: no series with observed target samples")

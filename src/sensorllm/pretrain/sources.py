@@ -42,7 +42,7 @@ from sensorllm.datasets.windows import fixed_windows, repair_gaps, resample
 from .config import PretrainSource
 
 __all__ = ["SourceSeries", "check_no_held_out_subjects", "cut_recording", "motion_series",
-           "raw_source_series", "source_series"]
+           "raw_source_series", "source_series", "subset_rows"]
 
 
 @dataclass
@@ -126,20 +126,16 @@ def motion_series(
         )
     x = np.asarray(windows[:, :length, cols], dtype=np.float32)  # (N, length, c)
     rows = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1).reshape(-1, length)))
-    rows = rows[torch.isfinite(rows).any(dim=1)]
-    if limit is not None and rows.shape[0] > limit:
-        pick = np.sort(np.random.default_rng([seed, 17]).choice(rows.shape[0], size=limit, replace=False))
-        rows = rows[torch.from_numpy(pick)]
-    return rows
+    return subset_rows(rows[torch.isfinite(rows).any(dim=1)], limit, seed)
 
 
-
-def _subset(rows: torch.Tensor, limit: int | None, seed: int, label: str) -> torch.Tensor:
-    """A seeded subset of ``limit`` rows (in their order), drawn per source (``label``)."""
+def subset_rows(rows: torch.Tensor, limit: int | None, seed: int, label: str = "") -> torch.Tensor:
+    """A seeded subset of ``limit`` rows (in their order; all of them when ``limit`` is None or not smaller),
+    drawn per source when ``label`` names one (the run's series as a whole: no label)."""
     if limit is None or rows.shape[0] <= limit:
         return rows
-    rng = np.random.default_rng([seed, 17, zlib.crc32(label.encode())])
-    pick = np.sort(rng.choice(rows.shape[0], size=limit, replace=False))
+    key = [seed, 17, zlib.crc32(label.encode())] if label else [seed, 17]
+    pick = np.sort(np.random.default_rng(key).choice(rows.shape[0], size=limit, replace=False))
     return rows[torch.from_numpy(pick)]
 
 
@@ -186,7 +182,7 @@ def raw_source_series(
     parts = [r for s in train for r in per_subject[s]]
     rows = torch.from_numpy(np.concatenate(parts)) if parts else torch.zeros(0, length)
     total = int(rows.shape[0])
-    rows = _subset(rows, source.max_series, opts.seed, source.label)
+    rows = subset_rows(rows, source.max_series, opts.seed, source.label)
     info = {
         "name": source.label, "kind": "raw", "dataset": spec.name, "raw": source.raw,
         "rate_hz": rate, "raw_rate_hz": float(spec.raw_rate_hz), "resampled": rate != float(spec.raw_rate_hz),
@@ -212,7 +208,7 @@ def source_series(
     check_no_held_out_subjects(data.name, subjects, scored, f"source {source.label}")
     rows = motion_series(data, source.split, source.channels, length, None, seed)
     total = int(rows.shape[0])
-    rows = _subset(rows, source.max_series, seed, source.label)
+    rows = subset_rows(rows, source.max_series, seed, source.label)
     info = {
         "name": source.label, "kind": "prepared", "dataset": data.name, "prepared": str(data.root),
         "split": source.split, "rate_hz": data.rate_hz,
