@@ -1,4 +1,4 @@
-"""The frozen-feature probe against pre-training steps (issue "Pre-training at a real budget").
+"""The frozen-feature probe against pre-training steps.
 
 One sitting of this script:
 
@@ -26,9 +26,8 @@ runs (checkpoints, snapshots, probe and test run directories) are under ``--out`
     python benchmarks/pretrain_curve.py probe --model SNAPSHOT --data DIR --record FILE.json   # one probe
 
 Rerun the same command until it prints ``curve done``; each sitting trains at most ``--sitting-s`` seconds plus
-its probes (each embeds the 6,269 training and 1,146 validation windows: 12 minutes at one thread on this 2-core
-machine beside two other jobs; the test run adds the 2,996 test windows). A 20-step run of this script, every
-step of it, is in ``runs/pretrain-dev`` (not in git).
+its probes (each embeds the 6,269 training and 1,146 validation windows of UCI-HAR; the test run adds the 2,996
+test windows).
 """
 
 from __future__ import annotations
@@ -55,26 +54,18 @@ def probe(model: Path, data: Path, record: Path, run_dir: Path, seed: int, threa
     """Fit ``chronos-mlp`` on ``model``'s frozen features of the training windows (epoch chosen on the
     validation windows; its ``val_history.csv`` goes to ``run_dir``) and write its validation scores to
     ``record``; the test split is not read."""
-    import numpy as np
-
     from sensorllm.baselines import get_baseline
     from sensorllm.baselines.config import command_line, resolve_config
     from sensorllm.baselines.fit import fit_features
-    from sensorllm.baselines.splits import Splits
+    from sensorllm.baselines.splits import load_splits
     from sensorllm.datasets import open_prepared
 
     ds = open_prepared(data)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = resolve_config(PROBE, str(data), str(run_dir), seed=seed, threads=threads,
                          model_args={"pretrained": str(model)})
-
-    def split(name: str) -> tuple[np.ndarray, np.ndarray]:
-        ws = ds.stage2(name)  # type: ignore[arg-type]
-        return np.array(ws.windows, dtype=np.float32, order="C"), np.array(ws.labels, dtype=np.int64)
-
-    train = split("train")
-    no_test = (np.zeros((0, *train[0].shape[1:]), dtype=np.float32), np.zeros(0, dtype=np.int64))
-    splits = Splits(train=train, val=split("val"), test=no_test, train_indices=np.arange(len(train[1])))
+    splits = load_splits(ds, cfg, need_val=True, with_test=False)
+    train = splits.train
     _, _, extras = fit_features(get_baseline(PROBE), cfg, ds, splits, run_dir, print)
     meta = json.loads((model / "config.json").read_text()).get("sensorllm_pretrain", {})
     rec = {

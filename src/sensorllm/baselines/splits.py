@@ -25,10 +25,12 @@ class Splits:
     train_indices: np.ndarray  # rows of the prepared train split that were used
 
 
-def load_splits(ds: PreparedDataset, cfg: BaselineConfig, need_val: bool) -> Splits:
-    """Read the Stage-2 splits; a seeded subset of train when ``max_train_windows`` is set."""
+def load_splits(ds: PreparedDataset, cfg: BaselineConfig, need_val: bool, with_test: bool = True) -> Splits:
+    """Read the Stage-2 splits; a seeded subset of train when ``max_train_windows`` is set. ``with_test=False``
+    leaves the test split unread (no windows of it, shaped as the training ones): for a fit scored on validation
+    only."""
     present = ds.splits()
-    for split in ("train", "test"):
+    for split in ("train", "test") if with_test else ("train",):
         if split not in present:
             raise DataError(f"{ds.root}: the {split} split is empty")
     if need_val and "val" not in present:
@@ -48,4 +50,7 @@ def load_splits(ds: PreparedDataset, cfg: BaselineConfig, need_val: bool) -> Spl
         return np.array(w, dtype=np.float32, order="C"), np.array(y, dtype=np.int64)  # copies: writable
 
     val = take(ds.stage2("val")) if "val" in present and not cfg.no_val else None
-    return Splits(train=take(tr, idx), val=val, test=take(ds.stage2("test")), train_indices=idx)
+    train = take(tr, idx)
+    test = (take(ds.stage2("test")) if with_test
+            else (np.zeros((0, *train[0].shape[1:]), dtype=np.float32), np.zeros(0, dtype=np.int64)))
+    return Splits(train=train, val=val, test=test, train_indices=idx)
