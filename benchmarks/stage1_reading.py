@@ -55,14 +55,14 @@ def main() -> None:
     from sensorllm.datasets.prepared import open_prepared
     from sensorllm.model import load_checkpoint, read_checkpoint_config
 
-    kind = read_checkpoint_config(args.model)["config"]["encoder"]["kind"]
-    if kind == "trend-oracle":  # the diagnostic encoder of stage1_oracle_tokens.py, registered by that script
+    meta = read_checkpoint_config(args.model)
+    data = open_prepared(args.data)
+    if meta["config"]["encoder"]["kind"] == "trend-oracle":  # stage1_oracle_tokens.py's, registered by that script
         import stage1_oracle_tokens
 
-        stage1_oracle_tokens.register(float(open_prepared(args.data).manifest["rate_hz"]))
+        stage1_oracle_tokens.register(float(data.manifest["rate_hz"]))
     model = load_checkpoint(args.model).eval()
-    data = open_prepared(args.data)
-    mode = read_checkpoint_config(args.model).get("extra", {}).get("trend_mode", "tolerant")
+    mode = meta.get("extra", {}).get("trend_mode", "tolerant")
     items = stage1_items(data, args.split, args.seed, mode, args.n)
     # a reversed series of one sample, or of one trend that is steady, is the same window: leave those out
     items = [it for it in items if len(it.series) > 1 and np.ptp(np.asarray(it.series)) > 0]
