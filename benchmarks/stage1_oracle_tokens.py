@@ -18,10 +18,11 @@ answer's own segmentation, and only at the rate given here); it is registered by
 the library.
 
     python benchmarks/stage1_oracle_tokens.py --pairs 800 --seed 0 --threads 1
+    python benchmarks/stage1_oracle_tokens.py --pairs 2400 --tag layers8 --set llm.num_layers=8
     python benchmarks/stage1_oracle_tokens.py --dry-run
 
-The run writes ``runs/s1probe/oracle-tokens-seed<N>`` (resumable, as every ``sensorllm align`` run) and copies
-its ``metrics.json``, logs and config to ``benchmarks/records/stage1-probe/oracle-tokens-seed<N>/``.
+The run writes ``runs/s1probe/oracle-tokens[-<tag>]-seed<N>`` (resumable, as every ``sensorllm align`` run) and copies
+its ``metrics.json``, logs and config to ``benchmarks/records/stage1-probe/oracle-tokens[-<tag>]-seed<N>/``.
 """
 
 from __future__ import annotations
@@ -105,10 +106,11 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0, help="the prepared data's sampling rate (Hz)")
     ap.add_argument("--out", default="runs/s1probe")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="more config overrides")
+    ap.add_argument("--tag", default="", help="a name for runs with --set: oracle-tokens-<tag>-seed<N>")
     ap.add_argument("--dry-run", action="store_true", help="print the configuration and stop")
     args = ap.parse_args()
 
-    out = Path(args.out) / f"oracle-tokens-seed{args.seed}"
+    out = Path(args.out) / f"oracle-tokens{'-' + args.tag if args.tag else ''}-seed{args.seed}"
     overrides = [f"data.prepared={args.data}", f"run.seed={args.seed}", f"run.threads={args.threads}",
                  f"data.max_train_examples={args.pairs}", f"run.out_dir={out}", f"encoder.kind={KIND}",
                  "encoder.tokenizer=null", *args.set]
