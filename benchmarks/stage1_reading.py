@@ -11,13 +11,19 @@ sensor tokens scores both the same.
     python benchmarks/stage1_reading.py --model runs/s1probe/oracle-tokens-seed0/model   # the oracle encoder
 
 Prints the mean answer loss (nats per answer token) of both, their difference and on how many windows the
-window's own series gave the lower loss; ``--out FILE`` writes them as JSON.
+window's own series gave the lower loss, over every answer token and over the trend words of the segment lines
+only (the word after the colon of each line, ``0.0s to 0.08s: increasing``): most answer tokens are format and
+wording that do not depend on the window, so the trend-word loss shows reading long before the whole answer's
+does. ``--out FILE`` writes them as JSON. ``--model`` may also be a checkpoint's ``model`` directory
+(``<run>/checkpoints/step-N/model``), to follow reading through a run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +32,43 @@ import torch
 from _common import ROOT
 
 
-def answer_loss(model, items, reverse: bool) -> np.ndarray:
-    """Per-item mean answer loss (nats per token), with each series as it is or reversed in time."""
+TREND_WORD = re.compile(r": ([A-Za-z]+)$", re.MULTILINE)  # a segment line's trend word (count lines end in digits)
+
+
+def trend_word_labels(tokenizer, ex) -> list[int]:
+    """``ex.labels`` with every answer token outside the segment lines' trend words set to -100."""
+    pos = [i for i, y in enumerate(ex.labels) if y != -100]
+    pieces = [tokenizer.decode([ex.input_ids[i]]) for i in pos]
+    text = "".join(pieces)
+    block = text.split("\n\n", 1)[0]  # the segment and count lines, before the summary
+    spans = [m.span(1) for m in TREND_WORD.finditer(block)]
+    keep, start = set(), 0
+    for i, piece in zip(pos, pieces):
+        end = start + len(piece)
+        if any(a < end and start < b for a, b in spans):
+            keep.add(i)
+        start = end
+    return [y if i in keep else -100 for i, y in enumerate(ex.labels)]
+
+
+def answer_loss(model, items, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item mean loss (nats per token) over the whole answer and over its trend words, with each series
+    as it is or reversed in time (NaN for the trend words of an answer that has none)."""
     from sensorllm.data import collate
 
-    out = []
+    whole, words = [], []
     with torch.inference_mode():
         for it in items:
             series = np.asarray(it.series)[::-1].copy() if reverse else it.series
             ex = model.prompts.stage1_window(it.channel, series, it.rate_hz, it.question, it.answer)
-            out.append(float(model.forward_stage1(collate(model.prompts, [ex])).loss))
-    return np.array(out)
+            whole.append(float(model.forward_stage1(collate(model.prompts, [ex])).loss))
+            labels = trend_word_labels(model.prompts.tokenizer, ex)
+            if all(y == -100 for y in labels):
+                words.append(float("nan"))
+                continue
+            ex_words = dataclasses.replace(ex, labels=labels)
+            words.append(float(model.forward_stage1(collate(model.prompts, [ex_words])).loss))
+    return np.array(whole), np.array(words)
 
 
 def main() -> None:
@@ -66,10 +98,15 @@ def main() -> None:
     items = stage1_items(data, args.split, args.seed, mode, args.n)
     # a reversed series of one sample, or of one trend that is steady, is the same window: leave those out
     items = [it for it in items if len(it.series) > 1 and np.ptp(np.asarray(it.series)) > 0]
-    own, rev = answer_loss(model, items, False), answer_loss(model, items, True)
+    (own, own_w), (rev, rev_w) = answer_loss(model, items, False), answer_loss(model, items, True)
+    has = ~np.isnan(own_w)
     res = {"model": str(args.model), "split": args.split, "n": len(items), "trend_mode": mode,
            "loss_own": float(own.mean()), "loss_reversed": float(rev.mean()),
-           "difference": float((rev - own).mean()), "own_lower": int((own < rev).sum())}
+           "difference": float((rev - own).mean()), "own_lower": int((own < rev).sum()),
+           "trend_words": {"n": int(has.sum()), "loss_own": float(own_w[has].mean()),
+                           "loss_reversed": float(rev_w[has].mean()),
+                           "difference": float((rev_w[has] - own_w[has]).mean()),
+                           "own_lower": int((own_w[has] < rev_w[has]).sum())}}
     print(json.dumps(res, indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
