@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -32,23 +31,15 @@ import torch
 from _common import ROOT
 
 
-TREND_WORD = re.compile(r": ([A-Za-z]+)$", re.MULTILINE)  # a segment line's trend word (count lines end in digits)
+def trend_word_labels(prompts, ex, channel: str, rate_hz: float, question: str) -> list[int]:
+    """``ex.labels`` with every answer token outside the segment lines' trend words
+    (:func:`sensorllm.text.trend_word_spans`) set to -100: the tokens ``trend_word_weight`` weighs."""
+    from sensorllm.text import trend_word_spans
 
-
-def trend_word_labels(tokenizer, ex) -> list[int]:
-    """``ex.labels`` with every answer token outside the segment lines' trend words set to -100."""
-    pos = [i for i, y in enumerate(ex.labels) if y != -100]
-    pieces = [tokenizer.decode([ex.input_ids[i]]) for i in pos]
-    text = "".join(pieces)
-    block = text.split("\n\n", 1)[0]  # the segment and count lines, before the summary
-    spans = [m.span(1) for m in TREND_WORD.finditer(block)]
-    keep, start = set(), 0
-    for i, piece in zip(pos, pieces):
-        end = start + len(piece)
-        if any(a < end and start < b for a, b in spans):
-            keep.add(i)
-        start = end
-    return [y if i in keep else -100 for i, y in enumerate(ex.labels)]
+    series = next(iter(ex.series.values()))
+    marked = prompts.stage1_window(channel, series, rate_hz, question, ex.answer,
+                                   weighted_spans=trend_word_spans(ex.answer), span_weight=2.0)
+    return [y if w == 2.0 else -100 for y, w in zip(ex.labels, marked.label_weights or [0.0] * len(ex.labels))]
 
 
 def answer_loss(model, items, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +53,7 @@ def answer_loss(model, items, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
             series = np.asarray(it.series)[::-1].copy() if reverse else it.series
             ex = model.prompts.stage1_window(it.channel, series, it.rate_hz, it.question, it.answer)
             whole.append(float(model.forward_stage1(collate(model.prompts, [ex])).loss))
-            labels = trend_word_labels(model.prompts.tokenizer, ex)
+            labels = trend_word_labels(model.prompts, ex, it.channel, it.rate_hz, it.question)
             if all(y == -100 for y in labels):
                 words.append(float("nan"))
                 continue

@@ -32,7 +32,7 @@ def kept_text(model, ex, labels) -> str:
 
 def test_only_the_segment_lines_trend_words_are_kept(model):
     ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "What are the trends?", ANSWER)
-    labels = sr.trend_word_labels(model.prompts.tokenizer, ex)
+    labels = sr.trend_word_labels(model.prompts, ex, "x_acc", 50.0, "What are the trends?")
     assert len(labels) == len(ex.labels)
     assert all(y == -100 for y, orig in zip(labels, ex.labels) if orig == -100)
     assert kept_text(model, ex, labels) == "descendingsteady"  # byte-level: whole words, no count/summary words
@@ -40,7 +40,7 @@ def test_only_the_segment_lines_trend_words_are_kept(model):
 
 def test_an_answer_without_segment_lines_keeps_nothing(model):
     ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "Trends?", "No lines here.\n\nSummary.")
-    assert all(y == -100 for y in sr.trend_word_labels(model.prompts.tokenizer, ex))
+    assert all(y == -100 for y in sr.trend_word_labels(model.prompts, ex, "x_acc", 50.0, "Trends?"))
 
 
 def test_answer_loss_gives_both_losses_per_item(model):

@@ -82,7 +82,9 @@ def collate(prompts: PromptBuilder, examples: Sequence[Stage1Example | Stage2Exa
     ids = [list(e.input_ids) for e in examples]
     label_rows = [list(e.labels) for e in examples] if stage1 else None  # type: ignore[union-attr]
     n_ts = [sum(prompts.tokens_per_series(len(s)) for s in e.series.values()) for e in examples]
-    input_ids, mask, labels = _pad(prompts, ids, label_rows, _side(prompts, padding_side, stage2), n_ts)
+    side = _side(prompts, padding_side, stage2)
+    input_ids, mask, labels = _pad(prompts, ids, label_rows, side, n_ts)
+    weights = _weights(examples, input_ids.shape[1], side) if stage1 else None
     class_labels = None
     if stage2 and all(e.label is not None for e in examples):  # type: ignore[union-attr]
         class_labels = torch.tensor([e.label for e in examples], dtype=torch.long)  # type: ignore[union-attr]
@@ -92,7 +94,7 @@ def collate(prompts: PromptBuilder, examples: Sequence[Stage1Example | Stage2Exa
         windows = np.stack([np.stack([np.asarray(e.series[c], dtype=np.float32) for c in orders[0]])
                             for e in examples])
         return SensorBatch(input_ids, mask, torch.from_numpy(windows), channels=tuple(orders[0]), labels=labels,
-                           class_labels=class_labels)
+                           class_labels=class_labels, label_weights=weights)
     series, series_example, series_channel = [], [], []
     for b, (e, order) in enumerate(zip(examples, orders, strict=True)):
         for name in order:
@@ -100,7 +102,23 @@ def collate(prompts: PromptBuilder, examples: Sequence[Stage1Example | Stage2Exa
             series_example.append(b)
             series_channel.append(name)
     return SensorBatch(input_ids, mask, series, series_example=series_example, series_channel=series_channel,
-                       labels=labels, class_labels=class_labels)
+                       labels=labels, class_labels=class_labels, label_weights=weights)
+
+
+def _weights(examples: Sequence[Stage1Example], width: int, side: PaddingSide) -> torch.Tensor | None:
+    """``(B, S)`` loss weights of Stage-1 targets (1 on the answer of an example without weights, 0 on
+    padding), or ``None`` when no example has weights."""
+    if all(e.label_weights is None for e in examples):
+        return None
+    out = torch.zeros((len(examples), width), dtype=torch.float32)
+    for b, e in enumerate(examples):
+        row = (torch.tensor(e.label_weights, dtype=torch.float32) if e.label_weights is not None
+               else (torch.tensor(e.labels) != IGNORE_INDEX).float())
+        if side == "right":
+            out[b, :len(row)] = row
+        else:
+            out[b, width - len(row):] = row
+    return out
 
 
 def _side(prompts: PromptBuilder, padding_side: PaddingSide | None, stage2: bool) -> PaddingSide:

@@ -34,6 +34,7 @@ class SensorBatch:
         series_example: ragged series only: the example of each series.
         series_channel: ragged series only: the channel of each series.
         labels: ``(B, S)`` int64 Stage-1 targets (``-100`` = ignored), or ``None``.
+        label_weights: ``(B, S)`` float32 loss weight of each Stage-1 target, or ``None`` (weight 1 on each).
         class_labels: ``(B,)`` int64 Stage-2 classes, or ``None``.
     """
 
@@ -45,6 +46,7 @@ class SensorBatch:
     series_channel: list[str] = field(default_factory=list)
     labels: torch.Tensor | None = None
     class_labels: torch.Tensor | None = None
+    label_weights: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.is_windows:
@@ -78,4 +80,5 @@ class SensorBatch:
             attention_mask=self.attention_mask.to(device),
             labels=None if self.labels is None else self.labels.to(device),
             class_labels=None if self.class_labels is None else self.class_labels.to(device),
+            label_weights=None if self.label_weights is None else self.label_weights.to(device),
         )

@@ -209,6 +209,8 @@ class SensorLLM(TrainableParts, nn.Module):
 
     def forward_stage1(self, batch: SensorBatch) -> Stage1Output:
         """Causal-LM loss on the answer tokens (``batch.labels != -100``), logits computed only where needed.
+        With ``batch.label_weights`` each token's cross-entropy is weighted and the sum divided by the number
+        of answer tokens (so weight 1 everywhere is the plain mean).
 
         Raises:
             ValueError: the batch has no labels or no answer token.
@@ -233,10 +235,17 @@ class SensorLLM(TrainableParts, nn.Module):
                 :, keep
             ]
         tgt = targets[:, keep]  # (B, P)
-        loss = F.cross_entropy(
-            logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE_INDEX
-        )
-        return Stage1Output(loss=loss, num_tokens=int((tgt != IGNORE_INDEX).sum()))
+        n_tokens = int((tgt != IGNORE_INDEX).sum())
+        if batch.label_weights is None:
+            loss = F.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE_INDEX
+            )
+        else:
+            ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+                                 ignore_index=IGNORE_INDEX, reduction="none")
+            w = batch.label_weights[:, 1:][:, keep].reshape(-1) * (tgt.reshape(-1) != IGNORE_INDEX)
+            loss = (ce * w).sum() / n_tokens
+        return Stage1Output(loss=loss, num_tokens=n_tokens)
 
     def prompt_pass(self, batch: SensorBatch, position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
         """Run a (left-padded) prompt batch once with the key/value cache on.

@@ -14,7 +14,7 @@ See ``docs/text.md`` for the texts, both trend modes and the JSONL written by ``
 """
 
 from .numbers import fix_articles, indefinite_article, number_to_words, with_article, words_to_number
-from .parse import ParsedAnswer, parse_summary, parse_trend_answer, score_answer, trend_code
+from .parse import ParsedAnswer, parse_summary, parse_trend_answer, score_answer, trend_code, trend_word_spans
 from .segments import DECREASE, INCREASE, STEADY, TREND_KEYS, Segments, SegmentTable, format_time
 from .stage1 import (
     iter_stage1_records,
@@ -50,6 +50,6 @@ __all__ = [
     "PREPROCESS_TYPES", "stage2_text", "stage2_pieces", "stage2_question", "statistics_text",
     "correlation_text", "correlation_matrix", "correlation_strength", "trend_text", "assemble_text",
     "iter_stage2_records", "window_pieces",
-    "ParsedAnswer", "parse_trend_answer", "parse_summary", "score_answer", "trend_code",
+    "ParsedAnswer", "parse_trend_answer", "parse_summary", "score_answer", "trend_code", "trend_word_spans",
     "number_to_words", "words_to_number", "indefinite_article", "with_article", "fix_articles",
 ]

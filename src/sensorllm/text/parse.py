@@ -20,7 +20,8 @@ from .numbers import NUMBER_WORD_RE, words_to_number
 from .segments import TREND_KEYS, Segments
 from .templates import ALL_TREND_WORDS
 
-__all__ = ["ParsedAnswer", "boundary_error", "parse_summary", "parse_trend_answer", "score_answer", "trend_code"]
+__all__ = ["ParsedAnswer", "boundary_error", "parse_summary", "parse_trend_answer", "score_answer", "trend_code",
+           "trend_word_spans"]
 
 _WORDS = "|".join(sorted(ALL_TREND_WORDS, key=len, reverse=True))
 _T = r"(\d+(?:\.\d+)?)"
@@ -55,6 +56,20 @@ _OVERALL_RE = re.compile(rf"\b(?:overall|as a whole|net direction)\b[^.]*?\b({_W
 def trend_code(word: str) -> int | None:
     """Trend code (-1/0/+1) of a synonym (``rising`` → +1), or ``None``."""
     return ALL_TREND_WORDS.get(word.lower())
+
+
+def trend_word_spans(answer: str) -> list[tuple[int, int]]:
+    """Character spans ``[a, b)`` of the trend word of every segment line (``0.0s to 0.08s: increasing``) in
+    the answer's first block (before its first blank line: the segment and count lines, not the summary).
+    These are the words that only a model reading its sensor tokens can get right."""
+    spans, pos = [], 0
+    for raw in answer.split("\n\n", 1)[0].split("\n"):
+        lead = len(raw) - len(raw.lstrip())
+        m = _SEG_RE.match(raw.strip())
+        if m and trend_code(m.group(3)) is not None:
+            spans.append((pos + lead + m.start(3), pos + lead + m.end(3)))
+        pos += len(raw) + 1
+    return spans
 
 
 def _num(s: str) -> int | None:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sensorllm.data import Stage1Item, collate, stage1_items
+from sensorllm.text import trend_word_spans
 from sensorllm.eval.describe import score_descriptions
 from sensorllm.infer.describe import describe_items
 from sensorllm.eval.metrics import write_json_atomic
@@ -28,8 +29,10 @@ __all__ = ["run_align"]
 CALIBRATION_SERIES = 1024  # training series that set a trainable encoder's batch-norm statistics
 
 
-def _example(model, it: Stage1Item, answer: str | None):
-    return model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, answer)
+def _example(model, it: Stage1Item, answer: str | None, trend_word_weight: float = 1.0):
+    spans = trend_word_spans(answer) if answer is not None and trend_word_weight != 1.0 else ()
+    return model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, answer,
+                                       weighted_spans=spans, span_weight=trend_word_weight)
 
 
 def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None) -> dict:
@@ -52,7 +55,8 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
     print("trainable:", model.trainable_summary(), flush=True)
 
     def make_batch(idx: np.ndarray):
-        return collate(model.prompts, [_example(model, train[i], train[i].answer) for i in idx])
+        return collate(model.prompts, [_example(model, train[i], train[i].answer, cfg.trend_word_weight)
+                                       for i in idx])
 
     def loss_fn(m, batch):
         return m(batch, stage=1).loss

@@ -168,6 +168,14 @@ class Stage1Config(StageConfig):
     train_token_rows: bool = True  # the channel start/end token rows train (paper)
     eval_generate: int = 32  # held-out windows described (greedy) and scored after training
     max_new_tokens: int = 256
+    # the training loss weight of the segment lines' trend words (1 = the paper's plain answer loss; more
+    # weighs the words only a model reading its sensor tokens gets right; validation loss stays unweighted)
+    trend_word_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.trend_word_weight > 0:
+            raise ConfigError(f"trend_word_weight must be > 0 (1 = the paper's loss), got {self.trend_word_weight}")
 
 
 @dataclass
