@@ -111,14 +111,17 @@ def padding(lengths: np.ndarray, batch: int, seed: int) -> dict[str, dict]:
 
 
 def ranged(module: torch.nn.Module, name: str) -> None:
-    """Run ``module``'s forward inside a ``record_function`` range (this benchmark's model only)."""
-    inner = module.forward
+    """Time ``module``'s forward as a ``record_function`` range, opened and closed by forward hooks."""
+    open_ranges: list[Any] = []
 
-    def forward(*a: Any, **kw: Any) -> Any:
-        with record_function(name):
-            return inner(*a, **kw)
+    def enter(*_: Any) -> None:
+        open_ranges.append(record_function(name).__enter__())
 
-    module.forward = forward
+    def leave(*_: Any) -> None:
+        open_ranges.pop().__exit__(None, None, None)
+
+    module.register_forward_pre_hook(enter)
+    module.register_forward_hook(leave)
 
 
 def profile_training(model: SensorLLM, cfg: Stage1Config, exs: list[Stage1Example],
