@@ -3,6 +3,7 @@ imported as ``_common`` (the script's folder is first on ``sys.path``)."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 import subprocess
@@ -15,6 +16,16 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def add_timing_args(ap: argparse.ArgumentParser) -> None:
+    """The arguments every timing benchmark shares: ``--threads``, ``--note`` (the caption's conditions) and
+    ``--doc-only`` (rewrite the doc table from the record)."""
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--note", default="idle machine",
+                    help="the conditions, a short phrase for the table's caption (how the run went belongs in "
+                    "benchmarks/records/performance/NOTES.md)")
+    ap.add_argument("--doc-only", action="store_true")
 
 
 def run_logged(cmd: list[str], log: Path) -> None:

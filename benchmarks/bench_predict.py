@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import ROOT, ensure_prepared, hapt_experiment, replace_between
+from _common import ROOT, add_timing_args, ensure_prepared, hapt_experiment, replace_between
 
 RECORD = ROOT / "benchmarks" / "records" / "performance" / "predict.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -152,12 +152,8 @@ def main() -> None:
     ap.add_argument("--precision", nargs="*", default=["auto"], choices=["auto", "fp32", "bf16"])
     ap.add_argument("--workers", type=int, nargs="*", default=[1],
                     help="`sensorllm predict --workers` values to time (batches scored at once)")
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--note", default="idle machine",
-                    help="the conditions, a short phrase for the table's caption (how the run went belongs in "
-                    "benchmarks/records/performance/NOTES.md)")
-    ap.add_argument("--doc-only", action="store_true")
+    add_timing_args(ap)
     args = ap.parse_args()
     if args.doc_only:
         write_doc(json.loads(RECORD.read_text()))

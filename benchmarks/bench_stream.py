@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _common import hapt_experiment, replace_between
+from _common import add_timing_args, hapt_experiment, replace_between
 
 from sensorllm.datasets import get_dataset_spec
 
@@ -87,11 +87,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=120.0, help="recording replayed at --speed 0")
     ap.add_argument("--realtime-seconds", type=float, default=60.0,
                     help="its first part replayed at --speed 1 (0 = skip)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--note", default="idle machine",
-                    help="the conditions, a short phrase for the table's caption (how the run went belongs in "
-                    "benchmarks/records/performance/NOTES.md)")
-    ap.add_argument("--doc-only", action="store_true")
+    add_timing_args(ap)
     args = ap.parse_args()
     if args.doc_only:
         write_doc(json.loads(RECORD.read_text()))

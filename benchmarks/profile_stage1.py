@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import ROOT, ensure_prepared, replace_between
+from _common import ROOT, add_timing_args, ensure_prepared, replace_between
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from sensorllm.data import Stage1Item, collate, stage1_items
@@ -202,11 +202,7 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="config overrides (KEY=VALUE)")
     ap.add_argument("--examples", type=int, default=800)
     ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--note", default="idle machine",
-                    help="the conditions, a short phrase for the caption (how the run went belongs in "
-                    "benchmarks/records/performance/NOTES.md)")
-    ap.add_argument("--doc-only", action="store_true")
+    add_timing_args(ap)
     args = ap.parse_args()
     if args.doc_only:
         write_doc(json.loads(RECORD.read_text()))
