@@ -31,33 +31,36 @@ import torch
 from _common import ROOT
 
 
-def trend_word_labels(prompts, ex, channel: str, rate_hz: float, question: str) -> list[int]:
-    """``ex.labels`` with every answer token outside the segment lines' trend words
-    (:func:`sensorllm.text.trend_word_spans`) set to -100: the tokens ``trend_word_weight`` weighs."""
-    from sensorllm.text import trend_word_spans
+MARK = 2.0  # the weight the trend words get in the examples built here; only the mask it leaves is used
 
-    series = next(iter(ex.series.values()))
-    marked = prompts.stage1_window(channel, series, rate_hz, question, ex.answer,
-                                   weighted_spans=trend_word_spans(ex.answer), span_weight=2.0)
-    return [y if w == 2.0 else -100 for y, w in zip(ex.labels, marked.label_weights or [0.0] * len(ex.labels))]
+
+def trend_word_labels(ex) -> list[int]:
+    """``ex.labels`` with every answer token outside the segment lines' trend words set to -100, for an example
+    built with ``weighted_spans=trend_word_spans(answer), span_weight=MARK`` (the tokens ``trend_word_weight``
+    weighs)."""
+    weights = ex.label_weights or [0.0] * len(ex.labels)
+    return [y if w == MARK else -100 for y, w in zip(ex.labels, weights, strict=True)]
 
 
 def answer_loss(model, items, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
     """Per-item mean loss (nats per token) over the whole answer and over its trend words, with each series
     as it is or reversed in time (NaN for the trend words of an answer that has none)."""
     from sensorllm.data import collate
+    from sensorllm.text import trend_word_spans
 
     whole, words = [], []
     with torch.inference_mode():
         for it in items:
             series = np.asarray(it.series)[::-1].copy() if reverse else it.series
-            ex = model.prompts.stage1_window(it.channel, series, it.rate_hz, it.question, it.answer)
-            whole.append(float(model.forward_stage1(collate(model.prompts, [ex])).loss))
-            labels = trend_word_labels(model.prompts, ex, it.channel, it.rate_hz, it.question)
+            ex = model.prompts.stage1_window(it.channel, series, it.rate_hz, it.question, it.answer,
+                                             weighted_spans=trend_word_spans(it.answer), span_weight=MARK)
+            plain = dataclasses.replace(ex, label_weights=None)
+            whole.append(float(model.forward_stage1(collate(model.prompts, [plain])).loss))
+            labels = trend_word_labels(ex)
             if all(y == -100 for y in labels):
                 words.append(float("nan"))
                 continue
-            ex_words = dataclasses.replace(ex, labels=labels)
+            ex_words = dataclasses.replace(plain, labels=labels)
             words.append(float(model.forward_stage1(collate(model.prompts, [ex_words])).loss))
     return np.array(whole), np.array(words)
 

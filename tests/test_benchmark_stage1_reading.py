@@ -16,6 +16,7 @@ import stage1_reading as sr  # noqa: E402
 from _model_helpers import build_tiny  # noqa: E402
 
 from sensorllm.data import Stage1Item  # noqa: E402
+from sensorllm.text import trend_word_spans  # noqa: E402
 
 ANSWER = ("From 0.0s to 0.1s: descending\n0.1-0.22 seconds: steady\nNumber of descending segments: 1\n"
           "Number of steady segments: 1\n\nThe data is descending: overall, a descending trend.")
@@ -31,16 +32,19 @@ def kept_text(model, ex, labels) -> str:
 
 
 def test_only_the_segment_lines_trend_words_are_kept(model):
-    ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "What are the trends?", ANSWER)
-    labels = sr.trend_word_labels(model.prompts, ex, "x_acc", 50.0, "What are the trends?")
+    ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "What are the trends?", ANSWER,
+                                     weighted_spans=trend_word_spans(ANSWER), span_weight=sr.MARK)
+    labels = sr.trend_word_labels(ex)
     assert len(labels) == len(ex.labels)
     assert all(y == -100 for y, orig in zip(labels, ex.labels) if orig == -100)
     assert kept_text(model, ex, labels) == "descendingsteady"  # byte-level: whole words, no count/summary words
 
 
 def test_an_answer_without_segment_lines_keeps_nothing(model):
-    ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "Trends?", "No lines here.\n\nSummary.")
-    assert all(y == -100 for y in sr.trend_word_labels(model.prompts, ex, "x_acc", 50.0, "Trends?"))
+    answer = "No lines here.\n\nSummary."
+    ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "Trends?", answer,
+                                     weighted_spans=trend_word_spans(answer), span_weight=sr.MARK)
+    assert all(y == -100 for y in sr.trend_word_labels(ex))
 
 
 def test_answer_loss_gives_both_losses_per_item(model):
