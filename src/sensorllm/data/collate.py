@@ -114,11 +114,13 @@ def _weights(examples: Sequence[Stage1Example], width: int, side: PaddingSide) -
     for b, e in enumerate(examples):
         row = (torch.tensor(e.label_weights, dtype=torch.float32) if e.label_weights is not None
                else (torch.tensor(e.labels) != IGNORE_INDEX).float())
-        if side == "right":
-            out[b, :len(row)] = row
-        else:
-            out[b, width - len(row):] = row
+        out[b, _row_slice(side, len(row), width)] = row
     return out
+
+
+def _row_slice(side: PaddingSide, n: int, width: int) -> slice:
+    """Where a row of ``n`` real tokens sits in a batch ``width`` wide, padded on ``side``."""
+    return slice(0, n) if side == "right" else slice(width - n, width)
 
 
 def _side(prompts: PromptBuilder, padding_side: PaddingSide | None, stage2: bool) -> PaddingSide:
@@ -143,7 +145,7 @@ def _pad(prompts: PromptBuilder, ids: list[list[int]], label_rows: list[list[int
     mask = torch.zeros((B, S), dtype=torch.long)
     labels = torch.full((B, S), IGNORE_INDEX, dtype=torch.long) if label_rows is not None else None
     for b, n in enumerate(lengths):
-        sl = slice(0, n) if side == "right" else slice(S - n, S)
+        sl = _row_slice(side, n, S)
         input_ids[b, sl] = torch.tensor(ids[b])
         mask[b, sl] = 1
         if labels is not None:
