@@ -31,6 +31,7 @@ def add_timing_args(ap: argparse.ArgumentParser) -> None:
 def run_logged(cmd: list[str], log: Path) -> None:
     """Run ``cmd`` from the repository root, appending its output to ``log``; raise if it fails."""
     print("$", " ".join(cmd), flush=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as fh:
         r = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
     if r.returncode != 0:
