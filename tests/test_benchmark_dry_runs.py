@@ -41,10 +41,15 @@ def test_learning_proxy_dry_run_builds_every_variant_on_the_same_subsets():
 
 
 def test_gpu_session_dry_runs():
-    assert "in 4 parts" in _run("benchmarks/gpu_session.py", "pack", "--dry-run")
-    out = _run("benchmarks/gpu_session.py", "run", ".carry/d", "--dry-run")
-    assert "full_budget.py" in out and "run.mixed_precision=bf16" in out and "prepare uci-har" in out
-    assert "learning_proxy.py" in out and "--only rec-rocket rec-conv rec-trainable-elr" in out and "records-learning.tar.gz" in out
+    assert "in 2 parts" in _run("benchmarks/gpu_session.py", "pack", "--dry-run")
+    out = _run("benchmarks/gpu_session.py", "run", ".carry/c", "--dry-run")
+    assert "prepare uci-har" in out and "records.tar.gz" in out
+    runs = [ln for ln in out.splitlines() if ln.startswith("$ ") and ("benchmarks/" in ln or " align " in ln)]
+    # the recommended row at the paper's budget comes first, in bf16, then the Stage-1 probe
+    assert "full_budget.py" in runs[0] and "--rows rocket --seeds 0" in runs[0] and "--epochs 8" in runs[0]
+    assert "run.mixed_precision=bf16" in runs[0]
+    assert " align " in runs[1] and "trend_word_weight=10" in runs[1]
+    assert any("learning_proxy.py" in ln and "--seeds 0 1" in ln for ln in runs)
 
 
 def test_learning_proxy_keeps_and_restores_an_unfinished_run(tmp_path, monkeypatch):
