@@ -10,7 +10,8 @@ pool 1; speed does not depend on the weight values), then
   and its summary paragraph, and the chat template with separators; plus the padding share of random and of
   length-grouped micro-batches (``optim.group_by_length``, the training's order). These do not depend on load;
 - profiles ``--steps`` training steps of one micro-batch of the configuration's size each (a length-grouped
-  batch, encoder cache cold as in Stage 1's single epoch), with all LLM layers and with ``llm.num_layers=8``:
+  batch, encoder cache cold as in Stage 1's single epoch), with all LLM layers in fp32, with ``llm.num_layers=8``
+  and with all layers under bf16 autocast (``run.mixed_precision=bf16``, as training runs it):
   collation, encoder, projector, the LLM's decoder layers, the LM head (answer positions only), the loss with
   the rest of the forward, backward, gradient clipping, AdamW. "other" is the wall time outside the ranges.
 
@@ -61,7 +62,9 @@ PHASES = [("step.collate", "collation (prompt ids, padding)"),
           ("step.backward", "backward (LM head, LLM, projector)"), ("step.clip", "gradient clipping"),
           ("step.optimizer", "AdamW step + zero_grad")]
 QS = ("p10", "p50", "p90")
-LAYERS = [("all", []), ("8", ["llm.num_layers=8"])]
+# profiled variants: key → (overrides, column label); "all" is the configuration as given
+VARIANTS = {"all": ([], "{n} LLM layers"), "8": (["llm.num_layers=8"], "8 layers"),
+            "bf16": (["run.mixed_precision=bf16"], "{n} layers, bf16 autocast")}
 
 
 def token_parts(prompts: PromptBuilder, it: Stage1Item, ex: Stage1Example) -> dict[str, int]:
@@ -177,21 +180,23 @@ def write_doc(rec: dict) -> None:
     lines += ["", f"Padding share of micro-batches of {rec['batch']}: random order "
               f"{100 * pad['random']['share']:.1f} %, length-grouped (`optim.group_by_length`, as training) "
               f"{100 * pad['grouped']['share']:.1f} %.", ""]
-    t30, t8 = rec["timing"]["all"], rec["timing"]["8"]
+    keys = [k for k in VARIANTS if k in rec["timing"]]  # older records lack the bf16 variant
+    runs = [rec["timing"][k] for k in keys]
+    labels = [VARIANTS[k][1].format(n=rec["llm_layers"]) for k in keys]
     lines += [f"Training step, batch {rec['batch']}, {rec['steps']} steps profiled, length-grouped batches "
-              f"({', '.join(map(str, t30['padded_tokens']))} tokens padded), cold encoder cache, "
+              f"({', '.join(map(str, runs[0]['padded_tokens']))} tokens padded), cold encoder cache, "
               f"{rec['threads']} thread(s), AdamW after every micro-batch; {rec['note']}:", "",
-              f"| phase | {rec['llm_layers']} LLM layers: ms / pair | share | 8 layers: ms / pair | share |",
-              "|---|---|---|---|---|"]
+              "| phase | " + " | ".join(f"{lab}: ms / pair | share" for lab in labels) + " |",
+              "|---|" + "---|---|" * len(keys)]
     rows = [*PHASES, ("other", "other (Python between the ranges)")]
     for name, label in rows:
-        cells = [(p["other_s"] if name == "other" else p["phases_s"][name], p) for p in (t30, t8)]
+        cells = [(p["other_s"] if name == "other" else p["phases_s"][name], p) for p in runs]
         lines.append(f"| {label} | " + " | ".join(
             f"{1000 * v / p['pairs']:.1f} | {100 * v / p['wall_s']:.0f} %" for v, p in cells) + " |")
-    lines.append("| **total** | " + " | ".join(f"**{p['ms_per_pair']:.1f}** | 100 %" for p in (t30, t8))
-                 + " |")
-    lines += ["", f"8 layers: {t30['ms_per_pair'] / t8['ms_per_pair']:.2f}× less time per pair than "
-              f"{rec['llm_layers']}."]
+    lines.append("| **total** | " + " | ".join(f"**{p['ms_per_pair']:.1f}** | 100 %" for p in runs) + " |")
+    base = rec["timing"]["all"]["ms_per_pair"]
+    lines += [""] + [f"{lab}: {base / rec['timing'][k]['ms_per_pair']:.2f}× less time per pair than "
+                     f"{labels[0]} (fp32)." for k, lab in zip(keys[1:], labels[1:])]
     replace_between(DOC, "<!-- stage1 profile table -->", "<!-- end stage1 profile table -->", lines)
 
 
@@ -212,7 +217,7 @@ def main() -> None:
     data = open_prepared(args.data)
     timing: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for key, extra in LAYERS:
+        for key, (extra, _) in VARIANTS.items():
             cfg = load_config(Stage1Config, ROOT / args.config,
                               [f"data.prepared={args.data}", f"run.cache_dir={tmp}/{key}", *args.set, *extra])
             torch.manual_seed(cfg.run.seed)
@@ -230,7 +235,7 @@ def main() -> None:
                 n_layers = model.hf_model.config.num_hidden_layers
                 print(" ".join(f"{k} {v['mean']:.1f}" for k, v in tokens.items()), pad, flush=True)
             t = timing[key] = profile_training(model, cfg, exs, batches, args.threads)
-            print(f"{key} layers: {t['ms_per_pair']:.0f} ms per pair; " + ", ".join(
+            print(f"{key}: {t['ms_per_pair']:.0f} ms per pair; " + ", ".join(
                 f"{k} {1000 * v / t['pairs']:.0f}" for k, v in t["phases_s"].items()), flush=True)
             del model
     flags = "".join(f" --{k} {v}" for k, v, d in (("examples", args.examples, 800), ("steps", args.steps, 3),
