@@ -15,7 +15,8 @@ One sitting of this script:
    probed snapshots in a row brought no better validation F1-macro), scores the TEST split ONCE, with
    ``sensorllm baseline chronos-mlp`` on the snapshot with the best validation F1-macro (earliest on ties);
 6. writes ``curve.json`` and ``curve.png`` (probe validation F1-macro and pre-training validation loss
-   against steps).
+   against steps) and the table of ``docs/learning.md`` ("Pre-training curve"; ``--doc-only`` rewrites it from
+   ``curve.json``).
 
 Paths are relative to the repository root. Records (git-tracked, small): ``benchmarks/records/pretrain-curve/<tag>/step-NNNNNN.json`` per probed snapshot,
 ``test.json`` (the one test score), ``curve.json``, ``curve.png``; ``<tag>`` is the config's file name. The
@@ -40,11 +41,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from _common import ROOT, ensure_prepared, run_logged, step_of
+from _common import ROOT, ensure_prepared, replace_between, run_logged, step_of
 
 DEFAULT_CONFIG = "configs/here/uci-har/pretrain-encoder-all.yaml"
 RECORDS = Path("benchmarks/records/pretrain-curve")  # relative to the repository root (main() goes there)
 PROBE = "chronos-mlp"
+DOC = Path("docs/learning.md")  # its table between the pre-training curve markers
+MARKERS = ("<!-- pretrain curve -->", "<!-- end pretrain curve -->")
 
 
 # ---- one probe (the `probe` subcommand) ------------------------------------------------------------------
@@ -218,6 +221,34 @@ def write_curve(args: argparse.Namespace, reason: str | None) -> None:
     print(f"wrote {recs / 'curve.json'} and curve.png", flush=True)
 
 
+def write_doc(recs: Path, doc_path: Path = DOC) -> None:
+    """The curve's table in ``doc_path`` (between ``MARKERS``), from ``recs/curve.json`` alone."""
+    doc = json.loads((recs / "curve.json").read_text())
+    losses = dict((int(s), v) for s, v in doc["pretrain_val_curve"])
+    lines = [f"`python benchmarks/pretrain_curve.py --config {doc['config']}` (one sitting per call, resumable; "
+             f"`--doc-only` rewrites this table from `{recs}/curve.json`). Probe: {doc['probe']}, on the "
+             "validation windows; the pre-training's own validation loss is on the same validation subjects.", "",
+             "| pre-training step | pre-training validation loss | probe validation F1-macro | "
+             "probe validation accuracy |", "|---|---|---|---|"]
+    for pt in doc["points"]:
+        loss = pt["pretrain_val_loss"] if pt["pretrain_val_loss"] is not None else losses.get(pt["step"])
+        best = " (best)" if pt["step"] == doc["best_step"] else ""
+        lines.append(f"| {pt['step']:,}{best} | {'n/a' if loss is None else f'{loss:.3f}'} | "
+                     f"{100 * pt['val_f1_macro']:.1f} | {100 * pt['val_accuracy']:.1f} |")
+    lines.append("")
+    steps = doc.get("pretrain_steps")
+    if doc["done"]:
+        lines.append(f"Done: {doc['done']}.")
+    else:
+        lines.append(f"Not done: the pre-training is at step {steps if steps is not None else 'n/a'}; "
+                     "the test split is scored once the curve is done.")
+    if doc.get("test"):
+        t = doc["test"]
+        lines.append(f"Test (once, the snapshot of step {t['step']:,}, chosen on validation): F1-macro "
+                     f"{100 * t['f1_macro']:.1f}, accuracy {100 * t['accuracy']:.1f}.")
+    replace_between(doc_path, *MARKERS, lines)
+
+
 def dry_run(args: argparse.Namespace) -> None:
     recs = records_dir(args)
     if not (args.data / "manifest.json").exists():
@@ -249,6 +280,8 @@ def sitting(args: argparse.Namespace) -> None:
         if best is not None:
             score_test_once(best, reason, args)
     write_curve(args, reason)
+    if (recs / "curve.json").exists():
+        write_doc(recs)
     state = pretrain_state(args.out)
     best = best_point(curve_points(recs))
     print(f"pre-training at step {state.get('steps')} of {state.get('max_steps')}; best probe validation "
@@ -291,8 +324,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-pretrain", action="store_true", help="only probe the snapshots there are")
     ap.add_argument("--no-test", action="store_true", help="never score the test split")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    ap.add_argument("--doc-only", action="store_true", help=f"rewrite the table of {DOC} from curve.json")
     args = ap.parse_args(argv)
-    if args.dry_run:
+    if args.doc_only:
+        write_doc(records_dir(args))
+    elif args.dry_run:
         dry_run(args)
     else:
         sitting(args)
