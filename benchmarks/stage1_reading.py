@@ -36,7 +36,7 @@ MARK = 2.0  # the weight the trend words get in the examples built here; only th
 
 def trend_word_labels(ex) -> list[int]:
     """``ex.labels`` with every answer token outside the segment lines' trend words set to -100, for an example
-    built with ``weighted_spans=trend_word_spans(answer), span_weight=MARK`` (the tokens ``trend_word_weight``
+    built with ``weighted_spans=[(a, b, MARK) for a, b in trend_word_spans(answer)]`` (the tokens ``trend_word_weight``
     weighs)."""
     weights = ex.label_weights or [0.0] * len(ex.labels)
     return [y if w == MARK else -100 for y, w in zip(ex.labels, weights, strict=True)]
@@ -53,7 +53,7 @@ def answer_loss(model, items, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
         for it in items:
             series = np.asarray(it.series)[::-1].copy() if reverse else it.series
             ex = model.prompts.stage1_window(it.channel, series, it.rate_hz, it.question, it.answer,
-                                             weighted_spans=trend_word_spans(it.answer), span_weight=MARK)
+                                             weighted_spans=[(a, b, MARK) for a, b in trend_word_spans(it.answer)])
             plain = dataclasses.replace(ex, label_weights=None)
             whole.append(float(model.forward_stage1(collate(model.prompts, [plain])).loss))
             labels = trend_word_labels(ex)

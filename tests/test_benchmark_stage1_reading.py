@@ -33,7 +33,7 @@ def kept_text(model, ex, labels) -> str:
 
 def test_only_the_segment_lines_trend_words_are_kept(model):
     ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "What are the trends?", ANSWER,
-                                     weighted_spans=trend_word_spans(ANSWER), span_weight=sr.MARK)
+                                     weighted_spans=[(a, b, sr.MARK) for a, b in trend_word_spans(ANSWER)])
     labels = sr.trend_word_labels(ex)
     assert len(labels) == len(ex.labels)
     assert all(y == -100 for y, orig in zip(labels, ex.labels) if orig == -100)
@@ -43,7 +43,7 @@ def test_only_the_segment_lines_trend_words_are_kept(model):
 def test_an_answer_without_segment_lines_keeps_nothing(model):
     answer = "No lines here.\n\nSummary."
     ex = model.prompts.stage1_window("x_acc", np.linspace(0, 1, 12), 50.0, "Trends?", answer,
-                                     weighted_spans=trend_word_spans(answer), span_weight=sr.MARK)
+                                     weighted_spans=[(a, b, sr.MARK) for a, b in trend_word_spans(answer)])
     assert all(y == -100 for y in sr.trend_word_labels(ex))
 
 

@@ -1,5 +1,5 @@
-"""``trend_word_weight`` (issue 33, "content a larger share of the loss"): the Stage-1 loss weighs the segment
-lines' trend words more, and weight 1 is exactly the paper's plain answer loss."""
+"""``trend_word_weight`` and ``end_time_weight`` (issue 33, "content a larger share of the loss"): the Stage-1 loss
+weighs the segment lines' trend words (and end times) more, and weight 1 is exactly the paper's plain answer loss."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from _model_helpers import build_tiny
 
 from sensorllm.data import collate
 from sensorllm.model.prompts import IGNORE_INDEX
-from sensorllm.text import trend_word_spans
+from sensorllm.text import end_time_spans, trend_word_spans
+from sensorllm.train.align import answer_weights
 from sensorllm.train.config import ConfigError, Stage1Config, load_config
 
 ANSWER = ("0.0s to 0.1s: descending\n0.1-0.22 seconds: steady\nNumber of descending segments: 1\n"
@@ -27,7 +28,7 @@ def model():
 
 def example(model, n=12, weight=3.0, answer=ANSWER):
     return model.prompts.stage1_window("x_acc", np.sin(np.arange(n) / 2.0), 50.0, "Trends?", answer,
-                                       weighted_spans=trend_word_spans(answer), span_weight=weight)
+                                       weighted_spans=[(a, b, weight) for a, b in trend_word_spans(answer)])
 
 
 def test_spans_are_the_segment_lines_trend_words():
@@ -74,9 +75,28 @@ def test_weight_one_is_the_plain_loss_and_more_weighs_the_trend_words(model):
     torch.testing.assert_close(weighted, base + 2.0 * words * n_words / n_all)
 
 
+def test_end_time_spans_are_where_each_segment_ends():
+    assert [ANSWER[a:b] for a, b in end_time_spans(ANSWER)] == ["0.1", "0.22"]
+    assert end_time_spans("The data rises.\n\n0.0s to 0.1s: rising") == []
+
+
+def test_both_weights_mark_their_own_tokens(model):
+    spans = answer_weights(ANSWER, trend_word_weight=3.0, end_time_weight=5.0)
+    assert sorted((ANSWER[a:b], w) for a, b, w in spans) == [("0.1", 5.0), ("0.22", 5.0), ("descending", 3.0),
+                                                               ("steady", 3.0)]
+    assert answer_weights(ANSWER) == []  # the paper's loss
+    ex = model.prompts.stage1_window("x_acc", np.sin(np.arange(12) / 2.0), 50.0, "Trends?", ANSWER,
+                                     weighted_spans=spans)
+    tok = model.prompts.tokenizer
+    heavy = {w: "".join(tok.decode([t]) for t, x in zip(ex.input_ids, ex.label_weights) if x == w) for w in (3.0, 5.0)}
+    assert heavy == {3.0: "descendingsteady", 5.0: "0.10.22"}
+
+
 def test_the_setting_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="trend_word_weight"):
         Stage1Config(trend_word_weight=0.0)
+    with pytest.raises(ConfigError, match="end_time_weight"):
+        Stage1Config(end_time_weight=-1.0)
     cfg = tmp_path / "s1.yaml"
     cfg.write_text("trend_word_weight: 4\n")
     assert load_config(Stage1Config, cfg, []).trend_word_weight == 4.0

@@ -291,13 +291,13 @@ class PromptBuilder:
         return default_system_prompt(n_samples, rate_hz, self.system_prompt_span)
 
     def stage1_window(self, channel: str, series: object, rate_hz: float, question: str,
-                      answer: str | None, weighted_spans: Sequence[tuple[int, int]] = (),
-                      span_weight: float = 1.0) -> Stage1Example:
+                      answer: str | None, weighted_spans: Sequence[tuple[int, int, float]] = ()
+                      ) -> Stage1Example:
         """:meth:`stage1` for one channel of one window, with the :meth:`system_prompt` of its length and rate
         (how Stage 1 trains and how a Stage-1 model is asked to describe a window)."""
         n = len(series)  # type: ignore[arg-type]
         return self.stage1({channel: series}, question, answer, system=self.system_prompt(n, rate_hz),
-                           weighted_spans=weighted_spans, span_weight=span_weight)
+                           weighted_spans=weighted_spans)
 
     def stage1(
         self,
@@ -305,8 +305,7 @@ class PromptBuilder:
         question: str,
         answer: str | None,
         system: str | None = None,
-        weighted_spans: Sequence[tuple[int, int]] = (),
-        span_weight: float = 1.0,
+        weighted_spans: Sequence[tuple[int, int, float]] = (),
     ) -> Stage1Example:
         """A Stage-1 chat example; ``answer=None`` gives a generation prompt (ends with the assistant header).
 
@@ -315,8 +314,8 @@ class PromptBuilder:
             question: user question (after the sensor block).
             answer: assistant answer, or ``None``.
             system: system prompt (see :meth:`system_prompt`).
-            weighted_spans: character spans ``[a, b)`` of ``answer`` whose tokens weigh ``span_weight`` in the
-                loss (every other answer token weighs 1), e.g. :func:`sensorllm.text.trend_word_spans`.
+            weighted_spans: ``(a, b, w)``: the tokens of ``answer[a:b]`` weigh ``w`` in the loss (every other
+                answer token weighs 1), e.g. the spans of :func:`sensorllm.text.trend_word_spans`.
 
         Returns:
             :class:`Stage1Example` with answer-only labels.
@@ -335,21 +334,20 @@ class PromptBuilder:
         if answer is not None and all(x == IGNORE_INDEX for x in labels):
             raise PromptError("no answer token is left to train on")
         weights = None
-        if answer is not None and weighted_spans and span_weight != 1.0:
-            weights = self._label_weights(full, len(prompt), labels, len(ids) - len(full_ids),
-                                          weighted_spans, span_weight)
+        if answer is not None and any(w != 1.0 for _, _, w in weighted_spans):
+            weights = self._label_weights(full, len(prompt), labels, len(ids) - len(full_ids), weighted_spans)
         return Stage1Example(input_ids=ids, labels=labels, series=checked, answer=answer or "",
                              label_weights=weights)
 
     def _label_weights(self, full: str, answer_start: int, labels: list[int], shift: int,
-                       spans: Sequence[tuple[int, int]], weight: float) -> list[float]:
-        """1 on each answer token, ``weight`` on those overlapping a span of the answer, 0 off the answer
-        (``shift``: tokens put before the encoded text, a BOS)."""
+                       spans: Sequence[tuple[int, int, float]]) -> list[float]:
+        """1 on each answer token, a span's weight on those overlapping that span of the answer (the first such
+        span's), 0 off the answer (``shift``: tokens put before the encoded text, a BOS)."""
         offsets = self.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
         out = [0.0] * shift
         for (a, b), y in zip(offsets, labels[shift:], strict=True):
-            hit = any(a - answer_start < e and s < b - answer_start for s, e in spans)
-            out.append(0.0 if y == IGNORE_INDEX else (weight if hit else 1.0))
+            hit = next((w for s, e, w in spans if a - answer_start < e and s < b - answer_start), 1.0)
+            out.append(0.0 if y == IGNORE_INDEX else hit)
         return out
 
     def stage2(self, series: Mapping[str, object], text: str = "", label: int | None = None) -> Stage2Example:

@@ -14,7 +14,15 @@ See ``docs/text.md`` for the texts, both trend modes and the JSONL written by ``
 """
 
 from .numbers import fix_articles, indefinite_article, number_to_words, with_article, words_to_number
-from .parse import ParsedAnswer, parse_summary, parse_trend_answer, score_answer, trend_code, trend_word_spans
+from .parse import (
+    ParsedAnswer,
+    end_time_spans,
+    parse_summary,
+    parse_trend_answer,
+    score_answer,
+    trend_code,
+    trend_word_spans,
+)
 from .segments import DECREASE, INCREASE, STEADY, TREND_KEYS, Segments, SegmentTable, format_time
 from .stage1 import (
     iter_stage1_records,
@@ -51,5 +59,6 @@ __all__ = [
     "correlation_text", "correlation_matrix", "correlation_strength", "trend_text", "assemble_text",
     "iter_stage2_records", "window_pieces",
     "ParsedAnswer", "parse_trend_answer", "parse_summary", "score_answer", "trend_code", "trend_word_spans",
+    "end_time_spans",
     "number_to_words", "words_to_number", "indefinite_article", "with_article", "fix_articles",
 ]

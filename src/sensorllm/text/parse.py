@@ -20,8 +20,8 @@ from .numbers import NUMBER_WORD_RE, words_to_number
 from .segments import TREND_KEYS, Segments
 from .templates import ALL_TREND_WORDS
 
-__all__ = ["ParsedAnswer", "boundary_error", "parse_summary", "parse_trend_answer", "score_answer", "trend_code",
-           "trend_word_spans"]
+__all__ = ["ParsedAnswer", "boundary_error", "end_time_spans", "parse_summary", "parse_trend_answer", "score_answer",
+           "trend_code", "trend_word_spans"]
 
 _WORDS = "|".join(sorted(ALL_TREND_WORDS, key=len, reverse=True))
 _T = r"(\d+(?:\.\d+)?)"
@@ -58,18 +58,30 @@ def trend_code(word: str) -> int | None:
     return ALL_TREND_WORDS.get(word.lower())
 
 
-def trend_word_spans(answer: str) -> list[tuple[int, int]]:
-    """Character spans ``[a, b)`` of the trend word of every segment line (``0.0s to 0.08s: increasing``) in
-    the answer's first block (before its first blank line: the segment and count lines, not the summary).
-    These are the words that only a model reading its sensor tokens can get right."""
+def _segment_line_spans(answer: str, group: int) -> list[tuple[int, int]]:
+    """Character spans ``[a, b)`` of regex group ``group`` of every segment line in the answer's first block
+    (before its first blank line: the segment and count lines, not the summary)."""
     spans, pos = [], 0
     for raw in answer.split("\n\n", 1)[0].split("\n"):
         lead = len(raw) - len(raw.lstrip())
         m = _SEG_RE.match(raw.strip())
         if m and trend_code(m.group(3)) is not None:
-            spans.append((pos + lead + m.start(3), pos + lead + m.end(3)))
+            spans.append((pos + lead + m.start(group), pos + lead + m.end(group)))
         pos += len(raw) + 1
     return spans
+
+
+def trend_word_spans(answer: str) -> list[tuple[int, int]]:
+    """Character spans ``[a, b)`` of the trend word of every segment line (``0.0s to 0.08s: increasing``) in
+    the answer's first block. These are the words that only a model reading its sensor tokens can get right."""
+    return _segment_line_spans(answer, 3)
+
+
+def end_time_spans(answer: str) -> list[tuple[int, int]]:
+    """Character spans ``[a, b)`` of the end time of every segment line (``0.08`` in ``0.0s to 0.08s:
+    increasing``) in the answer's first block: where the data's trend changes (or the window ends). The start
+    time of the next line repeats it."""
+    return _segment_line_spans(answer, 2)
 
 
 def _num(s: str) -> int | None:

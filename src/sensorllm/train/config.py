@@ -171,11 +171,14 @@ class Stage1Config(StageConfig):
     # the training loss weight of the segment lines' trend words (1 = the paper's plain answer loss; more
     # weighs the words only a model reading its sensor tokens gets right; validation loss stays unweighted)
     trend_word_weight: float = 1.0
+    # the same for each segment line's end time (where the trend changes; 1 = the paper's loss)
+    end_time_weight: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.trend_word_weight > 0:
-            raise ConfigError(f"trend_word_weight must be > 0 (1 = the paper's loss), got {self.trend_word_weight}")
+        for name in ("trend_word_weight", "end_time_weight"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0 (1 = the paper's loss), got {getattr(self, name)}")
 
 
 @dataclass
