@@ -36,8 +36,8 @@ MARK = 2.0  # the weight the trend words get in the examples built here; only th
 
 def trend_word_labels(ex) -> list[int]:
     """``ex.labels`` with every answer token outside the segment lines' trend words set to -100, for an example
-    built with ``weighted_spans=[(a, b, MARK) for a, b in trend_word_spans(answer)]`` (the tokens ``trend_word_weight``
-    weighs)."""
+    built with ``weighted_spans=answer_weight_spans(answer, trend_word_weight=MARK)`` (the tokens
+    ``trend_word_weight`` weighs)."""
     weights = ex.label_weights or [0.0] * len(ex.labels)
     return [y if w == MARK else -100 for y, w in zip(ex.labels, weights, strict=True)]
 
@@ -46,14 +46,14 @@ def answer_loss(model, items, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
     """Per-item mean loss (nats per token) over the whole answer and over its trend words, with each series
     as it is or reversed in time (NaN for the trend words of an answer that has none)."""
     from sensorllm.data import collate
-    from sensorllm.text import trend_word_spans
+    from sensorllm.text import answer_weight_spans
 
     whole, words = [], []
     with torch.inference_mode():
         for it in items:
             series = np.asarray(it.series)[::-1].copy() if reverse else it.series
             ex = model.prompts.stage1_window(it.channel, series, it.rate_hz, it.question, it.answer,
-                                             weighted_spans=[(a, b, MARK) for a, b in trend_word_spans(it.answer)])
+                                             weighted_spans=answer_weight_spans(it.answer, trend_word_weight=MARK))
             plain = dataclasses.replace(ex, label_weights=None)
             whole.append(float(model.forward_stage1(collate(model.prompts, [plain])).loss))
             labels = trend_word_labels(ex)

@@ -12,8 +12,7 @@ from _model_helpers import build_tiny
 
 from sensorllm.data import collate
 from sensorllm.model.prompts import IGNORE_INDEX
-from sensorllm.text import end_time_spans, trend_word_spans
-from sensorllm.train.align import answer_weights
+from sensorllm.text import answer_weight_spans, end_time_spans, trend_word_spans
 from sensorllm.train.config import ConfigError, Stage1Config, load_config
 
 ANSWER = ("0.0s to 0.1s: descending\n0.1-0.22 seconds: steady\nNumber of descending segments: 1\n"
@@ -81,10 +80,10 @@ def test_end_time_spans_are_where_each_segment_ends():
 
 
 def test_both_weights_mark_their_own_tokens(model):
-    spans = answer_weights(ANSWER, trend_word_weight=3.0, end_time_weight=5.0)
+    spans = answer_weight_spans(ANSWER, trend_word_weight=3.0, end_time_weight=5.0)
     assert sorted((ANSWER[a:b], w) for a, b, w in spans) == [("0.1", 5.0), ("0.22", 5.0), ("descending", 3.0),
                                                                ("steady", 3.0)]
-    assert answer_weights(ANSWER) == []  # the paper's loss
+    assert answer_weight_spans(ANSWER) == []  # the paper's loss
     ex = model.prompts.stage1_window("x_acc", np.sin(np.arange(12) / 2.0), 50.0, "Trends?", ANSWER,
                                      weighted_spans=spans)
     tok = model.prompts.tokenizer

@@ -16,6 +16,7 @@ See ``docs/text.md`` for the texts, both trend modes and the JSONL written by ``
 from .numbers import fix_articles, indefinite_article, number_to_words, with_article, words_to_number
 from .parse import (
     ParsedAnswer,
+    answer_weight_spans,
     end_time_spans,
     parse_summary,
     parse_trend_answer,
@@ -59,6 +60,6 @@ __all__ = [
     "correlation_text", "correlation_matrix", "correlation_strength", "trend_text", "assemble_text",
     "iter_stage2_records", "window_pieces",
     "ParsedAnswer", "parse_trend_answer", "parse_summary", "score_answer", "trend_code", "trend_word_spans",
-    "end_time_spans",
+    "end_time_spans", "answer_weight_spans",
     "number_to_words", "words_to_number", "indefinite_article", "with_article", "fix_articles",
 ]

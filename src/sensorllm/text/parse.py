@@ -20,7 +20,7 @@ from .numbers import NUMBER_WORD_RE, words_to_number
 from .segments import TREND_KEYS, Segments
 from .templates import ALL_TREND_WORDS
 
-__all__ = ["ParsedAnswer", "boundary_error", "end_time_spans", "parse_summary", "parse_trend_answer", "score_answer",
+__all__ = ["ParsedAnswer", "answer_weight_spans", "boundary_error", "end_time_spans", "parse_summary", "parse_trend_answer", "score_answer",
            "trend_code", "trend_word_spans"]
 
 _WORDS = "|".join(sorted(ALL_TREND_WORDS, key=len, reverse=True))
@@ -82,6 +82,16 @@ def end_time_spans(answer: str) -> list[tuple[int, int]]:
     increasing``) in the answer's first block: where the data's trend changes (or the window ends). The start
     time of the next line repeats it."""
     return _segment_line_spans(answer, 2)
+
+
+def answer_weight_spans(answer: str, trend_word_weight: float = 1.0, end_time_weight: float = 1.0
+                        ) -> list[tuple[int, int, float]]:
+    """``(a, b, weight)`` for the segment lines' trend words and end times of ``answer`` whose weight is not 1
+    (the weighted spans of a Stage-1 training example; none at the paper's plain loss)."""
+    spans = [(a, b, trend_word_weight) for a, b in trend_word_spans(answer)] if trend_word_weight != 1.0 else []
+    if end_time_weight != 1.0:
+        spans += [(a, b, end_time_weight) for a, b in end_time_spans(answer)]
+    return spans
 
 
 def _num(s: str) -> int | None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from sensorllm.data import Stage1Item, collate, stage1_items
-from sensorllm.text import end_time_spans, trend_word_spans
+from sensorllm.text import answer_weight_spans
 from sensorllm.eval.describe import score_descriptions
 from sensorllm.infer.describe import describe_items
 from sensorllm.eval.metrics import write_json_atomic
@@ -29,17 +29,8 @@ __all__ = ["run_align"]
 CALIBRATION_SERIES = 1024  # training series that set a trainable encoder's batch-norm statistics
 
 
-def answer_weights(answer: str, trend_word_weight: float = 1.0, end_time_weight: float = 1.0
-                   ) -> list[tuple[int, int, float]]:
-    """The weighted character spans of a Stage-1 answer: its segment lines' trend words and end times."""
-    spans = [(a, b, trend_word_weight) for a, b in trend_word_spans(answer)] if trend_word_weight != 1.0 else []
-    if end_time_weight != 1.0:
-        spans += [(a, b, end_time_weight) for a, b in end_time_spans(answer)]
-    return spans
-
-
 def _example(model, it: Stage1Item, answer: str | None, cfg: Stage1Config | None = None):
-    spans = answer_weights(answer, cfg.trend_word_weight, cfg.end_time_weight) if answer and cfg else []
+    spans = answer_weight_spans(answer, cfg.trend_word_weight, cfg.end_time_weight) if answer and cfg else []
     return model.prompts.stage1_window(it.channel, it.series, it.rate_hz, it.question, answer,
                                        weighted_spans=spans)
 
