@@ -225,8 +225,8 @@ def write_doc(recs: Path, doc_path: Path = DOC) -> None:
     """The curve's table in ``doc_path`` (between ``MARKERS``), from ``recs/curve.json`` alone."""
     doc = json.loads((recs / "curve.json").read_text())
     losses = dict((int(s), v) for s, v in doc["pretrain_val_curve"])
-    lines = [f"`python benchmarks/pretrain_curve.py --config {doc['config']}` (one sitting per call, resumable; "
-             f"`--doc-only` rewrites this table from `{recs}/curve.json`). Probe: {doc['probe']}, on the "
+    lines = [f"`python benchmarks/pretrain_curve.py --config {doc['config']}` (each call pre-trains for `--sitting-s` "
+             f"seconds and resumes where the last stopped; `--doc-only` rewrites this table from `{recs}/curve.json`). Probe: {doc['probe']}, on the "
              "validation windows; the pre-training's own validation loss is on the same validation subjects.", "",
              "| pre-training step | pre-training validation loss | probe validation F1-macro | "
              "probe validation accuracy |", "|---|---|---|---|"]
