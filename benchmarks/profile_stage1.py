@@ -72,7 +72,7 @@ def token_parts(prompts: PromptBuilder, it: Stage1Item, ex: Stage1Example) -> di
     where its first character lies."""
     n = len(it.series)
     system = prompts.system_prompt(n, it.rate_hz)
-    block = prompts.sensor_block({it.channel: n}).rstrip("\n")
+    block = prompts.sensor_block({it.channel: n}, it.rate_hz).rstrip("\n")
     full = prompts.tokenizer.decode(ex.input_ids, clean_up_tokenization_spaces=False)  # the chat text
     enc = prompts.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     if enc["input_ids"] != ex.input_ids:
@@ -89,7 +89,7 @@ def token_parts(prompts: PromptBuilder, it: Stage1Item, ex: Stage1Example) -> di
         counts[next((name for name, lo, hi in spans if lo <= a < hi), "template")] += 1
     counts["total"] = len(ex.input_ids)
     counts["trained"] = sum(x != -100 for x in ex.labels)
-    if counts["sensor"] != prompts.tokens_per_series(n) + 2:
+    if not prompts.time_marks and counts["sensor"] != prompts.tokens_per_series(n) + 2:
         raise RuntimeError(f"{counts['sensor']} sensor positions, not {prompts.tokens_per_series(n)} + 2")
     return counts
 

@@ -174,7 +174,8 @@ class LabelScorer:
     def _examples(self, series: Mapping[str, np.ndarray]) -> list:
         n = max(len(v) for v in series.values())
         system = self.model.prompts.system_prompt(n, self.rate_hz)
-        return [self.model.prompts.stage1(series, self.question, lab.name, system=system) for lab in self.labels]
+        return [self.model.prompts.stage1(series, self.question, lab.name, system=system, rate_hz=self.rate_hz)
+                for lab in self.labels]
 
     def _split(self, series: Mapping[str, np.ndarray]) -> tuple[Stage1Example, list[list[int]]]:
         """One window → (its prompt as a generation example, the ``K`` answers' token ids)."""
@@ -256,7 +257,7 @@ def window_features(model, windows: Sequence[Mapping[str, np.ndarray]], rate_hz:
         exs = []
         for w in windows[a : a + batch_size]:
             n = max(len(v) for v in w.values())
-            exs.append(m.prompts.stage1(w, question, None, system=m.prompts.system_prompt(n, rate_hz)))
+            exs.append(m.prompts.stage1(w, question, None, system=m.prompts.system_prompt(n, rate_hz), rate_hz=rate_hz))
         feats.append(m.last_hidden(collate(m.prompts, exs, padding_side="left").to(device)).float().cpu())
     m.train(was_training)
     return torch.cat(feats).numpy() if feats else np.zeros((0, m.hidden_size), dtype=np.float32)

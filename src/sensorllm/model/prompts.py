@@ -7,7 +7,10 @@ Sensor block (both stages), channels in the model's channel order::
 
 where ``n_c`` is the number of sensor embeddings of channel ``c`` (the encoder's ``num_tokens(L)``: for
 Chronos-T5 ``min(L, context) + 1`` samples + EOS, for patch encoders one per patch; divided by the pooling
-factor, rounded up).
+factor, rounded up). With ``time_marks = k`` (Stage 1 only) the run carries the time of every ``k``-th sensor
+token as text before it, in the answers' time format: ``<c_start> 0.0s <ts>×k 0.1s <ts>×k … <c_end>`` for
+``k = 5`` at 50 Hz and one token per sample, so a model can copy a segment's time from the mark next to the
+tokens it reads instead of counting placeholders.
 
 Stage 1 (alignment) is a chat: the tokenizer's own chat template renders
 ``[system, user = block + question, assistant = answer]``; tokenizers without a template get a plain
@@ -158,6 +161,9 @@ class PromptBuilder:
         stage2_layout: ``paper`` (block, then text) or ``text_first`` (text, block, fixed ending).
         system_prompt_span: how the Stage-1 system prompt states the window's span
             (:func:`default_system_prompt`).
+        time_marks: write the time of every ``time_marks``-th sensor token before it (0: none; Stage 1 only,
+            module docstring).
+        samples_per_token: samples one sensor token advances (patch size × pooling), for the marks' times.
     """
 
     tokenizer: object
@@ -169,9 +175,16 @@ class PromptBuilder:
     channel_markers: bool = True
     stage2_layout: str = "paper"
     system_prompt_span: SystemPromptSpan = "answer_times"
+    time_marks: int = 0
+    samples_per_token: int = 1
     _adds_bos: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
+        if self.time_marks < 0 or self.samples_per_token < 1:
+            raise ValueError(f"time_marks={self.time_marks} must be >= 0 and samples_per_token="
+                             f"{self.samples_per_token} >= 1")
+        if self.time_marks and not self.channel_markers:
+            raise ValueError("time marks need channel markers (a bare placeholder run ends at its first mark)")
         tok = self.tokenizer
         with_sp = tok("a", add_special_tokens=True)["input_ids"]
         without = tok("a", add_special_tokens=False)["input_ids"]
@@ -217,15 +230,28 @@ class PromptBuilder:
         """The channels (names, or a mapping keyed by them) in the model's channel order (the text order)."""
         return [c for c in self.layout.channel_names if c in channels]
 
-    def sensor_block(self, lengths: Mapping[str, int]) -> str:
+    def sensor_block(self, lengths: Mapping[str, int], rate_hz: float | None = None) -> str:
         """``Σ_c(<c_start><ts>×n_c<c_end>\\n)`` over the channels of ``lengths`` (channel → samples) in model
-        order (without markers: ``Σ_c(<ts>×n_c\\n)``)."""
+        order (without markers: ``Σ_c(<ts>×n_c\\n)``); with time marks, at ``rate_hz``, each run carries
+        them (module docstring)."""
         parts = []
         for name in self.ordered_channels(lengths):
             start, end = self.layout.channel_tokens[name] if self.channel_markers else ("", "")
-            n = self.tokens_per_series(lengths[name])
-            parts.append(f"{start}{self.layout.ts_token * n}{end}\n")
+            parts.append(f"{start}{self._run(lengths[name], rate_hz)}{end}\n")
         return "".join(parts)
+
+    def _run(self, length: int, rate_hz: float | None) -> str:
+        """The placeholders of one series of ``length`` samples, with a time mark before every
+        ``time_marks``-th one that stands for a sample of the series (not before an encoder's EOS token)."""
+        n = self.tokens_per_series(length)
+        ts = self.layout.ts_token
+        if not self.time_marks:
+            return ts * n
+        if rate_hz is None or not rate_hz > 0:
+            raise PromptError(f"time marks need the sampling rate, got {rate_hz!r}")
+        starts = [j for j in range(0, n, self.time_marks) if j * self.samples_per_token < length] + [n]
+        return "".join(f"{format_time(a * self.samples_per_token, rate_hz)}s{ts * (b - a)}"
+                       for a, b in zip(starts, starts[1:]))
 
     # ---- tokenising helpers ---------------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:
@@ -297,7 +323,7 @@ class PromptBuilder:
         (how Stage 1 trains and how a Stage-1 model is asked to describe a window)."""
         n = len(series)  # type: ignore[arg-type]
         return self.stage1({channel: series}, question, answer, system=self.system_prompt(n, rate_hz),
-                           weighted_spans=weighted_spans)
+                           weighted_spans=weighted_spans, rate_hz=rate_hz)
 
     def stage1(
         self,
@@ -306,6 +332,7 @@ class PromptBuilder:
         answer: str | None,
         system: str | None = None,
         weighted_spans: Sequence[tuple[int, int, float]] = (),
+        rate_hz: float | None = None,
     ) -> Stage1Example:
         """A Stage-1 chat example; ``answer=None`` gives a generation prompt (ends with the assistant header).
 
@@ -316,12 +343,13 @@ class PromptBuilder:
             system: system prompt (see :meth:`system_prompt`).
             weighted_spans: ``(a, b, w)``: the tokens of ``answer[a:b]`` weigh ``w`` in the loss (every other
                 answer token weighs 1), e.g. the spans of :func:`sensorllm.text.trend_word_spans`.
+            rate_hz: the series' sampling rate (needed by a builder with time marks).
 
         Returns:
             :class:`Stage1Example` with answer-only labels.
         """
         checked = self._check_series(series)
-        user = self.sensor_block({c: len(v) for c, v in checked.items()}) + question
+        user = self.sensor_block({c: len(v) for c, v in checked.items()}, rate_hz) + question
         prompt, full = self._chat_texts(system, user, answer)
         full_ids = self._encode(full)
         if answer is None:
@@ -360,6 +388,8 @@ class PromptBuilder:
         """Token ids of a Stage-2 sequence whose channels have ``lengths`` samples: ``[BOS] + sensor block +
         text`` (no chat template), or for the ``text_first`` layout ``[BOS] + text + "\\n" + sensor block +
         STAGE2_ENDING``."""
+        if self.time_marks:
+            raise PromptError("time marks are a Stage-1 layout; a Stage-2 model is built with time_marks=0")
         block = self.sensor_block(lengths)
         if self.stage2_layout == "text_first":
             full = (text + "\n" if text else "") + block + STAGE2_ENDING

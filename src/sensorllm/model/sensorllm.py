@@ -106,6 +106,8 @@ class SensorLLM(TrainableParts, nn.Module):
             channel_markers=config.channel_markers,
             stage2_layout=config.stage2_layout,
             system_prompt_span=config.system_prompt_span,
+            time_marks=config.time_marks,
+            samples_per_token=encoder.patch_size * config.projector.pool,
         )
         # what the last forward pass in training mode measured (diagnostics; a few floats, no gradients)
         self.signal_stats: dict[str, float] = {}
@@ -182,12 +184,13 @@ class SensorLLM(TrainableParts, nn.Module):
         projected = self.project(self.encode(batch))
         if self.training:  # diagnostics for train_log.csv; evaluation and prediction skip them
             self._measure_embeddings(text, batch, SensorPath.flat_tokens(projected))
-        markers = self.config.channel_markers
+        markers, marks = self.config.channel_markers, self.config.time_marks > 0
         if batch.is_windows:
             return splice_window_embeddings(text, batch.input_ids, projected, batch.channels, self.layout,
-                                            channel_markers=markers)
+                                            channel_markers=markers, time_marks=marks)
         return splice_sensor_embeddings(text, batch.input_ids, projected, batch.series_example,
-                                        batch.series_channel, self.layout, channel_markers=markers)
+                                        batch.series_channel, self.layout, channel_markers=markers,
+                                        time_marks=marks)
 
     @torch.no_grad()
     def _measure_embeddings(self, text: torch.Tensor, batch: SensorBatch, sensor: torch.Tensor) -> None:

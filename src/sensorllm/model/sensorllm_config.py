@@ -47,6 +47,10 @@ class ModelSettings:
             use, whose last segment line ends at the last sample, ``(n - 1) / rate``. ``duration``: ``n / rate``
             ("0.10 s"), what models saved before this setting existed were trained with; their checkpoints
             load with it (:meth:`SensorLLMConfig.from_json`).
+        time_marks: Stage 1 only. ``k > 0`` writes the time of every ``k``-th sensor token as text inside the
+            channel's run (``<c_start> 0.0s <ts>×k 0.1s <ts>×k … <c_end>``, :mod:`~sensorllm.model.prompts`), so
+            the answers' times can be copied from a mark beside the tokens that show the change instead of
+            counted out over the placeholders (not the paper). 0 (the default): no marks, the paper's run.
     """
 
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -55,11 +59,17 @@ class ModelSettings:
     max_length: int | None = None
     channel_markers: bool = True
     system_prompt_span: SystemPromptSpan = "answer_times"
+    time_marks: int = 0
 
     def __post_init__(self) -> None:
         if self.system_prompt_span not in SYSTEM_PROMPT_SPANS:
             raise ValueError(f"system_prompt_span={self.system_prompt_span!r}; "
                              f"valid: {', '.join(SYSTEM_PROMPT_SPANS)}")
+        if self.time_marks < 0:
+            raise ValueError(f"time_marks={self.time_marks}: every how many sensor tokens a time mark stands "
+                             "(0 = none); must be >= 0")
+        if self.time_marks and not self.channel_markers:
+            raise ValueError("time_marks need channel_markers: true (a bare placeholder run ends at its first mark)")
 
     def for_data(self, channels: tuple[str, ...], labels: tuple[str, ...] | None = None) -> SensorLLMConfig:
         """The :class:`SensorLLMConfig` of these settings for a dataset's channels (and classes; ``None``: no
@@ -137,6 +147,7 @@ class SensorLLMConfig(Stage2ModelSettings):
             "max_length": self.max_length,
             "channel_markers": self.channel_markers,
             "system_prompt_span": self.system_prompt_span,
+            "time_marks": self.time_marks,
             "head_standardize": self.head_standardize,
             "head_input": self.head_input,
             "stage2_layout": self.stage2_layout,
@@ -156,6 +167,7 @@ class SensorLLMConfig(Stage2ModelSettings):
             channel_markers=d.get("channel_markers", True),  # checkpoints before the option had markers
             # checkpoints before the option were trained with the n / rate span
             system_prompt_span=d.get("system_prompt_span", "duration"),
+            time_marks=d.get("time_marks", 0),  # checkpoints before the option had none
             head_standardize=d.get("head_standardize", False),
             head_input=d.get("head_input", "last"),
             stage2_layout=d.get("stage2_layout", "paper"),

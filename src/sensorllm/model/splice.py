@@ -7,7 +7,8 @@ channel's ``n_c`` projected embeddings, looked up by the channel's name — neve
 the example index and channel name:
 
 - each channel given for an example has exactly one start and one end token, in that order,
-- everything between them is ``<ts>`` and there are exactly ``n_c`` of them,
+- everything between them is ``<ts>`` and there are exactly ``n_c`` of them (with ``time_marks``, plain text
+  tokens, the marks, may stand between the ``<ts>``, never another channel's or a start/end token),
 - every channel whose tokens appear in the text has data, and no channel is given twice,
 - no ``<ts>`` lies outside a channel run, and channel names are known to the layout.
 
@@ -36,26 +37,29 @@ class SpliceError(ValueError):
     """Sensor data and placeholder tokens do not match."""
 
 
-def channel_spans(ids: Sequence[int], layout: TokenLayout, example: int = 0) -> dict[str, tuple[int, int]]:
+def channel_spans(ids: Sequence[int], layout: TokenLayout, example: int = 0, time_marks: bool = False
+                  ) -> dict[str, tuple[int, ...]]:
     """Find every channel run in one sequence.
 
     Args:
         ids: token ids of one sequence.
         layout: the token layout.
         example: index used in error messages.
+        time_marks: text tokens (the time marks of :class:`~.prompts.PromptBuilder`) may stand between a
+            run's placeholders; without, a run holds ``<ts>`` only.
 
     Returns:
-        channel name → ``(first placeholder position, number of placeholders)``.
+        channel name → the positions of its placeholders, in order.
 
     Raises:
         SpliceError: a start without its end (or the reverse), a repeated channel, a non-``<ts>`` token
-            inside a run, or a ``<ts>`` outside every run.
+            inside a run (unless ``time_marks``), or a ``<ts>`` outside every run.
     """
     start_of = layout.start_to_channel()
     end_ids = {e: name for name, (_, e) in layout.channels.items()}
-    spans: dict[str, tuple[int, int]] = {}
+    spans: dict[str, tuple[int, ...]] = {}
     open_name: str | None = None
-    open_pos = -1
+    open_pos: list[int] = []
     for pos, tok in enumerate(ids):
         if tok in start_of:
             name = start_of[tok]
@@ -65,16 +69,18 @@ def channel_spans(ids: Sequence[int], layout: TokenLayout, example: int = 0) -> 
                 )
             if name in spans:
                 raise SpliceError(f"example {example}: channel {name!r} appears more than once")
-            open_name, open_pos = name, pos
+            open_name, open_pos = name, []
         elif tok in end_ids:
             name = end_ids[tok]
             if open_name != name:
                 raise SpliceError(
                     f"example {example}: end token of {name!r} at {pos} without its start token"
                 )
-            spans[name] = (open_pos + 1, pos - open_pos - 1)
+            spans[name] = tuple(open_pos)
             open_name = None
-        elif open_name is not None and tok != layout.ts_id:
+        elif open_name is not None and tok == layout.ts_id:
+            open_pos.append(pos)
+        elif open_name is not None and not time_marks:
             raise SpliceError(
                 f"example {example}: token id {tok} at position {pos} "
                 f"inside the run of channel {open_name!r} "
@@ -106,7 +112,7 @@ def placeholder_runs(ids: Sequence[int], layout: TokenLayout) -> list[tuple[int,
 
 
 def _unmarked_spans(ids: Sequence[int], layout: TokenLayout, names: Sequence[str], example: int
-                    ) -> dict[str, tuple[int, int]]:
+                    ) -> dict[str, tuple[int, ...]]:
     """Channel → span without markers: the ``j``-th placeholder run belongs to the ``j``-th channel of the
     example in the model's channel order (the order :class:`~.prompts.PromptBuilder` writes them)."""
     start_of = layout.start_to_channel()
@@ -121,7 +127,7 @@ def _unmarked_spans(ids: Sequence[int], layout: TokenLayout, names: Sequence[str
             f"example {example}: {len(runs)} placeholder runs in the text but data for {len(order)} channels "
             f"{order}"
         )
-    return dict(zip(order, runs, strict=True))
+    return {name: tuple(range(first, first + n)) for name, (first, n) in zip(order, runs, strict=True)}
 
 
 def splice_sensor_embeddings(
@@ -132,6 +138,7 @@ def splice_sensor_embeddings(
     series_channel: Sequence[str],
     layout: TokenLayout,
     channel_markers: bool = True,
+    time_marks: bool = False,
 ) -> torch.Tensor:
     """Replace the placeholders with sensor embeddings.
 
@@ -144,6 +151,7 @@ def splice_sensor_embeddings(
         layout: token layout (channel name → start/end ids).
         channel_markers: the text frames each channel with its start/end tokens (default). ``False``:
             bare placeholder runs, assigned to the example's channels in the model's channel order.
+        time_marks: the runs may hold text tokens (time marks) between their placeholders (needs markers).
 
     Returns:
         ``(B, S, H)``: ``text_embeds`` with every channel's placeholders replaced (out of place).
@@ -171,7 +179,7 @@ def splice_sensor_embeddings(
     values: list[torch.Tensor] = []
     ids_list = input_ids.tolist()
     for b in range(B):
-        spans = _example_spans(ids_list[b], layout, list(given[b]), b, channel_markers)
+        spans = _example_spans(ids_list[b], layout, list(given[b]), b, channel_markers, time_marks)
         for name, i in given[b].items():
             n = sensor_embeds[i].shape[0]
             _place(rows, cols, spans[name], n, b, name, layout)
@@ -188,6 +196,7 @@ def splice_window_embeddings(
     channels: Sequence[str],
     layout: TokenLayout,
     channel_markers: bool = True,
+    time_marks: bool = False,
 ) -> torch.Tensor:
     """Replace the placeholders with the sensor embeddings of windows: every example has the channels
     ``channels``, each with ``n`` embeddings.
@@ -197,7 +206,7 @@ def splice_window_embeddings(
         input_ids: ``(B, S)`` token ids.
         sensor_embeds: ``(B, C, n, H)``: ``sensor_embeds[b, c]`` goes into example ``b``'s run of ``channels[c]``.
         channels: the ``C`` channel names.
-        layout / channel_markers: as :func:`splice_sensor_embeddings`.
+        layout / channel_markers / time_marks: as :func:`splice_sensor_embeddings`.
 
     Returns:
         ``(B, S, H)``: ``text_embeds`` with every channel's placeholders replaced (out of place).
@@ -217,7 +226,7 @@ def splice_window_embeddings(
     cols: list[int] = []
     ids_list = input_ids.tolist()
     for b in range(B):
-        spans = _example_spans(ids_list[b], layout, list(channels), b, channel_markers)
+        spans = _example_spans(ids_list[b], layout, list(channels), b, channel_markers, time_marks)
         for name in channels:
             _place(rows, cols, spans[name], n, b, name, layout)
     if not rows:
@@ -230,10 +239,12 @@ def _check_name(name: str, layout: TokenLayout, example: int) -> None:
         raise SpliceError(f"unknown channel {name!r} (example {example}); known channels: {layout.channel_names}")
 
 
-def _example_spans(ids: list[int], layout: TokenLayout, names: list[str], example: int, channel_markers: bool
-                   ) -> dict[str, tuple[int, int]]:
-    """The placeholder span of each channel of one example; the text's channels must be those given."""
-    spans = (channel_spans(ids, layout, example=example) if channel_markers
+def _example_spans(ids: list[int], layout: TokenLayout, names: list[str], example: int, channel_markers: bool,
+                   time_marks: bool = False) -> dict[str, tuple[int, ...]]:
+    """The placeholder positions of each channel of one example; the text's channels must be those given."""
+    if time_marks and not channel_markers:
+        raise SpliceError("time marks need channel markers (a bare run ends at its first text token)")
+    spans = (channel_spans(ids, layout, example=example, time_marks=time_marks) if channel_markers
              else _unmarked_spans(ids, layout, names, example=example))
     if set(spans) != set(names):
         missing = sorted(set(spans) - set(names))
@@ -245,17 +256,16 @@ def _example_spans(ids: list[int], layout: TokenLayout, names: list[str], exampl
     return spans
 
 
-def _place(rows: list[int], cols: list[int], span: tuple[int, int], n: int, example: int, name: str,
+def _place(rows: list[int], cols: list[int], span: tuple[int, ...], n: int, example: int, name: str,
            layout: TokenLayout) -> None:
     """Add the positions of ``n`` embeddings of one channel's run (which must hold exactly ``n`` placeholders)."""
-    first, count = span
-    if n != count:
+    if n != len(span):
         raise SpliceError(
-            f"example {example}, channel {name!r}: {count} {layout.ts_token} placeholders "
+            f"example {example}, channel {name!r}: {len(span)} {layout.ts_token} placeholders "
             f"but {n} sensor embeddings"
         )
     rows += [example] * n
-    cols += range(first, first + n)
+    cols += span
 
 
 def _put(text_embeds: torch.Tensor, rows: list[int], cols: list[int], values: torch.Tensor) -> torch.Tensor:
