@@ -305,3 +305,19 @@ def test_demo_prints_its_steps_and_results_not_its_configuration(tmp_path, capsy
     assert "\n-- check over 8 seeded validation windows (one channel each, up to 40 samples): " in printed
     assert "/8 seeded validation windows pass describe's check" in printed
     assert "\nprojector:\n" not in printed and "\noptim:\n" not in printed
+
+
+def test_align_warms_the_sensor_path_once_and_not_again_on_resume(work, capsys):
+    """``trend_tokens.steps``: the warm start runs before the first step, its record is written and kept in
+    metrics.json; the same command again resumes from the checkpoint and does not warm the tokens a second time."""
+    args = ["align", "--config", str(CONFIGS / "stage1.yaml"), "optim.max_steps=2", "eval_generate=0",
+            "trend_tokens.steps=3", "trend_tokens.batch_size=4", "time_marks=4", *_common(work, "s1-warm")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "trend tokens step 3/3" in out and "held-out sensor tokens" in out
+    rec = json.loads((work / "s1-warm" / "trend_tokens.json").read_text())
+    assert rec["steps"] == 3 and 0.0 <= rec["val_accuracy"] <= 1.0
+    assert json.loads((work / "s1-warm" / "metrics.json").read_text())["trend_tokens"] == rec
+    assert main(args) == 0
+    assert "trend tokens step" not in capsys.readouterr().out
+    assert json.loads((work / "s1-warm" / "model" / "config.json").read_text())["config"]["time_marks"] == 4

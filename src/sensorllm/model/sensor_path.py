@@ -92,6 +92,14 @@ class SensorPath:
             if not bool(torch.isfinite(s).any()):
                 self._all_missing(b, name)
 
+    def embed_series(self, series: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The projected sensor tokens of 1-D series without a text batch, ``N × (n_i, H)`` (what the splice would
+        put into the text; used to train the sensor path alone, :mod:`sensorllm.train.trend_tokens`)."""
+        for i, s in enumerate(series):
+            if not bool(torch.isfinite(s).any()):
+                raise AllMissingError(f"series {i}: every sample is NaN/inf (nothing to encode)")
+        return self.project(self._ragged(list(series)))  # type: ignore[return-value]
+
     @staticmethod
     def _all_missing(example: int, channel: str) -> None:
         raise AllMissingError(f"example {example}, channel {channel!r}: every sample is NaN/inf (nothing to encode)")

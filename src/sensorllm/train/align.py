@@ -8,6 +8,7 @@ SBERT, and trend-structure agreement parsed from the generated text).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Callable
 
@@ -23,6 +24,7 @@ from sensorllm.eval.metrics import write_json_atomic
 from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
 from .config import Stage1Config
 from .loop import train_loop
+from .trend_tokens import train_trend_tokens
 
 __all__ = ["run_align"]
 
@@ -53,6 +55,14 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
         print(f"encoder statistics calibrated on {len(pick)} training series", flush=True)
     model.set_trainable(projector=True, head=False, token_rows=cfg.train_token_rows)
     print("trainable:", model.trainable_summary(), flush=True)
+    tt = cfg.trend_tokens
+    resuming = cfg.run.resume and any((out / "checkpoints").glob("step-*"))
+    if tt.steps and not resuming:  # a resumed run's checkpoint holds the warmed sensor path already
+        warm = train_trend_tokens(model, data.stage1(cfg.data.train_split),
+                                  data.stage1(cfg.data.val_split) if has_val else None, data.rate_hz,
+                                  cfg.data.trend_mode, tt.steps, tt.lr, tt.batch_size, cfg.run.seed)
+        if acc.is_main_process:
+            write_json_atomic(warm.to_json(), out / "trend_tokens.json")
 
     def make_batch(idx: np.ndarray):
         return collate(model.prompts, [_example(model, train[i], train[i].answer, cfg)
@@ -86,6 +96,8 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
                      "resumed_from": result.resumed_from, "device": result.device,
                      "peak_gpu_mem_gib": result.peak_gpu_mem_gib, "trainable": model.trainable_summary(),
                      "last_train_log": result.last_log,
+                     "trend_tokens": (json.loads((out / "trend_tokens.json").read_text())
+                                      if (out / "trend_tokens.json").exists() else None),
                      "model_dir": str(out / "model")}
     if val and cfg.eval_generate > 0:
         pick = np.random.default_rng([cfg.run.seed, 31]).choice(len(val), min(cfg.eval_generate, len(val)), replace=False)
@@ -98,8 +110,6 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
             scores = {"error": f"descriptions not scored: {exc} (pip install nltk rouge-score)"}
             print(f"warning: {scores['error']}; the descriptions are in {out / 'samples.jsonl'}", flush=True)
         summary["generation"] = {**scores, "n": len(items), "seconds": time.time() - t, "decoding": "greedy"}
-        import json
-
         with open(out / "samples.jsonl", "w") as fh:
             for it, g in zip(items, gen):
                 fh.write(json.dumps({"index": it.index, "channel": it.channel, "question": it.question,

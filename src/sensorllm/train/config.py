@@ -162,6 +162,22 @@ class StageConfig:
 
 
 @dataclass
+class TrendTokensConfig:
+    """Stage 1's warm start of the sensor path (:mod:`sensorllm.train.trend_tokens`; not the paper): ``steps``
+    optimiser steps (0 = none, the paper) of ``batch_size`` training series at ``lr`` that teach the encoder and
+    projector to put the LLM's embedding of each sample's trend word into its sensor token, before the
+    language-model loss."""
+
+    steps: int = 0
+    lr: float = 1e-3
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.batch_size < 1 or not self.lr > 0:
+            raise ConfigError(f"trend_tokens: steps must be >= 0, batch_size >= 1 and lr > 0, got {self}")
+
+
+@dataclass
 class Stage1Config(StageConfig):
     """Stage 1: sensor-language alignment (trend descriptions, causal-LM loss on the answer)."""
 
@@ -173,6 +189,8 @@ class Stage1Config(StageConfig):
     trend_word_weight: float = 1.0
     # the same for each segment line's end time (where the trend changes; 1 = the paper's loss)
     end_time_weight: float = 1.0
+    # before the LM loss: the sensor tokens learn their trend words' embeddings (steps 0 = the paper)
+    trend_tokens: TrendTokensConfig = field(default_factory=TrendTokensConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
