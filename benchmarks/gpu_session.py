@@ -45,13 +45,15 @@ DATA = "runs/uci-har/data"
 # encoder, docs/results.md) and its two ablations; bf16, the same precision for validation and test
 FULL = ["benchmarks/full_budget.py", "--data", DATA, "--tag", "paper-budget", "--epochs", "8",
         "--stage1-examples", "4000", "--val", "1146", "--threads", "8", "--set", "run.mixed_precision=bf16"]
-# Stage 1 at five times the CPU probes' pairs: does the weighted describing model's reading grow with pairs?
-# (docs/learning.md, "Stage 1"; the conv encoder, one token per sample, trained, trend words weighing 10)
-DESCRIBE_OUT = "runs/s1probe/gpu-describe-conv-p1-ttw10-4000-seed0"
+# Stage 1 at five times the CPU probes' pairs: does the describing model's reading grow with pairs? (docs/learning.md,
+# "Stage 1"; the conv encoder, one token per sample, trained, trend words weighing 10, time marks every 5 tokens,
+# the sensor path warmed on trend words first: the CPU probe's best row at 800 pairs)
+DESCRIBE_OUT = "runs/s1probe/gpu-describe-conv-p1-ttw10-tm5-tt1500-4000-seed0"
 DESCRIBE = ["-m", "sensorllm.cli.main", "align", "--config", "configs/recommended/uci-har/stage1-describe.yaml",
             f"data.prepared={DATA}", "run.seed=0", "run.threads=8", "data.max_train_examples=4000",
             f"run.out_dir={DESCRIBE_OUT}", "encoder.kind=conv", "encoder.trainable=true", "encoder.tokenizer=null",
-            "encoder.patch_size=1", "trend_word_weight=10"]
+            "encoder.patch_size=1", "trend_word_weight=10", "time_marks=5", "trend_tokens.steps=1500",
+            "trend_tokens.lr=2e-3"]
 # the learning proxy's encoder rows, two seeds each, fp32 as its CPU rows ran (docs/learning.md)
 PROXY = ["benchmarks/learning_proxy.py", "--data", DATA, "--only", "rec-trainable-elr", "rec-trainable",
          "rec-bolt-trainable", "rec-raw-patch", "--seeds", "0", "1", "--threads", "8"]
@@ -59,7 +61,7 @@ PROXY = ["benchmarks/learning_proxy.py", "--data", DATA, "--only", "rec-trainabl
 # the other seeds, the ablations, the proxy's missing second seeds
 QUEUE: list[tuple[str, list[str]]] = [
     ("rocket seed 0", [*FULL, "--rows", "rocket", "--seeds", "0"]),
-    ("describe conv ttw10 4000 pairs", DESCRIBE),
+    ("describe conv ttw10 tm5 tt1500 4000 pairs", DESCRIBE),
     ("rocket seeds 1 2", [*FULL, "--rows", "rocket", "--seeds", "1", "2"]),
     ("rocket-no-stage1", [*FULL, "--rows", "rocket-no-stage1", "--seeds", "0", "1", "2"]),
     ("rocket-no-text", [*FULL, "--rows", "rocket-no-text", "--seeds", "0", "1", "2"]),
@@ -67,7 +69,7 @@ QUEUE: list[tuple[str, list[str]]] = [
 ]
 # what comes back (small files only): the records the scripts write, and the Stage-1 run's results
 RECORDS = ["benchmarks/records/full", "benchmarks/records/learning"]
-DESCRIBE_FILES = ["metrics.json", "samples.jsonl", "train_log.csv", "val_log.csv", "config.yaml"]
+DESCRIBE_FILES = ["metrics.json", "samples.jsonl", "train_log.csv", "val_log.csv", "config.yaml", "trend_tokens.json"]
 
 
 def sh(cmd: list[str], dry: bool) -> None:

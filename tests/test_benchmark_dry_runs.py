@@ -48,7 +48,7 @@ def test_gpu_session_dry_runs():
     # the recommended row at the paper's budget comes first, in bf16, then the Stage-1 probe
     assert "full_budget.py" in runs[0] and "--rows rocket --seeds 0" in runs[0] and "--epochs 8" in runs[0]
     assert "run.mixed_precision=bf16" in runs[0]
-    assert " align " in runs[1] and "trend_word_weight=10" in runs[1]
+    assert " align " in runs[1] and "trend_word_weight=10" in runs[1] and "trend_tokens.steps=1500" in runs[1]
     assert any("learning_proxy.py" in ln and "--seeds 0 1" in ln for ln in runs)
 
 
