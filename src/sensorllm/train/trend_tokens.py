@@ -125,11 +125,11 @@ def train_trend_tokens(model, train_windows, val_windows, rate_hz: float, mode: 
     val_acc = None
     if val_windows is not None and len(val_windows):
         model.eval()
+        held_out = _draw(val_windows, 256, seed, 67)
         with torch.no_grad():
             hits = []
-            for a in range(0, 256, batch_size):
-                series, labels = _batch(model, val_windows, _draw(val_windows, 256, seed, 67)[a:a + batch_size],
-                                        rate_hz, mode)
+            for a in range(0, len(held_out), batch_size):
+                series, labels = _batch(model, val_windows, held_out[a:a + batch_size], rate_hz, mode)
                 _, acc = _scores(torch.cat(model.sensors.embed_series(series)), labels, targets)
                 hits.append(acc)
         val_acc = float(np.mean(hits))
