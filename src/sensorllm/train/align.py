@@ -24,6 +24,7 @@ from sensorllm.eval.metrics import write_json_atomic
 from .common import build_model, checkpoint_extra, open_data, publish_model, setup_run
 from .config import Stage1Config
 from .loop import train_loop
+from .state import has_valid_checkpoint
 from .trend_tokens import train_trend_tokens
 
 __all__ = ["run_align"]
@@ -56,7 +57,7 @@ def run_align(cfg: Stage1Config, progress: Callable[[dict], None] | None = None)
     model.set_trainable(projector=True, head=False, token_rows=cfg.train_token_rows)
     print("trainable:", model.trainable_summary(), flush=True)
     tt = cfg.trend_tokens
-    resuming = cfg.run.resume and any((out / "checkpoints").glob("step-*"))
+    resuming = cfg.run.resume and has_valid_checkpoint(out)
     if tt.steps and not resuming:  # a resumed run's checkpoint holds the warmed sensor path already
         warm = train_trend_tokens(model, data.stage1(cfg.data.train_split),
                                   data.stage1(cfg.data.val_split) if has_val else None, data.rate_hz,

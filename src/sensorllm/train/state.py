@@ -157,16 +157,29 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
 
 
+def _checkpoint_dirs(out_dir: Path) -> list[Path]:
+    """The step checkpoints of ``out_dir``, newest first (not yet verified)."""
+    root = Path(out_dir) / _CKPTS
+    return sorted((p for p in root.glob("step-*") if p.is_dir()), reverse=True) if root.is_dir() else []
+
+
+def has_valid_checkpoint(out_dir: Path) -> bool:
+    """Whether ``out_dir`` holds a checkpoint whose checksums verify (the candidates a resume tries)."""
+    for ckpt in _checkpoint_dirs(out_dir):
+        try:
+            verify_checksums(ckpt)
+            return True
+        except (CorruptCheckpoint, OSError, ValueError):
+            continue
+    return False
+
+
 def load_latest_training_state(out_dir: Path, model, optimizer, scheduler,
                                required: tuple[str, ...] = LOOP_STATE_KEYS) -> dict | None:
     """Restore the newest *valid* checkpoint of ``out_dir`` into model/optimizer/scheduler; returns its state
     dict (with ``required``), or ``None`` if there is none. Corrupt checkpoints are reported and skipped; one
     written by an older version without ``required`` stops with :class:`OlderCheckpoint`."""
-    root = Path(out_dir) / _CKPTS
-    if not root.is_dir():
-        return None
-    cands = sorted((p for p in root.glob("step-*") if p.is_dir()), reverse=True)
-    for ckpt in cands:
+    for ckpt in _checkpoint_dirs(out_dir):
         try:
             verify_checksums(ckpt)
             weights = load_file(str(ckpt / "model" / WEIGHTS_FILE))
