@@ -55,3 +55,26 @@ def test_the_setting_is_checked():
     assert Stage1Config().trend_tokens.steps == 0  # the paper: no warm start
     with pytest.raises(ConfigError, match="trend_tokens"):
         load_config(Stage1Config, None, ["trend_tokens.steps=-1"])
+
+
+def test_a_summary_token_is_labelled_with_the_overall_direction():
+    x = np.array([0.0, 1, 2, 3, 2, 1.5])  # up to sample 3, then down, ending above the start: overall increase
+    assert token_trends(x, 50.0, 7, 1, "exact", summary=True).tolist() == [2, 2, 2, 0, 0, 0, 2]
+    y = np.array([0.0, 1, 2, 3, 2, -1])  # ends below the start: overall decrease
+    assert token_trends(y, 50.0, 7, 1, "exact", summary=True)[-1] == 0
+
+
+def test_the_warm_start_teaches_the_summary_token_the_overall_direction():
+    cfg = SensorLLMConfig(channels=("x_acc", "y_acc"), llm=LLMConfig(name="tiny-random-llama", seed=0),
+                          encoder=EncoderConfig(kind="conv", size="tiny", seed=0, trainable=True, patch_size=1,
+                                                summary_token=True),
+                          projector=ProjectorConfig(preset="custom", hidden=(64,)))
+    m = build_sensor_llm(cfg)
+    m.set_trainable(projector=True, head=False, token_rows=True)
+    rng = np.random.default_rng(1)
+    windows = [np.cumsum(rng.normal(size=(int(n), 2)), axis=0) for n in rng.integers(10, 40, size=96)]
+    res = train_trend_tokens(m, windows, windows[:16], 50.0, "exact", steps=60, lr=3e-3, batch_size=8, seed=0,
+                             log_every=20)
+    assert all("summary_accuracy" in row for row in res.curve)
+    assert res.val_summary_accuracy is not None and res.to_json()["val_summary_accuracy"] == res.val_summary_accuracy
+    assert res.curve[-1]["loss"] < 0.8 * res.curve[0]["loss"], res.curve

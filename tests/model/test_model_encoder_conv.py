@@ -189,3 +189,46 @@ def test_encoder_schedule_needs_a_trainable_encoder():
         load_config(Stage2Config, None, ["optim.encoder_lr=1e-4"])
     cfg = load_config(Stage2Config, None, ["encoder.kind=conv", "encoder.trainable=true", "optim.encoder_lr=1e-4"])
     assert cfg.optim.encoder_lr == 1e-4
+
+
+SUMMARY = EncoderConfig(kind="conv", size="tiny", seed=0, trainable=True, patch_size=1, summary_token=True)
+
+
+def test_the_summary_token_follows_the_sample_tokens_and_sees_the_whole_series():
+    plain, enc = build_encoder(EncoderConfig(**{**SUMMARY.to_json(), "summary_token": False})), build_encoder(SUMMARY)
+    assert enc.summary_token and enc.extra_tokens == 1 and not plain.summary_token
+    assert enc.num_tokens(20) == 21 and "summary" in enc.source and enc.identity() != plain.identity()
+    torch.manual_seed(0)
+    x = torch.randn(3, 20)
+    out = enc.encode_values(x)
+    assert out.shape == (3, 21, 256)
+    # the layers before it are drawn as without it: the sample tokens are the plain encoder's
+    torch.testing.assert_close(out[:, :20], plain.encode_values(x))
+    # it reads both ends: moving the first sample moves it
+    y = x.clone()
+    y[:, 0] += 3.0
+    assert (enc.encode_values(y)[:, -1] - out[:, -1]).abs().amax() > 1e-3
+    # missing samples: still finite
+    x[0, -1] = float("nan")
+    assert torch.isfinite(enc.encode_values(x)).all()
+
+
+def test_the_summary_token_trains_and_survives_a_checkpoint(tmp_path):
+    m = build_tiny(encoder=SUMMARY, labels=None)
+    assert m.num_sensor_tokens(10) == 11
+    m.train()
+    m.forward_stage1(stage1_batch(m)).loss.backward()
+    assert m.encoder.summary.weight.grad is not None and m.encoder.summary.weight.grad.abs().sum() > 0
+    save_checkpoint(m, tmp_path)
+    loaded = load_checkpoint(tmp_path)
+    assert loaded.encoder.summary_token and loaded.config.encoder.summary_token
+    assert torch.equal(loaded.encoder.summary.weight, m.encoder.summary.weight)
+
+
+def test_only_kinds_with_a_summary_token_take_the_setting():
+    with pytest.raises(ValueError, match="has no summary token.*conv"):
+        EncoderConfig(kind="raw-patch", trainable=True, summary_token=True)
+    with pytest.raises(ValueError, match="has no summary token"):
+        EncoderConfig(kind="chronos", summary_token=True)
+    old = {k: v for k, v in SUMMARY.to_json().items() if k != "summary_token"}  # a config saved before it existed
+    assert EncoderConfig.from_json(old).summary_token is False

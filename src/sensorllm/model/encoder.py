@@ -91,6 +91,10 @@ class EncoderConfig:
             model built in code.
         patch_size: ``chronos-bolt`` / ``raw-patch`` / ``conv``: samples per token. ``None`` = 16 (a pretrained Bolt: its
             own patch size; a different explicit value is an error).
+        summary_token: one more token after the series' tokens, computed from the whole series (kinds
+            registered with ``summary_token=True``: ``conv``). Stage 1's trend-token warm start teaches it the
+            word of the window's overall direction (sign of last − first sample), which no per-sample token
+            carries (``docs/encoders.md``). Not in the paper.
     """
 
     kind: str = "chronos"
@@ -102,6 +106,7 @@ class EncoderConfig:
     max_series_per_call: int = 256
     context_length: int | None = None
     patch_size: int | None = None
+    summary_token: bool = False
 
     def __post_init__(self) -> None:
         if self.max_series_per_call < 1:
@@ -111,6 +116,9 @@ class EncoderConfig:
         if self.patch_size is not None and self.patch_size < 1:
             raise ValueError(f"patch_size must be ≥ 1, got {self.patch_size}")
         problems = _spec(self.kind).check(self)
+        if self.summary_token and not _spec(self.kind).summary_token:
+            problems.append("has no summary token: remove encoder.summary_token (kinds that have one: "
+                            + ", ".join(n for n in list_encoders() if _spec(n).summary_token) + ")")
         if problems:
             raise ValueError(f"encoder kind {self.kind!r}: " + "; ".join(problems))
 
@@ -136,11 +144,13 @@ class EncoderConfig:
             "max_series_per_call": self.max_series_per_call,
             "context_length": self.context_length,
             "patch_size": self.patch_size,
+            "summary_token": self.summary_token,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> EncoderConfig:
-        """Inverse of :meth:`to_json`; configs saved before ``context_length``/``patch_size`` existed load."""
+        """Inverse of :meth:`to_json`; configs saved before ``context_length``/``patch_size``/``summary_token``
+        existed load (their defaults)."""
         d = dict(d)
         if d.get("tokenizer") is not None:
             d["tokenizer"] = TokenizerConfig(**d["tokenizer"])
@@ -175,6 +185,8 @@ class SensorEncoder(nn.Module):
         fitted_state: True when the encoder keeps state fitted on training series by :meth:`calibrate` (the
             ``rocket`` encoder's biases): checkpoints then save the encoder's state even though it does not
             train, and its outputs are not cached across runs (the cache key would precede the fit).
+        summary_token: True when the last of the ``extra_tokens`` is computed from the whole series
+            (:attr:`EncoderConfig.summary_token`), the token Stage 1's warm start teaches the overall direction.
     """
 
     d_model: int
@@ -186,6 +198,7 @@ class SensorEncoder(nn.Module):
     max_series_per_call: int = 256
     normalizes_series: bool = True
     fitted_state: bool = False
+    summary_token: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -307,14 +320,16 @@ class SensorEncoder(nn.Module):
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """A registered encoder: its builder, its config check, a one-line description and whether an unset
-    ``context_length`` is taken from the data (:attr:`EncoderConfig.context_from_data`)."""
+    """A registered encoder: its builder, its config check, a one-line description, whether an unset
+    ``context_length`` is taken from the data (:attr:`EncoderConfig.context_from_data`) and whether it can add
+    a summary token (:attr:`EncoderConfig.summary_token`)."""
 
     name: str
     build: Callable[[EncoderConfig], SensorEncoder]
     check: Callable[[EncoderConfig], list[str]]
     description: str
     context_from_data: bool = False
+    summary_token: bool = False
 
 
 _ENCODERS: Registry[EncoderSpec] = Registry("encoder", error=ValueError)
@@ -322,7 +337,7 @@ _ENCODERS: Registry[EncoderSpec] = Registry("encoder", error=ValueError)
 
 def register_encoder(
     name: str, *, description: str = "", check: Callable[[EncoderConfig], list[str]] | None = None,
-    context_from_data: bool = False,
+    context_from_data: bool = False, summary_token: bool = False,
 ) -> Callable[[Callable[[EncoderConfig], SensorEncoder]], Callable[[EncoderConfig], SensorEncoder]]:
     """Decorator registering an encoder builder under ``name``; duplicates are refused.
 
@@ -333,10 +348,12 @@ def register_encoder(
         context_from_data: ``context_length: None`` means the data's longest series: ``sensorllm align`` /
             ``tune`` set it from the prepared dataset before building the model (an encoder fitted for one
             series length, ``rocket``).
+        summary_token: the builder honours ``EncoderConfig.summary_token`` (other kinds refuse it).
     """
 
     def deco(build: Callable[[EncoderConfig], SensorEncoder]) -> Callable[[EncoderConfig], SensorEncoder]:
-        _ENCODERS.add(name, EncoderSpec(name, build, check or (lambda cfg: []), description, context_from_data))
+        _ENCODERS.add(name, EncoderSpec(name, build, check or (lambda cfg: []), description, context_from_data,
+                                        summary_token))
         return build
 
     return deco

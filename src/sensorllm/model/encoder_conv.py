@@ -18,6 +18,12 @@ mean-pooled over patches of ``P`` samples (left-padded, so that the last patch e
 positions do not count) and a linear layer maps each patch to ``d_model``. A series of ``L`` samples gives
 ``ceil(min(L, context) / P)`` tokens.
 
+With ``summary_token: true`` one more token follows them: a linear map of the series' mean feature map, the
+feature maps at its first and last samples, and its last − first change in both input values. It sees the whole
+series at once, so it can say what no per-sample token says: where the window ends up relative to where it began
+(the Stage-1 answers' "overall trend", which Stage 1's trend-token warm start teaches it,
+:mod:`sensorllm.train.trend_tokens`).
+
 Why batch normalisation: without it the GELU outputs share a large positive part in every window, so after the
 projector's LayerNorm the sensor tokens barely differ from window to window (measured on the learning proxy:
 their varying RMS was a fifth of Chronos-T5's and the head's loss exploded). A batch holds every channel of each
@@ -50,6 +56,7 @@ CONV_WIDTHS = (64, 128, 128)
 CONV_KERNELS = (7, 5, 3)
 CONV_DILATIONS = (1, 2, 4)
 IN_FEATURES = 3
+SUMMARY_CHANGES = 2  # last − first of the level and of the shape input
 MIN_BATCH_SERIES = 8  # fewer series in one call: batch norm uses its running statistics, also in training
 CALIBRATION_LENGTH = 64  # series of unequal lengths are cut to their last samples for calibration
 
@@ -71,6 +78,7 @@ class ConvEncoder(SensorEncoder):
         seed: seed of the initialisation (PyTorch's default init, drawn from this seed).
         widths, kernels, dilations: the conv blocks.
         max_series_per_call: series per call.
+        summary_token: append one token computed from the whole series (module docstring).
     """
 
     extra_tokens = 0
@@ -79,7 +87,7 @@ class ConvEncoder(SensorEncoder):
     def __init__(
         self, d_model: int, patch_size: int, context_length: int, seed: int,
         widths: tuple[int, ...] = CONV_WIDTHS, kernels: tuple[int, ...] = CONV_KERNELS,
-        dilations: tuple[int, ...] = CONV_DILATIONS, max_series_per_call: int = 256,
+        dilations: tuple[int, ...] = CONV_DILATIONS, max_series_per_call: int = 256, summary_token: bool = False,
     ) -> None:
         super().__init__()
         if not (len(widths) == len(kernels) == len(dilations)) or not widths:
@@ -99,13 +107,19 @@ class ConvEncoder(SensorEncoder):
                 self.norms.append(nn.BatchNorm1d(w))
                 cin = w
             self.out = nn.Linear(cin, d_model)
+            # drawn after the layers above, so that they are the same with or without it
+            self.summary = nn.Linear(3 * cin + SUMMARY_CHANGES, d_model) if summary_token else None
+        self.extra_tokens = 1 if summary_token else 0
+        self.summary_token = bool(summary_token)
         self.is_random_init = True  # no pretrained weights: the trained ones live in the checkpoint
-        self.source = f"conv:P{patch_size}:{'-'.join(map(str, widths))}:d{d_model}:seed{seed}"
+        self.source = (f"conv:P{patch_size}:{'-'.join(map(str, widths))}:d{d_model}:seed{seed}"
+                       + (":summary" if summary_token else ""))
 
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
         x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
         w = self.out.weight
         h = conv_features(x, observed).to(device=w.device, dtype=w.dtype)  # (N, 3, T)
+        change = h[:, :SUMMARY_CHANGES, -1] - h[:, :SUMMARY_CHANGES, 0]  # (N, 2): the summary token's input
         # batch statistics need a batch: a call with few series (Stage 1 groups series by length) uses the
         # running statistics even in training
         batch_stats = self.training and h.shape[0] >= MIN_BATCH_SERIES
@@ -117,6 +131,11 @@ class ConvEncoder(SensorEncoder):
             y = F.gelu(F.batch_norm(conv(h), norm.running_mean, norm.running_var, norm.weight, norm.bias,
                                     training=batch_stats, momentum=factor, eps=norm.eps))
             h = y + h if y.shape == h.shape else y
+        summary = None
+        if self.summary is not None:
+            weight = observed.to(device=w.device, dtype=w.dtype).unsqueeze(1)  # (N, 1, T)
+            mean = (h * weight).sum(-1) / weight.sum(-1).clamp_min(1.0)
+            summary = self.summary(torch.cat([mean, h[..., 0], h[..., -1], change], dim=1)).unsqueeze(1)
         pad = (-h.shape[-1]) % self.patch_size
         keep = F.pad(torch.ones_like(h[:, :1]), (pad, 0))  # (N, 1, T + pad): 0 on the padding
         h = F.pad(h, (pad, 0))
@@ -124,7 +143,10 @@ class ConvEncoder(SensorEncoder):
         sums = h.reshape(n, c, t // self.patch_size, self.patch_size).sum(-1)
         counts = keep.reshape(n, 1, t // self.patch_size, self.patch_size).sum(-1)
         pooled = (sums / counts).transpose(1, 2)  # (N, n_patches, C)
-        return self.out(pooled).float()  # (N, n_patches, d_model)
+        tokens = self.out(pooled)  # (N, n_patches, d_model)
+        if summary is not None:
+            tokens = torch.cat([tokens, summary], dim=1)
+        return tokens.float()
 
     @torch.no_grad()
     def calibrate(self, series: Sequence[torch.Tensor]) -> bool:
@@ -153,7 +175,8 @@ class ConvEncoder(SensorEncoder):
         return True
 
     def _identity_string(self) -> str:
-        return f"conv|w{weights_fingerprint(self)}|ctx{self.context_length}|patch{self.patch_size}"
+        return (f"conv|w{weights_fingerprint(self)}|ctx{self.context_length}|patch{self.patch_size}"
+                + ("|summary" if self.summary is not None else ""))
 
 
 def _check_conv(cfg: EncoderConfig) -> list[str]:
@@ -164,6 +187,7 @@ def _check_conv(cfg: EncoderConfig) -> list[str]:
     "conv",
     description="a small 1-D CNN per channel (asinh level + shape), one token per 16-sample patch; trainable",
     check=_check_conv,
+    summary_token=True,
 )
 def _build_conv(cfg: EncoderConfig) -> ConvEncoder:
     return ConvEncoder(
@@ -172,4 +196,5 @@ def _build_conv(cfg: EncoderConfig) -> ConvEncoder:
         context_length=cfg.context_length or RAW_DEFAULT_CONTEXT,
         seed=cfg.seed,
         max_series_per_call=cfg.max_series_per_call,
+        summary_token=cfg.summary_token,
     )
