@@ -111,3 +111,17 @@ def test_check_rate_counts():
     assert [check_passes(c) for c in (ok, no_lines, wrong)] == [True, False, False]
     assert check_rate([ok, no_lines, wrong, ok]) == {"n": 4, "passed": 2, "segment_lines": 3, "overall_right": 3,
                                                      "time_outside": 1}
+
+
+def test_the_demo_checks_constrained_descriptions_and_free_ones_on_request(stage1, capsys):
+    """The demo describes inside the answer grammar (describe --constrained): even the tiny random model then
+    writes segment lines for every window; free decoding is one argument away and is flagged as such."""
+    from sensorllm.cli.demo_cmd import CONSTRAINED, check_validation_windows
+
+    root, _ = stage1
+    assert CONSTRAINED is True
+    held = check_validation_windows(root / "s1", root / "data", n=3, length=12, max_new_tokens=300)
+    assert all(r["constrained"] for r in held["results"]) and held["segment_lines"] == 3
+    assert held["time_outside"] == 0  # the grammar keeps every segment time inside the window
+    free = check_validation_windows(root / "s1", root / "data", n=3, length=12, max_new_tokens=24, constrained=False)
+    assert not any(r["constrained"] for r in free["results"])

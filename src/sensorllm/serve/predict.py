@@ -172,11 +172,13 @@ def describe_window(model, meta: dict, data, split: str, window: int, channel: s
 
 
 def describe_sample(model, meta: dict, data, split: str = "val", n: int = 8, seed: int = 0,
-                    length: int | None = None, max_new_tokens: int = 256, batch_size: int = 4) -> list[dict]:
+                    length: int | None = None, max_new_tokens: int = 256, batch_size: int = 4,
+                    constrained: bool = False) -> list[dict]:
     """Greedy descriptions of ``n`` seeded Stage-1 windows of a prepared dataset's ``split``, one channel each
     (windows and channels drawn with ``seed``; the first ``length`` samples of each, all without ``length``),
     each as :func:`describe_window` gives it, with its :func:`description_check`: what :func:`check_rate` counts.
-    Generated ``batch_size`` windows at a time."""
+    Generated ``batch_size`` windows at a time (``constrained``: inside the answer grammar, as
+    :func:`describe_window`)."""
     from sensorllm.infer.describe import describe_items
 
     ws, where = _check_dataset(meta, data, split)
@@ -189,8 +191,8 @@ def describe_sample(model, meta: dict, data, split: str = "val", n: int = 8, see
         x = np.asarray(ws[w], dtype=np.float64)
         items.append(_describe_item(meta, x, names, f"{where}, window {w}", channel, 0,
                                     min(length or len(x), len(x))))
-    texts = describe_items(model, items, batch_size, max_new_tokens)
-    return [{"window": w, **_described(meta, it, 0, text, False)} for w, it, text in zip(windows, items, texts)]
+    texts = describe_items(model, items, batch_size, max_new_tokens, constrained=constrained)
+    return [{"window": w, **_described(meta, it, 0, text, constrained)} for w, it, text in zip(windows, items, texts)]
 
 
 def _describe_item(meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None, start: int,
