@@ -3,9 +3,9 @@
 prepare → qa → align (short) → tune (short) → evaluate → describe one window, each step the CLI command a
 user would type, with the real SmolLM2-135M-Instruct (no pretrained time-series encoder exists here). The two
 stages read different encoders, each the one its task needs (``docs/cli.md``, "The demo"): Stage 1 is a describing
-model (a ``conv`` encoder trained from scratch, one token per sample plus a summary token, warmed on trend words,
-LoRA), Stage 2 a classifier on the fitted ``rocket`` encoder, trained from its own start (the "without alignment"
-row, which scores as well as from Stage 1 at this budget: ``docs/results.md``). The last step describes one test
+model (a ``conv`` encoder trained from scratch, one token per sample, warmed on trend words, time marks, LoRA),
+Stage 2 a classifier on the fitted ``rocket`` encoder, trained from its own start (the "without alignment" row,
+which scores as well as from Stage 1 at this budget: ``docs/results.md``). The last step describes one test
 window with constrained decoding (``describe --constrained``), then a few seeded validation windows the same way,
 and prints how many descriptions pass describe's check (segment lines and the right overall direction).
 """
