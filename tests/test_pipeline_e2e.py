@@ -289,12 +289,12 @@ def test_the_packaged_configuration_needs_the_paths_from_the_command(tmp_path, m
 
 
 @pytest.mark.slow
-def test_demo_prints_its_steps_and_results_not_its_configuration(tmp_path, capsys):
+def test_demo_prints_its_steps_and_results_not_its_configuration(tmp_path, capfd):
     """`sensorllm demo` (here with the tiny configs instead of the packaged demo ones, to be quick): each step's
     header, one line per stage saying where its configuration is, the test scores."""
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--configs", str(CONFIGS), "--eval-limit", "8"]) == 0
-    printed = capsys.readouterr().out
+    printed = capfd.readouterr().out  # the steps run as `sensorllm` commands in their own processes
     for k in range(1, 7):
         assert f"=== {k}/6 " in printed
     assert f"(configuration: {out / 'stage1' / 'config.yaml'})" in printed

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -21,9 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from sensorllm.datasets import open_prepared
-
-from . import eval_cmds, prepare_cmd, qa_cmd, train_cmds
-from .dispatch import build_parser, run
 
 __all__ = ["run_demo", "check_line", "check_validation_windows", "DEMO_RAW", "register"]
 
@@ -33,9 +32,6 @@ CHECK_WINDOWS = 8  # seeded validation windows whose descriptions the last step 
 DESCRIBE_LENGTH = 40  # samples described per window (0.8 s at 50 Hz)
 DESCRIBE_TOKENS = 120  # new tokens per description (greedy)
 CONSTRAINED = True  # the demo's descriptions keep to the answer grammar (describe --constrained)
-
-
-_STEP_COMMANDS = (prepare_cmd, qa_cmd, train_cmds, eval_cmds)  # prepare, qa, align, tune, evaluate, describe
 
 
 def _step(title: str) -> None:
@@ -65,7 +61,7 @@ def check_validation_windows(model_dir: str | Path, data: str | Path, n: int = C
     results = describe_sample(model, meta, open_prepared(data), "val", n, seed, length, max_new_tokens,
                               constrained=constrained)
     rate = check_rate([r["check"] for r in results])
-    print(check_line(rate, f"{rate['n']} seeded validation windows (one channel each, up to {length} samples)"))
+    print(check_line(rate, f"{rate['n']} seeded validation windows (one channel each, up to {length} samples)"), flush=True)
     return {**rate, "results": results}
 
 
@@ -76,37 +72,43 @@ def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200,
     checked after the one shown (0: none)."""
     from sensorllm.configs import config_folder
 
-    def main(argv: list[str]) -> int:  # the commands the steps run, as `sensorllm` runs them
-        return run(build_parser(_STEP_COMMANDS), argv)
+    def main(argv: list[str]) -> None:
+        """One step: the `sensorllm` command line a user would type, in its own process. Each training run then
+        starts from a fresh process state, as a typed command does (accelerate keeps one mixed-precision setting
+        per process: Stage 1 trains in bf16, Stage 2 in fp32)."""
+        rc = subprocess.run([sys.executable, "-m", "sensorllm.cli.main", *argv], check=False).returncode
+        if rc != 0:
+            raise SystemExit(f"sensorllm demo: the step `sensorllm {' '.join(argv)}` failed (exit code {rc})")
 
     out = Path(out)
     cfg_dir = config_folder(config_dir)
     t0 = time.time()
     data = out / "data"
     _step("1/6 prepare: packaged UCI HAPT subset (subjects 1-5, CC BY 4.0) → windows")
-    assert main(["prepare", "uci-har", "--raw", str(DEMO_RAW), "--out", str(data), "-q"]) == 0
+    main(["prepare", "uci-har", "--raw", str(DEMO_RAW), "--out", str(data), "-q"])
     _step("2/6 qa: annotation-free texts from the data itself")
-    assert main(["qa", "--data", str(data), "--out", str(out / "qa"), "--stage", "1", "--split", "val"]) == 0
+    main(["qa", "--data", str(data), "--out", str(out / "qa"), "--stage", "1", "--split", "val"])
     rec = json.loads((out / "qa" / "stage1_val.jsonl").open().readline())
-    print(f"example Stage-1 QA ({rec['description']}):\nQ: {rec['question']}\nA: {rec['answer'][:200]}...")
+    print(f"example Stage-1 QA ({rec['description']}):\nQ: {rec['question']}\nA: {rec['answer'][:200]}...", flush=True)
     common = ["--data", str(data), f"run.cache_dir={json.dumps(str(out / 'embcache'))}"]
     _step("3/6 align (Stage 1, short: a model that describes a channel's trends)")
-    assert main(["align", "--config", str(cfg_dir / "stage1.yaml"), "--out", str(out / "stage1"), *common]) == 0
+    main(["align", "--config", str(cfg_dir / "stage1.yaml"), "--out", str(out / "stage1"), *common])
     # Stage 2 reads another encoder than the describing model (module docstring), so it starts on its own
     _step("4/6 tune (Stage 2, short, its own start, selected on validation F1-macro)")
-    assert main(["tune", "--config", str(cfg_dir / "stage2.yaml"), "--out", str(out / "stage2"), *common]) == 0
+    main(["tune", "--config", str(cfg_dir / "stage2.yaml"), "--out", str(out / "stage2"), *common,
+          "init_from=null"])
     _step("5/6 evaluate on the test subjects (2, 4)")
     args = ["evaluate", "--model", str(out / "stage2"), "--data", str(data), "--split", "test"]
-    assert main(args + (["--limit", str(eval_limit)] if eval_limit else [])) == 0
+    main(args + (["--limit", str(eval_limit)] if eval_limit else []))
     metrics = json.loads((out / "stage2" / "eval-test" / "metrics.json").read_text())
     _step("6/6 describe one test window with the Stage-1 model"
           + (f", then check {check_windows} validation windows" if check_windows else ""))
     d = open_prepared(data)
     w = np.asarray(d.stage2("test").windows[0])
     np.savez(out / "test_window.npz", **{n: w[:, j] for j, n in enumerate(d.channel_names)})
-    assert main(["describe", "--model", str(out / "stage1"), str(out / "test_window.npz"), "--channel", "x_acc",
-                 "--length", str(DESCRIBE_LENGTH), "--max-new-tokens", str(DESCRIBE_TOKENS)]
-                + (["--constrained"] if CONSTRAINED else [])) == 0
+    main(["describe", "--model", str(out / "stage1"), str(out / "test_window.npz"), "--channel", "x_acc",
+          "--length", str(DESCRIBE_LENGTH), "--max-new-tokens", str(DESCRIBE_TOKENS)]
+         + (["--constrained"] if CONSTRAINED else []))
     checked = check_validation_windows(out / "stage1", data, check_windows) if check_windows else None
     total = time.time() - t0
     print(f"\n=== done in {total / 60:.1f} min ===")

@@ -1,9 +1,9 @@
 """The parser of ``sensorllm`` built from command modules, and running one command line with it.
 
 A command module exposes ``register(subparsers)``, which adds its parser and sets ``func`` (called with the
-parsed namespace, returns an exit code). :mod:`sensorllm.cli.main` passes every command module;
-``sensorllm demo`` (:mod:`sensorllm.cli.demo_cmd`) passes the ones its steps run, so that no command module
-imports the command table that holds it.
+parsed namespace, returns an exit code). :mod:`sensorllm.cli.main` passes every command module (``sensorllm
+demo``, :mod:`sensorllm.cli.demo_cmd`, runs its steps as ``sensorllm`` command lines in their own processes, so no
+command module imports the command table that holds it).
 """
 
 from __future__ import annotations
