@@ -61,7 +61,8 @@ def check_validation_windows(model_dir: str | Path, data: str | Path, n: int = C
     results = describe_sample(model, meta, open_prepared(data), "val", n, seed, length, max_new_tokens,
                               constrained=constrained)
     rate = check_rate([r["check"] for r in results])
-    print(check_line(rate, f"{rate['n']} seeded validation windows (one channel each, up to {length} samples)"), flush=True)
+    what = f"{rate['n']} seeded validation windows (one channel each, up to {length} samples)"
+    print(check_line(rate, what), flush=True)
     return {**rate, "results": results}
 
 
@@ -89,7 +90,8 @@ def run_demo(out: str | Path = "runs/demo", eval_limit: int | None = 200,
     _step("2/6 qa: annotation-free texts from the data itself")
     main(["qa", "--data", str(data), "--out", str(out / "qa"), "--stage", "1", "--split", "val"])
     rec = json.loads((out / "qa" / "stage1_val.jsonl").open().readline())
-    print(f"example Stage-1 QA ({rec['description']}):\nQ: {rec['question']}\nA: {rec['answer'][:200]}...", flush=True)
+    print(f"example Stage-1 QA ({rec['description']}):\nQ: {rec['question']}\nA: {rec['answer'][:200]}...",
+          flush=True)
     common = ["--data", str(data), f"run.cache_dir={json.dumps(str(out / 'embcache'))}"]
     _step("3/6 align (Stage 1, short: a model that describes a channel's trends)")
     main(["align", "--config", str(cfg_dir / "stage1.yaml"), "--out", str(out / "stage1"), *common])

@@ -118,8 +118,7 @@ class ConvEncoder(SensorEncoder):
     def encode_values(self, values: torch.Tensor) -> torch.Tensor:
         x, observed = check_and_truncate(values, self.context_length)  # (N, T') float64; raises if all-NaN
         w = self.out.weight
-        h = conv_features(x, observed).to(device=w.device, dtype=w.dtype)  # (N, 3, T)
-        change = h[:, :SUMMARY_CHANGES, -1] - h[:, :SUMMARY_CHANGES, 0]  # (N, 2): the summary token's input
+        h = inputs = conv_features(x, observed).to(device=w.device, dtype=w.dtype)  # (N, 3, T)
         # batch statistics need a batch: a call with few series (Stage 1 groups series by length) uses the
         # running statistics even in training
         batch_stats = self.training and h.shape[0] >= MIN_BATCH_SERIES
@@ -135,6 +134,7 @@ class ConvEncoder(SensorEncoder):
         if self.summary is not None:
             weight = observed.to(device=w.device, dtype=w.dtype).unsqueeze(1)  # (N, 1, T)
             mean = (h * weight).sum(-1) / weight.sum(-1).clamp_min(1.0)
+            change = inputs[:, :SUMMARY_CHANGES, -1] - inputs[:, :SUMMARY_CHANGES, 0]  # level and shape
             summary = self.summary(torch.cat([mean, h[..., 0], h[..., -1], change], dim=1)).unsqueeze(1)
         pad = (-h.shape[-1]) % self.patch_size
         keep = F.pad(torch.ones_like(h[:, :1]), (pad, 0))  # (N, 1, T + pad): 0 on the padding

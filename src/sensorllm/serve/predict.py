@@ -192,7 +192,8 @@ def describe_sample(model, meta: dict, data, split: str = "val", n: int = 8, see
         items.append(_describe_item(meta, x, names, f"{where}, window {w}", channel, 0,
                                     min(length or len(x), len(x))))
     texts = describe_items(model, items, batch_size, max_new_tokens, constrained=constrained)
-    return [{"window": w, **_described(meta, it, 0, text, constrained)} for w, it, text in zip(windows, items, texts)]
+    return [{"window": w, **_described(meta, it, 0, text, constrained)}
+            for w, it, text in zip(windows, items, texts)]
 
 
 def _describe_item(meta: dict, x: np.ndarray, names: list[str], where: str, channel: str | None, start: int,
